@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make render` and `make test`. Both bootstrap .venv from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JOBS ?=
+BASE ?= $(shell git rev-parse --verify -q origin/main >/dev/null && echo origin/main || echo main)
+
+.PHONY: help venv render check diff test lint bench schemas clean
+
+help:
+	@echo "make render   render every overlay and cluster target into rendered/"
+	@echo "make check    render and validate (schemas, secret hygiene, Mastodon policy)"
+	@echo "make diff     rendered diff against BASE (default: $(BASE))"
+	@echo "make test     lint, type-check and run the test suite"
+	@echo "make bench    performance ratios against baselines measured in the same run"
+	@echo "make schemas  regenerate the committed Kubernetes JSON schemas"
+
+# The venv is rebuilt when pyproject.toml changes (stale) or when it is missing.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+render: $(STAMP)
+	$(BIN)/gitops render $(if $(JOBS),-j $(JOBS))
+
+check: $(STAMP)
+	$(BIN)/gitops check
+
+diff: $(STAMP)
+	$(BIN)/gitops diff --base $(BASE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check tools tests
+	$(BIN)/ruff format --check tools tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -n auto -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,schemas]'
+	$(BIN)/python -m gitops.bench
+
+schemas: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,schemas]'
+	$(BIN)/python -m gitops.schemagen
+
+clean:
+	rm -rf $(VENV) rendered .bench

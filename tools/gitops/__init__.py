@@ -1,0 +1,3 @@
+"""gitops: render, check, diff and SOPS tooling for Kustomize + Flux repositories."""
+
+__version__ = "0.1.0"

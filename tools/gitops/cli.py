@@ -1,0 +1,79 @@
+"""Command-line entry point. Each command lives in gitops.commands.<name> and is a thin wrapper."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from gitops.errors import GitopsError
+
+# name -> module under gitops.commands exposing a click command called `command`
+COMMANDS: dict[str, str] = {
+    "render": "render",
+    "check": "check",
+    "secrets": "secrets",
+    "diff": "diff",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (keeps `gitops render` start-up small)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, module in COMMANDS.items() if _module_exists(module))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None or not _module_exists(module):
+            return None
+        return importlib.import_module(f"gitops.commands.{module}").command  # type: ignore[no-any-return]
+
+
+def _module_exists(module: str) -> bool:
+    return (Path(__file__).parent / "commands" / f"{module}.py").exists()
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gitops")
+@click.option(
+    "-C",
+    "--repo",
+    "repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Repository root (default: found upward from the current directory).",
+)
+@click.pass_context
+def cli(ctx: click.Context, repo: Path | None) -> None:
+    """Render, check, diff and encrypt a Kustomize + Flux repository before Flux syncs it."""
+    ctx.obj = {"repo": repo}
+
+
+def main() -> None:
+    try:
+        code = cli.main(prog_name="gitops", standalone_mode=False)
+    except GitopsError as exc:
+        _fail(str(exc))
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the CLI promises one line and no traceback
+        if os.environ.get("GITOPS_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"gitops: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,163 @@
+"""Rendered Kubernetes objects with identity (apiVersion, kind, namespace, name) and origin (source file)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops.errors import GitopsError
+
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+# Annotations kustomize adds when buildMetadata is on; none of them may reach rendered files.
+BUILD_METADATA_ANNOTATIONS = (
+    ORIGIN_ANNOTATION,
+    "alpha.config.kubernetes.io/transformations",
+)
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, order=True)
+class Identity:
+    """What the API server keys an object by (plus apiVersion, which the diff treats separately)."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @property
+    def group(self) -> str:
+        """API group: "" for the core group, e.g. "apps" for apps/v1."""
+        return self.api_version.rpartition("/")[0] if "/" in self.api_version else ""
+
+    @property
+    def group_kind_key(self) -> tuple[str, str, str, str]:
+        """Identity without the version: (group, kind, namespace, name)."""
+        return (self.group, self.kind, self.namespace or "", self.name)
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name} ({self.api_version})"
+
+
+@dataclass
+class Manifest:
+    """One rendered object. `body` is plain data (dict/list/str/int/float/bool/None), without build metadata."""
+
+    identity: Identity
+    body: dict[str, Any]
+    target: str
+    origin: str | None = None
+    """Repository-relative path of the source file (under base/, overlays/ or clusters/), when known."""
+    index: int = field(default=0, compare=False)
+    """Position of the document in the target's rendered output."""
+
+
+def identity_of(body: dict[str, Any]) -> Identity:
+    metadata = body.get("metadata") or {}
+    return Identity(
+        api_version=str(body.get("apiVersion", "")),
+        kind=str(body.get("kind", "")),
+        namespace=metadata.get("namespace") if isinstance(metadata, dict) else None,
+        name=str(metadata.get("name", "")) if isinstance(metadata, dict) else "",
+    )
+
+
+def load_documents(text: str, source: str) -> list[dict[str, Any]]:
+    """Parse multi-document YAML written by a machine (kustomize). Empty documents are dropped."""
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as exc:
+        raise GitopsError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise GitopsError(f"{source}: a document is not a mapping")
+    return docs
+
+
+def _origin_path(annotation: str, build_root: Path, repo_root: Path) -> str | None:
+    """Turn kustomize's origin annotation (paths relative to the build root) into a repo-relative path."""
+    try:
+        data = yaml.load(annotation, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    rel = data.get("path") or data.get("configuredIn")
+    if not isinstance(rel, str) or "://" in rel:
+        return None
+    absolute = posixpath.normpath(posixpath.join(build_root.as_posix(), rel))
+    try:
+        return Path(absolute).relative_to(repo_root).as_posix()
+    except ValueError:
+        return None
+
+
+def strip_build_metadata(body: dict[str, Any]) -> str | None:
+    """Remove kustomize build annotations in place; return the raw origin annotation, if any."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, dict):
+        return None
+    origin = annotations.get(ORIGIN_ANNOTATION)
+    for key in BUILD_METADATA_ANNOTATIONS:
+        annotations.pop(key, None)
+    if not annotations:
+        del metadata["annotations"]
+    return origin if isinstance(origin, str) else None
+
+
+def manifests_from_build(
+    text: str, target: str, *, build_root: Path | None = None, repo_root: Path | None = None
+) -> list[Manifest]:
+    """Manifests from kustomize output. With build_root/repo_root, origins are resolved and stripped."""
+    out: list[Manifest] = []
+    for index, body in enumerate(load_documents(text, target)):
+        raw_origin = strip_build_metadata(body)
+        origin = None
+        if raw_origin and build_root is not None and repo_root is not None:
+            origin = _origin_path(raw_origin, build_root, repo_root)
+        out.append(Manifest(identity_of(body), body, target, origin, index))
+    return out
+
+
+def dump_documents(bodies: Iterable[dict[str, Any]]) -> str:
+    """Serialise documents the way kustomize does (sorted keys, block style, '---' between documents)."""
+    dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump_all(
+        bodies, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 30
+    )
+
+
+def iter_containers(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Containers and init containers of any pod-bearing object (Pod, workloads, Job, CronJob)."""
+    spec = pod_spec(body)
+    if spec is None:
+        return
+    for key in ("initContainers", "containers"):
+        for container in spec.get(key) or []:
+            if isinstance(container, dict):
+                yield container
+
+
+def pod_spec(body: dict[str, Any]) -> dict[str, Any] | None:
+    kind = body.get("kind")
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    if kind == "Pod":
+        return spec
+    if kind == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    template = spec.get("template") if isinstance(spec, dict) else None
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        return template["spec"]
+    return None

@@ -1,0 +1,38 @@
+"""Locating the repository root and resolving paths inside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gitops.errors import GitopsError
+
+MARKERS = ("gitops.yaml", ".git")
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` holding gitops.yaml or .git."""
+    here = (start or Path.cwd()).resolve()
+    if start is not None and not here.is_dir():
+        raise GitopsError(f"{start}: not a directory")
+    for candidate in (here, *here.parents):
+        if any((candidate / marker).exists() for marker in MARKERS):
+            return candidate
+    if start is not None:
+        return here
+    raise GitopsError(f"{here}: not inside a repository (no gitops.yaml or .git above it)")
+
+
+def root_from_context(ctx: click.Context) -> Path:
+    """The repository root chosen with `gitops -C DIR`, else found from the current directory."""
+    obj = ctx.find_root().obj or {}
+    return find_root(obj.get("repo"))
+
+
+def relative(path: Path, root: Path) -> str:
+    """Repository-relative POSIX path, or the path as given when it lies outside the root."""
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
