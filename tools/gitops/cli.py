@@ -30,7 +30,7 @@ class LazyGroup(click.Group):
         module = COMMANDS.get(cmd_name)
         if module is None or not _module_exists(module):
             return None
-        return importlib.import_module(f"gitops.commands.{module}").command  # type: ignore[no-any-return]
+        return importlib.import_module(f"gitops.commands.{module}").command
 
 
 def _module_exists(module: str) -> bool:
@@ -67,7 +67,7 @@ def main() -> None:
         _fail("interrupted", code=130)
     except BrokenPipeError:
         sys.exit(1)
-    except Exception as exc:  # noqa: BLE001 - the CLI promises one line and no traceback
+    except Exception as exc:
         if os.environ.get("GITOPS_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from gitops.manifests import Identity
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -23,7 +23,7 @@ class Finding:
     message: str
     identity: Identity | None = None
     target: str | None = None
-    """Render target the resource came out of (e.g. overlays/production/apps), when the finding is about rendered output."""
+    """Render target the resource came out of (e.g. overlays/production/apps), for findings on rendered output."""
     path: str = ""
     """JSON pointer inside the resource (e.g. /spec/template/spec/containers/0/imagePullPolcy)."""
     file: str | None = None

@@ -1,0 +1,237 @@
+"""gitops render on small real kustomize trees."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitops.errors import GitopsError
+from gitops.kustomize import Kustomize, find_kustomize, first_error_line
+from gitops.render import render_targets
+from gitops.targets import Tree, discover, select
+from tests.helpers import assert_one_line_error, run_gitops, write_tree
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: ghcr.io/mastodon/mastodon
+        envFrom:
+        - configMapRef: {name: env}
+"""
+
+TREE = {
+    "base/app/kustomization.yaml": """
+        resources: [deployment.yaml]
+        configMapGenerator:
+        - name: env
+          literals: [A=1]
+    """,
+    "base/app/deployment.yaml": DEPLOYMENT,
+    "overlays/comp/kustomization.yaml": """
+        apiVersion: kustomize.config.k8s.io/v1alpha1
+        kind: Component
+        images:
+        - name: ghcr.io/mastodon/mastodon
+          newTag: v4.6.3
+    """,
+    "overlays/a/kustomization.yaml": """
+        namespace: a
+        resources: [../../base/app]
+        components: [../comp]
+    """,
+    "overlays/b/kustomization.yaml": """
+        namespace: b
+        resources: [../../base/app, extra]
+    """,
+    "overlays/b/extra/kustomization.yaml": """
+        resources: [sa.yaml]
+    """,
+    "overlays/b/extra/sa.yaml": """
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: {name: extra}
+    """,
+    "clusters/x/kustomization.yaml": """
+        resources: [ns.yaml]
+    """,
+    "clusters/x/ns.yaml": """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: x}
+    """,
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return write_tree(tmp_path / "repo", TREE)
+
+
+def test_targets_exclude_bases_components_and_included_directories(repo: Path) -> None:
+    assert discover(repo) == ["clusters/x", "overlays/a", "overlays/b"]
+
+
+def test_select_takes_a_target_or_every_target_below_a_directory(repo: Path) -> None:
+    assert select(repo, [str(repo / "overlays")]) == ["overlays/a", "overlays/b"]
+    assert select(repo, [str(repo / "overlays/b/")]) == ["overlays/b"]
+    with pytest.raises(GitopsError, match="not a render target"):
+        select(repo, [str(repo / "base/app")])
+
+
+def test_render_writes_one_file_per_target_with_kustomize_output(repo: Path, kustomize: Kustomize) -> None:
+    proc = run_gitops("render", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # quiet when not on a TTY
+    files = sorted(p.relative_to(repo / "rendered").as_posix() for p in (repo / "rendered").rglob("*.yaml"))
+    assert files == ["clusters/x.yaml", "overlays/a.yaml", "overlays/b.yaml"]
+    a = (repo / "rendered/overlays/a.yaml").read_text()
+    assert a == kustomize.build(repo / "overlays/a")
+    assert "image: ghcr.io/mastodon/mastodon:v4.6.3" in a
+    assert "namespace: a" in a
+
+
+def test_render_is_deterministic_and_parallel_equals_serial(repo: Path) -> None:
+    parallel = render_targets(repo, jobs=4)
+    serial = render_targets(repo, jobs=1)
+    again = render_targets(repo, jobs=4)
+    assert [r.target for r in parallel] == ["clusters/x", "overlays/a", "overlays/b"]
+    assert [r.text for r in parallel] == [r.text for r in serial] == [r.text for r in again]
+
+    assert run_gitops("render", "-j", "1", cwd=repo).returncode == 0
+    first = {p: p.read_bytes() for p in (repo / "rendered").rglob("*.yaml")}
+    assert run_gitops("render", "-j", "3", cwd=repo).returncode == 0
+    assert {p: p.read_bytes() for p in (repo / "rendered").rglob("*.yaml")} == first
+
+
+def test_origins_point_at_source_files_and_do_not_leak(repo: Path) -> None:
+    (result_b,) = render_targets(repo, ["overlays/b"], origins=True)
+    origins = {m.identity.name.split("-")[0]: m.origin for m in result_b.manifests}
+    assert origins == {
+        "env": "base/app/kustomization.yaml",
+        "web": "base/app/deployment.yaml",
+        "extra": "overlays/b/extra/sa.yaml",
+    }
+    assert "config.kubernetes.io/origin" not in result_b.text
+    for manifest in result_b.manifests:
+        assert "annotations" not in manifest.body["metadata"]
+    plain = render_targets(repo, ["overlays/b"])[0]
+    assert [m.body for m in plain.manifests] == [m.body for m in result_b.manifests]
+
+
+def test_out_dash_writes_one_target_to_stdout(repo: Path, kustomize: Kustomize) -> None:
+    proc = run_gitops("render", "overlays/a", "--out", "-", cwd=repo)
+    assert proc.returncode == 0
+    assert proc.stdout == kustomize.build(repo / "overlays/a")
+    assert not (repo / "rendered").exists()
+    assert_one_line_error(run_gitops("render", "--out", "-", cwd=repo), "writes one target")
+
+
+def test_rendering_some_targets_keeps_the_other_files(repo: Path) -> None:
+    assert run_gitops("render", cwd=repo).returncode == 0
+    (repo / "rendered/clusters/x.yaml").write_text("old\n")
+    assert run_gitops("render", "overlays/a", cwd=repo).returncode == 0
+    assert (repo / "rendered/clusters/x.yaml").read_text() == "old\n"
+    assert run_gitops("render", cwd=repo).returncode == 0  # a full render replaces everything
+    assert (repo / "rendered/clusters/x.yaml").read_text() != "old\n"
+
+
+def test_broken_target_exits_2_naming_it_and_keeps_previous_output(repo: Path) -> None:
+    assert run_gitops("render", cwd=repo).returncode == 0
+    before = {p: p.read_bytes() for p in (repo / "rendered").rglob("*.yaml")}
+    (repo / "overlays/b/kustomization.yaml").write_text("namespace: b\nresources: [../../base/app, missing.yaml]\n")
+    proc = run_gitops("render", cwd=repo)
+    assert_one_line_error(proc, "overlays/b", "kustomize build failed", "missing.yaml")
+    assert {p: p.read_bytes() for p in (repo / "rendered").rglob("*.yaml")} == before
+    assert not [p for p in repo.iterdir() if p.name.startswith(".rendered")]
+
+
+def test_reference_outside_the_repository_is_refused(repo: Path, tmp_path: Path) -> None:
+    write_tree(tmp_path / "elsewhere", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+    (repo / "overlays/a/kustomization.yaml").write_text("resources: [../../../elsewhere/cm.yaml]\n")
+    assert_one_line_error(
+        run_gitops("render", cwd=repo), "overlays/a/kustomization.yaml", "outside the repository root"
+    )
+
+
+def test_symlink_leaving_the_repository_is_refused(repo: Path, tmp_path: Path) -> None:
+    write_tree(tmp_path / "elsewhere", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+    os.symlink(tmp_path / "elsewhere/cm.yaml", repo / "overlays/a/cm.yaml")
+    (repo / "overlays/a/kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    with pytest.raises(GitopsError, match="outside the repository root"):
+        Tree(repo).inputs(repo / "overlays/a")
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "message"),
+    [
+        ("resources: [https://github.com/example/repo//base?ref=main]\n", "remote reference"),
+        ("helmCharts:\n- name: x\n  repo: https://example.org\n", "helmCharts needs --enable-helm"),
+        ("resources: [a\n", "not valid YAML"),
+        ("- just\n- a list\n", "must be a mapping"),
+    ],
+)
+def test_unsupported_or_invalid_kustomizations_are_refused(repo: Path, kustomization: str, message: str) -> None:
+    (repo / "overlays/a/kustomization.yaml").write_text(kustomization)
+    assert_one_line_error(run_gitops("render", cwd=repo), "overlays/a/kustomization.yaml", message)
+
+
+def test_inputs_and_digest_cover_every_file_a_build_reads(repo: Path) -> None:
+    tree = Tree(repo)
+    rel = sorted(tree.rel(p) for p in tree.inputs(repo / "overlays/b"))
+    assert rel == [
+        "base/app/deployment.yaml",
+        "base/app/kustomization.yaml",
+        "overlays/b/extra/kustomization.yaml",
+        "overlays/b/extra/sa.yaml",
+        "overlays/b/kustomization.yaml",
+    ]
+    before = tree.digest(repo / "overlays/b")
+    assert Tree(repo).digest(repo / "overlays/a") != before
+    (repo / "base/app/deployment.yaml").write_text(DEPLOYMENT.replace("web", "api"))
+    changed = Tree(repo).digest(repo / "overlays/b")
+    assert changed != before
+    (repo / "clusters/x/ns.yaml").write_text("changed: true\n")  # not an input of overlays/b
+    assert Tree(repo).digest(repo / "overlays/b") == changed
+
+
+def test_missing_kustomize_is_a_one_line_error(repo: Path, tmp_path: Path) -> None:
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    os.symlink(sys.executable, empty_bin / "python3")
+    proc = run_gitops("render", cwd=repo, env={"PATH": str(empty_bin), "KUSTOMIZE": ""})
+    assert_one_line_error(proc, "kustomize not found", "KUSTOMIZE")
+    assert not (repo / "rendered").exists()
+
+
+def test_kustomize_override(repo: Path, tmp_path: Path, kustomize: Kustomize) -> None:
+    assert_one_line_error(
+        run_gitops("render", cwd=repo, env={"KUSTOMIZE": str(tmp_path / "nope")}),
+        "KUSTOMIZE=",
+        "no such executable",
+    )
+    too_old = tmp_path / "kustomize"
+    too_old.write_text("#!/bin/sh\necho v4.5.7\n")
+    too_old.chmod(0o755)
+    assert_one_line_error(run_gitops("render", cwd=repo, env={"KUSTOMIZE": str(too_old)}), "too old")
+    found = find_kustomize({"KUSTOMIZE": kustomize.argv[0], "PATH": ""})
+    assert found.version == kustomize.version
+
+
+def test_kubectl_error_lines_are_unwrapped() -> None:
+    line = 'E1125 11:55:58.048817    3475 run.go:72] "command failed" err="accumulating resources: \\"x\\" missing"'
+    assert first_error_line("\n" + line + "\nmore\n") == 'accumulating resources: "x" missing'
+    assert first_error_line("Error: something broke\n") == "something broke"

@@ -1,0 +1,113 @@
+"""Finding and running the real kustomize binary (standalone `kustomize` >= 5, or `kubectl kustomize`)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from gitops.errors import GitopsError
+
+MIN_MAJOR = 5
+# Flux builds with LoadRestrictionsNone; our own guard (targets.py) keeps references inside the repository.
+BUILD_FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
+_VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class Kustomize:
+    """A usable kustomize: the argv prefix that builds a directory, and its version."""
+
+    argv: tuple[str, ...]
+    version: str
+
+    def build(self, directory: Path) -> str:
+        """`kustomize build` of one directory; raises GitopsError with kustomize's first error line."""
+        try:
+            proc = subprocess.run(
+                [*self.argv, str(directory), *BUILD_FLAGS],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError as exc:
+            raise GitopsError(f"{self.argv[0]}: cannot run kustomize: {exc.strerror}") from None
+        if proc.returncode != 0:
+            raise GitopsError(first_error_line(proc.stderr) or f"kustomize exited with {proc.returncode}")
+        return proc.stdout
+
+
+def first_error_line(stderr: str) -> str:
+    """The meaningful part of kustomize's error output (kubectl wraps it in a klog line)."""
+    for line in stderr.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        match = re.search(r'err="(.*)"\s*$', line)
+        if match:
+            line = match.group(1).encode().decode("unicode_escape", errors="replace")
+        line = re.sub(r"^Error:\s*", "", line)
+        return line if len(line) <= 400 else line[:397] + "..."
+    return ""
+
+
+def _version_of(argv: list[str]) -> str | None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = proc.stdout + proc.stderr
+    if argv[1:2] == ["version"] and "kubectl" in Path(argv[0]).name:
+        match = re.search(r"Kustomize Version:\s*(\S+)", text)
+        text = match.group(1) if match else ""
+    found = _VERSION.search(text)
+    return ".".join(found.groups()) if found else None
+
+
+def _candidate(binary: str, search_path: str) -> Kustomize | str | None:
+    """A Kustomize for this binary, None when it does not exist, or a problem description."""
+    path = shutil.which(binary, path=search_path or None)
+    if path is None:
+        return None
+    if "kubectl" in Path(path).name:
+        version = _version_of([path, "version", "--client"])
+        argv: tuple[str, ...] = (path, "kustomize")
+    else:
+        version = _version_of([path, "version"])
+        argv = (path, "build")
+    if version is None:
+        return f"{path}: cannot tell its kustomize version"
+    if int(version.split(".")[0]) < MIN_MAJOR:
+        return f"{path}: kustomize v{version} is too old (need >= {MIN_MAJOR})"
+    return Kustomize(argv, version)
+
+
+def find_kustomize(environ: Mapping[str, str] | None = None) -> Kustomize:
+    """$KUSTOMIZE, else `kustomize` >= 5 on PATH, else `kubectl kustomize`."""
+    env = os.environ if environ is None else environ
+    return _find(env.get("KUSTOMIZE", ""), env.get("PATH", ""))
+
+
+@lru_cache(maxsize=8)
+def _find(override: str, path_env: str) -> Kustomize:
+    if override:
+        found = _candidate(override, path_env)
+        if found is None:
+            raise GitopsError(f"KUSTOMIZE={override}: no such executable")
+        if isinstance(found, str):
+            raise GitopsError(f"KUSTOMIZE={found}")
+        return found
+    problems: list[str] = []
+    for binary in ("kustomize", "kubectl"):
+        found = _candidate(binary, path_env)
+        if isinstance(found, Kustomize):
+            return found
+        if isinstance(found, str):
+            problems.append(found)
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise GitopsError(f"kustomize not found: install kustomize >= {MIN_MAJOR} or kubectl, or set KUSTOMIZE{detail}")

@@ -1,0 +1,212 @@
+"""Render targets and what each one reads.
+
+A *target* is a directory under overlays/ or clusters/ holding a kustomization file that is neither a
+Component nor pulled in by another kustomization of those trees (as a resource, base or component).
+That is exactly the set of directories a Flux Kustomization's `spec.path` or a person would build.
+
+The same walk that finds targets also enforces our guard (no reference may leave the repository root,
+no remote bases, no helmCharts) and lists every file kustomize reads, which `diff` digests to skip
+targets whose inputs did not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops.errors import GitopsError
+
+TARGET_ROOTS = ("overlays", "clusters")
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Fields whose entries are paths (files or directories) relative to the kustomization directory.
+_PATH_LISTS = (
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+)
+_PATCH_LISTS = ("patches", "patchesJson6902", "replacements")
+_GENERATORS = ("configMapGenerator", "secretGenerator")
+
+
+def kustomization_file(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_remote(ref: str) -> bool:
+    return "://" in ref or ref.startswith(("git@", "github.com/", "gitlab.com/", "bitbucket.org/"))
+
+
+@dataclass
+class Kustomization:
+    """One parsed kustomization file and the local paths it references."""
+
+    directory: Path
+    file: Path
+    kind: str
+    directories: list[Path] = field(default_factory=list)
+    """Referenced directories (resources, bases, components): each holds a kustomization of its own."""
+    files: list[Path] = field(default_factory=list)
+    """Referenced files (resources, patches, generator sources, ...)."""
+
+
+class Tree:
+    """Parses kustomization files once per run and checks every reference against the repository root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._cache: dict[Path, Kustomization] = {}
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def load(self, directory: Path) -> Kustomization:
+        directory = directory.resolve()
+        cached = self._cache.get(directory)
+        if cached is not None:
+            return cached
+        file = kustomization_file(directory)
+        if file is None:
+            raise GitopsError(f"{self.rel(directory)}: no kustomization.yaml")
+        try:
+            data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise GitopsError(f"{self.rel(file)}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise GitopsError(f"{self.rel(file)}: a kustomization must be a mapping")
+        node = Kustomization(directory, file, str(data.get("kind") or "Kustomization"))
+        self._collect(node, data)
+        self._cache[directory] = node
+        return node
+
+    def _collect(self, node: Kustomization, data: dict[str, Any]) -> None:
+        if data.get("helmCharts") or data.get("helmChartInflationGenerator"):
+            raise GitopsError(
+                f"{self.rel(node.file)}: helmCharts needs --enable-helm, which Flux's kustomize-controller refuses;"
+                " use a HelmRelease instead"
+            )
+        for key in _PATH_LISTS:
+            for ref in _as_list(data.get(key)):
+                if isinstance(ref, str) and "\n" not in ref:  # multi-line entries are inline YAML
+                    self._add(node, key, ref)
+        for key in _PATCH_LISTS:
+            for entry in _as_list(data.get(key)):
+                if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                    self._add(node, key, entry["path"])
+        for ref in _as_list(data.get("patchesStrategicMerge")):
+            if isinstance(ref, str) and "\n" not in ref:
+                self._add(node, "patchesStrategicMerge", ref)
+        for key in _GENERATORS:
+            for generator in _as_list(data.get(key)):
+                if not isinstance(generator, dict):
+                    continue
+                sources = [*_as_list(generator.get("files")), *_as_list(generator.get("envs"))]
+                if isinstance(generator.get("env"), str):
+                    sources.append(generator["env"])
+                for ref in sources:
+                    if isinstance(ref, str):
+                        self._add(node, key, ref.split("=", 1)[-1])
+        openapi = data.get("openapi")
+        if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+            self._add(node, "openapi", openapi["path"])
+
+    def _add(self, node: Kustomization, field_name: str, ref: str) -> None:
+        where = f"{self.rel(node.file)}: {field_name} entry '{ref}'"
+        if _is_remote(ref):
+            raise GitopsError(f"{where} is a remote reference; only references inside the repository render offline")
+        target = Path(os.path.realpath(node.directory / ref))
+        if target != self.root and self.root not in target.parents:
+            raise GitopsError(f"{where} points outside the repository root")
+        if target.is_dir():
+            node.directories.append(target)
+        else:
+            node.files.append(target)
+
+    def inputs(self, directory: Path) -> set[Path]:
+        """Every file a build of `directory` reads (kustomization files included)."""
+        seen: set[Path] = set()
+        files: set[Path] = set()
+        stack = [directory.resolve()]
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            node = self.load(current)
+            files.add(node.file)
+            files.update(node.files)
+            stack.extend(node.directories)
+        return files
+
+    def digest(self, directory: Path) -> str:
+        """A content digest over a target's inputs (paths and bytes)."""
+        h = hashlib.sha256()
+        for path in sorted(self.inputs(directory)):
+            h.update(self.rel(path).encode() + b"\0")
+            try:
+                h.update(path.read_bytes())
+            except OSError:
+                h.update(b"<missing>")
+            h.update(b"\0")
+        return h.hexdigest()
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _kustomization_dirs(root: Path) -> Iterator[Path]:
+    for top in TARGET_ROOTS:
+        base = root / top
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, _ in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            directory = Path(dirpath)
+            if kustomization_file(directory) is not None:
+                yield directory
+
+
+def discover(repo_root: Path, tree: Tree | None = None) -> list[str]:
+    """All render targets of the repository, as sorted repo-relative POSIX paths."""
+    tree = tree or Tree(repo_root)
+    nodes = [tree.load(d) for d in _kustomization_dirs(tree.root)]
+    included = {child for node in nodes for child in node.directories}
+    return sorted(
+        tree.rel(node.directory) for node in nodes if node.kind != "Component" and node.directory not in included
+    )
+
+
+def select(repo_root: Path, requested: Iterable[str], tree: Tree | None = None) -> list[str]:
+    """Targets named on the command line: a target itself, or a directory whose targets are all taken."""
+    tree = tree or Tree(repo_root)
+    available = discover(repo_root, tree)
+    chosen: list[str] = []
+    for raw in requested:
+        path = Path(raw)
+        absolute = (path if path.is_absolute() else Path.cwd() / path).resolve()
+        rel = tree.rel(absolute)
+        matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
+        if not matches:
+            raise GitopsError(f"{raw}: not a render target (see `gitops render --list`)")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
