@@ -235,3 +235,11 @@ def test_kubectl_error_lines_are_unwrapped() -> None:
     line = 'E1125 11:55:58.048817    3475 run.go:72] "command failed" err="accumulating resources: \\"x\\" missing"'
     assert first_error_line("\n" + line + "\nmore\n") == 'accumulating resources: "x" missing'
     assert first_error_line("Error: something broke\n") == "something broke"
+
+
+def test_kustomize_runs_without_garbage_collection_unless_the_user_chose() -> None:
+    from gitops.kustomize import build_environment
+
+    assert build_environment({"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "off", "GOMEMLIMIT": "1GiB"}
+    assert build_environment({"GOGC": "50"}) == {"GOGC": "50"}
+    assert build_environment({"GOMEMLIMIT": "200MiB"})["GOMEMLIMIT"] == "200MiB"

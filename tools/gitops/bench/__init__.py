@@ -1,0 +1,1 @@
+"""`make bench`: performance ratios against baselines measured in the same run."""

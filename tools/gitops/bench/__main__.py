@@ -1,0 +1,30 @@
+"""Run the benchmarks: `python -m gitops.bench [--only render] [--sizes 1,50,200]`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from gitops.bench.render import bench_render
+from gitops.repo import find_root
+
+
+@click.command()
+@click.option("--only", type=click.Choice(["render"]), multiple=True, help="Run only these sections.")
+@click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts.")
+def main(only: tuple[str, ...], sizes: str) -> None:
+    repo = find_root()
+    counts = tuple(int(s) for s in sizes.split(",") if s.strip())
+    click.echo(f"machine: {os.cpu_count()} CPUs; repository: {repo}")
+    with tempfile.TemporaryDirectory(prefix="gitops-bench-") as scratch:
+        work = Path(scratch)
+        if not only or "render" in only:
+            for line in bench_render(repo, work, counts):
+                click.echo(line)
+
+
+if __name__ == "__main__":
+    main()
