@@ -30,7 +30,7 @@ class RepoConfig:
 
 
 def _schemas_dir() -> Path:
-    from gitops.schema import SCHEMAS_DIR  # noqa: PLC0415 - keeps `import gitops.config` light
+    from gitops.schema import SCHEMAS_DIR  # keeps `import gitops.config` light
 
     return SCHEMAS_DIR
 

@@ -143,7 +143,7 @@ class Validator:
             self._compiled = jsonschema_rs.validator_for(schema)
         except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
             raise GitopsError(f"{schema.get('title', 'schema')}: cannot compile: {exc}") from None
-        # keyword group -> rule id; the env schema maps all of them to its own rules
+        # keyword group (unknown, required, type, value) -> rule id, plus "noun" for unknown-field messages
         self._rules = rules or {}
         unknown = schema.get("x-gitops-unknown-key-severity", "error")
         self._unknown_severity = Severity(unknown)
@@ -165,9 +165,9 @@ class Validator:
     def _schema_node(self, schema_path: Sequence[str | int]) -> Any:
         node: Any = self.schema
         for part in schema_path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and part < len(node)
+            ):
                 node = node[part]
             else:
                 return None
@@ -185,9 +185,9 @@ class Validator:
             for field_name in kind.unexpected:
                 hint = difflib.get_close_matches(field_name, known, n=1, cutoff=0.75)
                 suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-                out.append(
-                    Violation(rule, severity, pointer([*where, field_name]), f"unknown field '{field_name}'{suffix}")
-                )
+                noun = self._rules.get("noun", "field")
+                message = f"unknown {noun} '{field_name}'{suffix}"
+                out.append(Violation(rule, severity, pointer([*where, field_name]), message))
             return out
         if name == "required":
             return [
@@ -267,7 +267,7 @@ class SchemaSet:
         if kind in self._served.get(api_version, set()):
             return Resolution(None, f"no schema for {kind} ({api_version})", MISSING_SCHEMA.id)
         elsewhere = sorted(v for v, kinds in self._served.items() if kind in kinds and v.rpartition("/")[0] == group)
-        if elsewhere or self._is_builtin_group(group) and api_version not in self._served:
+        if elsewhere or (self._is_builtin_group(group) and api_version not in self._served):
             where = "Flux" if group.endswith(".toolkit.fluxcd.io") else f"Kubernetes {self.kubernetes_version}"
             hint = f" (served: {', '.join(elsewhere)})" if elsewhere else ""
             return Resolution(None, f"{where} does not serve {kind} in {api_version}{hint}", UNKNOWN_API_VERSION.id)
@@ -314,7 +314,13 @@ class ValidationOptions:
     env_configmaps: tuple[str, ...] = DEFAULT_ENV_CONFIGMAPS
 
 
-_ENV_RULES = {"unknown": ENV_UNKNOWN_KEY.id, "required": ENV_VALUE.id, "type": ENV_VALUE.id, "value": ENV_VALUE.id}
+_ENV_RULES = {
+    "unknown": ENV_UNKNOWN_KEY.id,
+    "required": ENV_VALUE.id,
+    "type": ENV_VALUE.id,
+    "value": ENV_VALUE.id,
+    "noun": "key",
+}
 _SOPS_RULES = dict.fromkeys(("unknown", "required", "type", "value"), SOPS_METADATA.id)
 
 
@@ -380,7 +386,7 @@ def kubernetes_validate_baseline(bodies: Sequence[dict[str, Any]], kubernetes_ve
 
     Needs the `schemas` extra. Kinds it has no schema for count as valid, as its CLI treats them.
     """
-    import kubernetes_validate  # noqa: PLC0415 - optional dependency, bench only
+    import kubernetes_validate  # optional dependency, bench only
 
     invalid = 0
     for body in bodies:
