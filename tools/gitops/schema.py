@@ -165,10 +165,10 @@ class Validator:
     def _schema_node(self, schema_path: Sequence[str | int]) -> Any:
         node: Any = self.schema
         for part in schema_path:
-            if (isinstance(node, dict) and part in node) or (
-                isinstance(node, list) and isinstance(part, int) and part < len(node)
-            ):
+            if isinstance(node, dict) and part in node:
                 node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[int(part)]
             else:
                 return None
         return node
