@@ -255,3 +255,11 @@ def test_github_format_escapes_properties_and_data() -> None:
     finding = Finding("R-1", Severity.WARNING, "50% bad\nsecond line", file="a,b:c.yaml", line=3)
     line = format_github([finding], Summary("1.33", [], 0)).splitlines()[0]
     assert line == "::warning file=a%2Cb%3Ac.yaml,line=3,title=R-1::50%25 bad%0Asecond line"
+
+
+def test_source_map_finds_generator_literals_in_the_kustomization(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(
+        "configMapGenerator:\n  - name: mastodon-env\n    literals:\n      - TZ=UTC\n      - DB_SSLMODE=verify\n"
+    )
+    identity = Identity("v1", "ConfigMap", None, "mastodon-env-65b4g8864g")
+    assert SourceMap(tmp_path).line("kustomization.yaml", identity, "/data/DB_SSLMODE") == 5

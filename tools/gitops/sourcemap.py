@@ -8,6 +8,7 @@ the rule, so check scans for them before rendering.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,7 @@ class SourceMap:
         """1-based line of the deepest part of `path` present in the source, or None when not found."""
         document = self._document(file, identity)
         if document is None:
-            return None
+            return self._generator_line(file, path)
         node: Any = document
         line: int | None = document.lc.line + 1
         for token in _split_pointer(path):
@@ -166,6 +167,18 @@ class SourceMap:
             else:
                 break
         return line
+
+    def _generator_line(self, file: str, path: str) -> int | None:
+        """A generated ConfigMap/Secret points at its kustomization: find the `KEY=` literal of /data/KEY."""
+        tokens = _split_pointer(path)
+        if len(tokens) < 2 or tokens[0] not in ("data", "stringData"):
+            return None
+        try:
+            lines = (self.repo_root / file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        needle = re.compile(rf"^\s*-\s*['\"]?{re.escape(tokens[1])}=")
+        return next((number for number, text in enumerate(lines, start=1) if needle.match(text)), None)
 
 
 def _split_pointer(path: str) -> list[str]:
