@@ -8,14 +8,16 @@ from pathlib import Path
 
 import click
 
+from gitops.bench.check import bench_check
 from gitops.bench.render import bench_render
 from gitops.repo import find_root
 
 
 @click.command()
-@click.option("--only", type=click.Choice(["render"]), multiple=True, help="Run only these sections.")
-@click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts.")
-def main(only: tuple[str, ...], sizes: str) -> None:
+@click.option("--only", type=click.Choice(["render", "check"]), multiple=True, help="Run only these sections.")
+@click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
+@click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")
+def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
     repo = find_root()
     counts = tuple(int(s) for s in sizes.split(",") if s.strip())
     click.echo(f"machine: {os.cpu_count()} CPUs; repository: {repo}")
@@ -23,6 +25,10 @@ def main(only: tuple[str, ...], sizes: str) -> None:
         work = Path(scratch)
         if not only or "render" in only:
             for line in bench_render(repo, work, counts):
+                click.echo(line)
+        if not only or "check" in only:
+            click.echo()
+            for line in bench_check(repo, work, check_instances):
                 click.echo(line)
 
 
