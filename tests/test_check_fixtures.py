@@ -158,5 +158,7 @@ def test_github_output_annotates_file_and_line(tmp_path: Path) -> None:
 def test_shipped_repository_passes(tmp_path: Path) -> None:
     proc = run_gitops("-C", str(REPO_ROOT), "check", "-o", "json", cwd=tmp_path)
     data = json.loads(proc.stdout)
-    assert data["findings"] == [] and data["summary"]["documents"] > 0
+    assert data["summary"]["documents"] > 0
+    # The template ships production secrets for the published test key until an operator makes it their own.
+    assert [(f["rule"], f["severity"]) for f in data["findings"]] == [("SEC-TEST-KEY", "warning")]
     assert proc.returncode == 0

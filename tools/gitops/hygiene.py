@@ -72,7 +72,8 @@ class SourceDocument:
 class EncryptedFile:
     file: str
     path: Path
-    recipients: frozenset[str]
+    recipients: frozenset[str] | None
+    """None when the metadata cannot be read (the schema check reports the broken block itself)."""
 
 
 def check_hygiene(
@@ -109,7 +110,7 @@ def scan_sources(repo_root: Path) -> tuple[list[SourceDocument], list[EncryptedF
                 meta = parse_metadata(formats.load(text, fmt, rel).metadata, rel)
             except GitopsError:
                 meta = None
-            recipients = frozenset(meta.recipients) if meta else frozenset()
+            recipients = frozenset(meta.recipients) if meta else None
             encrypted.append(EncryptedFile(rel, path, recipients))
     return documents, encrypted
 
@@ -189,7 +190,7 @@ def unmatched_or_drifted_recipients(repo_root: Path, encrypted: list[EncryptedFi
         if rule is None:
             message = "SOPS-encrypted file matches no .sops.yaml creation rule"
             findings.append(Finding("SEC-SOPS-RULE", Severity.ERROR, message, file=item.file))
-        elif frozenset(rule.age) != item.recipients:
+        elif item.recipients is not None and frozenset(rule.age) != item.recipients:
             missing = sorted(frozenset(rule.age) - item.recipients)
             extra = sorted(item.recipients - frozenset(rule.age))
             message = (
