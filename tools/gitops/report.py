@@ -38,13 +38,16 @@ def _location(finding: Finding) -> str:
     return finding.target or "-"
 
 
+def finding_line(f: Finding) -> str:
+    """One finding as a line of text: location, severity, rule, resource, path, message, target."""
+    resource = f" {f.identity}" if f.identity else ""
+    path = f" {f.path}" if f.path else ""
+    target = f" [{f.target}]" if f.target else ""
+    return f"{_location(f)}: {f.severity.value} {f.rule}{resource}{path}: {f.message}{target}"
+
+
 def format_text(findings: Sequence[Finding], summary: Summary) -> str:
-    lines = []
-    for f in findings:
-        resource = f" {f.identity}" if f.identity else ""
-        path = f" {f.path}" if f.path else ""
-        target = f" [{f.target}]" if f.target else ""
-        lines.append(f"{_location(f)}: {f.severity.value} {f.rule}{resource}{path}: {f.message}{target}")
+    lines = [finding_line(f) for f in findings]
     errors, warnings = _counts(findings)
     skipped = f", {len(summary.skipped_targets)} not rendered" if summary.skipped_targets else ""
     lines.append(

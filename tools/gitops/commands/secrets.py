@@ -124,3 +124,24 @@ def ca_cert(ctx: click.Context, pem: Path, env: str) -> None:
     root = root_from_context(ctx)
     target = certs.package_ca_cert(root, pem, env)
     click.echo(f"wrote {relative(target, root)}", err=True)
+
+
+@command.command("lint")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """The secret-hygiene gate on source files only (no kustomize, no key): fast enough for a pre-commit hook.
+
+    FILES are accepted (pre-commit passes them) but the whole repository is checked: a rule in .sops.yaml or a
+    Flux Kustomization elsewhere decides whether a file is in order.
+    """
+    from gitops.hygiene import check_hygiene
+    from gitops.report import finding_line
+
+    del files
+    findings = check_hygiene(root_from_context(ctx))
+    for finding in findings:
+        click.echo(finding_line(finding))
+    errors = sum(1 for f in findings if f.is_error)
+    click.echo(f"secret hygiene: {errors} errors, {len(findings) - errors} warnings", err=True)
+    ctx.exit(1 if errors else 0)
