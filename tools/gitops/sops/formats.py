@@ -267,11 +267,11 @@ def _yaml_value(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, GoTime):
         if not value or not isinstance(resolve_plain(value), str) or isinstance(resolve_plain(value), GoTime):
             return DoubleQuotedScalarString(value)
+        if "\n" in value.rstrip("\n") and not re.search(r"[ \t]\n|^[ \t]", value):
+            return LiteralScalarString(value)
         if value[0] in "?:-" and len(value) > 1:
             # Valid YAML 1.2 as a plain scalar, but not to every parser (ruamel rejects `{a: ?x}`): quote it.
             return DoubleQuotedScalarString(value)
-        if "\n" in value.rstrip("\n") and not re.search(r"[ \t]\n|^[ \t]", value):
-            return LiteralScalarString(value)
         return value
     return Typed(yaml_plain_text(value), value)
 
