@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 
 from gitops.findings import Severity
+from gitops.manifests import Manifest
 from gitops.policy.context import PolicyContext
 from gitops.policy.mastodon import db_endpoint, int_env, sidekiq_concurrency
 from gitops.policy.registry import Hit, rule
@@ -27,17 +27,16 @@ AREA = "Connection budget and database"
 )
 def check_db_pool(ctx: PolicyContext) -> Iterator[Hit]:
     for env in ctx.environments.values():
-        users = defaultdict(set)
+        users: dict[int, tuple[Manifest, str, set[str]]] = {}
         for workload in env.mastodon_workloads():
             for container in workload.containers:
                 var = container.env.get("DB_POOL")
                 if var is not None and var.source == "configmap" and var.defined_in is not None:
-                    users[id(var.defined_in)].add((workload.name, var.defined_in, var.pointer))
-        for entries in users.values():
-            if len({name for name, _, _ in entries}) > 1:
-                names = sorted(name for name, _, _ in entries)
-                _, configmap, pointer = next(iter(entries))
-                yield Hit(f"DB_POOL is set in a ConfigMap shared by {', '.join(names)}", configmap, pointer)
+                    entry = users.setdefault(id(var.defined_in), (var.defined_in, var.pointer, set()))
+                    entry[2].add(workload.name)
+        for configmap, pointer, names in users.values():
+            if len(names) > 1:
+                yield Hit(f"DB_POOL is set in a ConfigMap shared by {', '.join(sorted(names))}", configmap, pointer)
         for workload in env.role("web", "sidekiq"):
             main = workload.main
             if main is None:

@@ -16,13 +16,15 @@ from gitops.policy.registry import RULES, Hit, rule
 
 ANNOTATION = "gitops/ignore"
 POINTER = "/metadata/annotations/gitops~1ignore"
+# Entries are separated by newlines, or by ";" when a rule id follows (a reason may contain ";").
+_SEPARATOR = re.compile(r"\n|;(?=\s*[A-Za-z]+-\d+\s*(?::|$))")
 _ENTRY = re.compile(r"^\s*([A-Za-z]+-\d+)\s*(?::(.*))?$", re.DOTALL)
 
 
 def parse_ignore(value: str) -> list[tuple[str, str]]:
     """[(RULE-ID or the raw entry when malformed, reason)] of an annotation value."""
     entries: list[tuple[str, str]] = []
-    for raw in re.split(r"[;\n]", value):
+    for raw in _SEPARATOR.split(value):
         if not raw.strip():
             continue
         match = _ENTRY.match(raw)
