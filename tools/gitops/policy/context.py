@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,16 +305,21 @@ def build_flux(targets: dict[str, list[Manifest]]) -> list[FluxKustomization]:
     return out
 
 
-def _lookup_for(env: Environment, target: str, namespace: str | None) -> Any:
+def _config_index(env: Environment) -> dict[tuple[str, str], list[Manifest]]:
+    index: dict[tuple[str, str], list[Manifest]] = {}
+    for manifest in env.manifests:
+        if manifest.identity.kind in ("ConfigMap", "Secret"):
+            index.setdefault((manifest.identity.kind, manifest.identity.name), []).append(manifest)
+    return index
+
+
+def _lookup_for(
+    index: dict[tuple[str, str], list[Manifest]], target: str, namespace: str | None
+) -> Callable[[str, str], Manifest | None]:
     def lookup(kind: str, name: str) -> Manifest | None:
-        candidates = [m for m in env.targets[target] if m.identity.kind == kind and m.identity.name == name]
-        candidates += [
-            m
-            for other, manifests in env.targets.items()
-            if other != target
-            for m in manifests
-            if m.identity.kind == kind and m.identity.name == name
-        ]
+        found = index.get((kind, name), [])
+        # The workload's own target first: that is the copy its Flux Kustomization applies with it.
+        candidates = [m for m in found if m.target == target] + [m for m in found if m.target != target]
         for manifest in candidates:
             if namespace is None or manifest.identity.namespace in (None, namespace):
                 return manifest
@@ -325,13 +330,14 @@ def _lookup_for(env: Environment, target: str, namespace: str | None) -> Any:
 
 def _classify(env: Environment) -> None:
     hpas = env.of_kind("HorizontalPodAutoscaler")
+    config_objects = _config_index(env)
     for target, manifests in env.targets.items():
         for manifest in manifests:
             if manifest.identity.kind not in POD_KINDS:
                 continue
             pod_pointer = pod_spec_pointer(manifest.identity.kind)
             workload = Workload(manifest, "other", [], pod_pointer)
-            lookup = _lookup_for(env, target, manifest.identity.namespace)
+            lookup = _lookup_for(config_objects, target, manifest.identity.namespace)
             pod = workload.pod
             for key in ("initContainers", "containers"):
                 for index, body in enumerate(pod.get(key) or []):
