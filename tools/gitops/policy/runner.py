@@ -1,0 +1,115 @@
+"""Running the policy rules over rendered targets: context building, findings, suppressions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from gitops.errors import GitopsError
+from gitops.findings import Finding
+from gitops.manifests import Manifest
+from gitops.policy.context import PolicyContext, build_environments, build_flux
+from gitops.policy.registry import RULES, Hit, ensure_loaded, rule_sort_key
+from gitops.render import RenderedTarget
+
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "policy-config.schema.json"
+CONFIG_FILE = "gitops.yaml"
+
+
+def validate_config(config: dict[str, Any], schema_file: Path = SCHEMA_FILE) -> None:
+    """Check the policy part of gitops.yaml (`environments`) against schemas/policy-config.schema.json."""
+    try:
+        schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GitopsError(f"{schema_file}: cannot read schema: {exc}") from None
+    part = {"environments": config["environments"]} if "environments" in config else {}
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(part), key=lambda e: list(e.path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise GitopsError(f"{CONFIG_FILE}: {where}: {error.message}")
+
+
+def targets_of(rendered: Iterable[RenderedTarget]) -> dict[str, list[Manifest]]:
+    return {r.target: r.manifests for r in rendered}
+
+
+def build_context(
+    repo_root: Path | None,
+    rendered: Iterable[RenderedTarget] | dict[str, list[Manifest]],
+    config: dict[str, Any] | None = None,
+    *,
+    previous: Iterable[RenderedTarget] | dict[str, list[Manifest]] | None = None,
+) -> PolicyContext:
+    """The policy context from rendered targets (or {target: manifests} for tests and in-memory use)."""
+    config = dict(config or {})
+    validate_config(config)
+    targets = rendered if isinstance(rendered, dict) else targets_of(rendered)
+    base = None
+    if previous is not None:
+        base = build_environments(previous if isinstance(previous, dict) else targets_of(previous))
+    return PolicyContext(build_environments(targets), build_flux(targets), config, repo_root, base)
+
+
+def evaluate(ctx: PolicyContext, rule_ids: Sequence[str] | None = None) -> list[Finding]:
+    """Findings of the selected rules (all by default), after suppressions."""
+    ensure_loaded()
+    from gitops.policy.suppress import apply_suppressions
+
+    selected = [RULES[r] for r in rule_ids] if rule_ids is not None else list(RULES.values())
+    raw: list[tuple[Finding, Manifest | None]] = []
+    for rule in sorted(selected, key=lambda r: rule_sort_key(r.id)):
+        seen: set[tuple[Any, ...]] = set()
+        for hit in rule.check(ctx):
+            finding = to_finding(rule.id, rule.severity, hit)
+            key = (finding.identity, finding.target, finding.path, finding.message)
+            if key not in seen:
+                seen.add(key)
+                raw.append((finding, hit.manifest))
+    findings = apply_suppressions(raw)
+    return sorted(findings, key=_order)
+
+
+def _order(finding: Finding) -> tuple[Any, ...]:
+    ident = finding.identity
+    return (
+        finding.target or "",
+        rule_sort_key(finding.rule),
+        (ident.kind, ident.namespace or "", ident.name) if ident else ("", "", ""),
+        finding.path,
+        finding.message,
+    )
+
+
+def to_finding(rule_id: str, severity: Any, hit: Hit) -> Finding:
+    manifest = hit.manifest
+    return Finding(
+        rule=rule_id,
+        severity=hit.severity or severity,
+        message=hit.message,
+        identity=manifest.identity if manifest else None,
+        target=manifest.target if manifest else None,
+        path=hit.path,
+        file=(manifest.origin if manifest else None) or hit.file,
+    )
+
+
+def run_policy(
+    repo_root: Path | None,
+    rendered: Iterable[RenderedTarget] | dict[str, list[Manifest]],
+    config: dict[str, Any] | None = None,
+    *,
+    previous: Iterable[RenderedTarget] | dict[str, list[Manifest]] | None = None,
+    rule_ids: Sequence[str] | None = None,
+) -> list[Finding]:
+    """Policy findings for rendered targets (render them with origins=True so findings name source files).
+
+    `previous` is the same repository rendered at the base ref; rules about changes (IMG-2 minor-series
+    skips, SEC-4 domain changes) use it when given.
+    """
+    ctx = build_context(repo_root, rendered, config, previous=previous)
+    return evaluate(ctx, rule_ids)
