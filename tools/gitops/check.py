@@ -27,7 +27,7 @@ from gitops.manifests import Manifest
 from gitops.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.sourcemap import SourceMap, duplicate_key_findings
 
-PLUGIN_MODULES = ("gitops.policy",)
+PLUGIN_MODULES = ("gitops.policy.plugin",)
 """Imported (when present) before checks run; each registers its checks and rules on import."""
 
 
@@ -161,8 +161,9 @@ def check_repo(
     findings.extend(validate_manifests(manifests, schema_set, validation))
 
     context = CheckContext(root, config, options, to_render, manifests, schema_set)
-    for check in registered_checks().values():
-        findings.extend(check(context))
+    for name, check in registered_checks().items():
+        if name not in config.disabled_checks:
+            findings.extend(check(context))
 
     findings = _with_lines(root, findings)
     findings.sort(key=_finding_key)

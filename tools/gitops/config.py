@@ -26,6 +26,7 @@ class RepoConfig:
     ignore_missing_schemas: bool = False
     env_configmaps: tuple[str, ...] | None = None
     environments: dict[str, Any] = field(default_factory=dict)
+    disabled_checks: frozenset[str] = frozenset()
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -60,6 +61,10 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         error = min(errors, key=lambda e: len(e.instance_path))
         where = "".join(f"/{p}" for p in error.instance_path) or "/"
         raise GitopsError(f"{source}: {where}: {error.message}")
+    if "environments" in data:
+        from gitops.policy.runner import validate_config  # the policy pack owns the environments schema
+
+        validate_config(data)
     check = data.get("check") or {}
     prefixes = check.get("envConfigMaps")
     return RepoConfig(
@@ -67,6 +72,7 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         ignore_missing_schemas=bool(check.get("ignoreMissingSchemas", False)),
         env_configmaps=tuple(prefixes) if prefixes is not None else None,
         environments=dict(data.get("environments") or {}),
+        disabled_checks=frozenset(check.get("disable") or ()),
         raw=data,
     )
 

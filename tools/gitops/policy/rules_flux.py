@@ -190,11 +190,14 @@ def _has_checksum(workload: Workload) -> bool:
     Severity.WARNING,
     AREA,
     "Configuration changes roll the pods",
-    """Pods read environment variables once, at start. A ConfigMap or Secret with a fixed name can change
-    in Git, be applied by Flux, and leave every running pod on the old values until something else restarts
-    them, possibly weeks later and by surprise. A configMapGenerator/secretGenerator (the name carries a hash of
-    the content, so the pod template changes with it) or a `checksum/...` annotation on the pod template rolls
-    them. Only objects the render contains are judged; a Secret created outside Git is not.""",
+    """Pods read environment variables once, at start. A ConfigMap with a fixed name can change in Git, be
+    applied by Flux, and leave every running pod on the old values until something else restarts them,
+    possibly weeks later and by surprise. A configMapGenerator (the name carries a hash of the content, so the
+    pod template changes with it) or a `checksum/...` annotation on the pod template rolls them. Only
+    ConfigMaps the render contains are judged. SOPS-encrypted Secrets are not: Flux decrypts them in the
+    cluster, so no hash of their plaintext can be computed before it does (a secretGenerator over ciphertext
+    would roll the pods on every re-encryption and never match the cluster); rotating one is a deliberate
+    operation that ends with a restart of the workloads (README, "Secrets").""",
 )
 def check_rollout_triggers(ctx: PolicyContext) -> Iterator[Hit]:
     for env in ctx.environments.values():
@@ -202,7 +205,7 @@ def check_rollout_triggers(ctx: PolicyContext) -> Iterator[Hit]:
             if workload.kind in ("Job", "CronJob") or _has_checksum(workload):
                 continue
             for kind, name in sorted(_referenced(workload)):
-                if HASH_SUFFIX.search(name) or not _rendered(env, kind, name):
+                if kind != "ConfigMap" or HASH_SUFFIX.search(name) or not _rendered(env, kind, name):
                     continue
                 yield Hit(
                     f"{workload.name} reads {kind} {name}, whose name has no content hash: changing it does not "

@@ -1,0 +1,27 @@
+"""Plugs the policy pack into `gitops check` (imported through gitops.check.PLUGIN_MODULES)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gitops.check import CheckContext, register_check
+from gitops.findings import Finding
+from gitops.manifests import Manifest
+from gitops.policy.runner import run_policy
+from gitops.targets import discover
+
+
+def manifests_by_target(manifests: Iterable[Manifest]) -> dict[str, list[Manifest]]:
+    out: dict[str, list[Manifest]] = {}
+    for manifest in manifests:
+        out.setdefault(manifest.target, []).append(manifest)
+    return out
+
+
+@register_check("policy")
+def policy(context: CheckContext) -> list[Finding]:
+    """Mastodon policy rules. They judge whole environments (migration chain, connection budget, one
+    scheduler across all layers), so they run only when the check covers every target."""
+    if sorted(context.targets) != discover(context.repo_root):
+        return []
+    return run_policy(context.repo_root, manifests_by_target(context.manifests), context.config.raw)
