@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m gitops.bench [--only render] [--sizes 1,50,200]`."""
+"""Run the benchmarks: `python -m gitops.bench [--only render|diff] [--sizes 1,50,200]`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
+from gitops.bench.diff import bench_diff
 from gitops.bench.render import bench_render
 from gitops.repo import find_root
 
 
 @click.command()
-@click.option("--only", type=click.Choice(["render"]), multiple=True, help="Run only these sections.")
+@click.option("--only", type=click.Choice(["render", "diff"]), multiple=True, help="Run only these sections.")
 @click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts.")
 def main(only: tuple[str, ...], sizes: str) -> None:
     repo = find_root()
@@ -23,6 +24,9 @@ def main(only: tuple[str, ...], sizes: str) -> None:
         work = Path(scratch)
         if not only or "render" in only:
             for line in bench_render(repo, work, counts):
+                click.echo(line)
+        if not only or "diff" in only:
+            for line in bench_diff(repo, work):
                 click.echo(line)
 
 
