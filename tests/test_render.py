@@ -243,3 +243,27 @@ def test_kustomize_runs_without_garbage_collection_unless_the_user_chose() -> No
     assert build_environment({"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "off", "GOMEMLIMIT": "1GiB"}
     assert build_environment({"GOGC": "50"}) == {"GOGC": "50"}
     assert build_environment({"GOMEMLIMIT": "200MiB"})["GOMEMLIMIT"] == "200MiB"
+
+
+def test_progress_shows_on_a_tty_when_several_targets_render(tmp_path: Path) -> None:
+    import pty
+    import subprocess
+
+    from tests.helpers import REPO_ROOT
+
+    primary, secondary = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitops", "-C", str(REPO_ROOT), "render", "--out", str(tmp_path / "out")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        check=False,
+    )
+    os.close(secondary)
+    shown = os.read(primary, 65536).decode()
+    os.close(primary)
+    assert proc.returncode == 0
+    assert "rendering [1/" in shown
+    count = len(discover(REPO_ROOT))
+    assert f"rendering [{count}/{count}]" in shown
+    assert len(list((tmp_path / "out").rglob("*.yaml"))) == count

@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m gitops.bench [--only render|diff] [--sizes 1,50,200]`."""
+"""Run the benchmarks: `python -m gitops.bench [--only render|check|diff] [--sizes 1,50,200]`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from pathlib import Path
 
 import click
 
+from gitops.bench.check import bench_check
 from gitops.bench.diff import bench_diff
 from gitops.bench.render import bench_render
 from gitops.repo import find_root
 
 
 @click.command()
-@click.option("--only", type=click.Choice(["render", "diff"]), multiple=True, help="Run only these sections.")
-@click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts.")
-def main(only: tuple[str, ...], sizes: str) -> None:
+@click.option("--only", type=click.Choice(["render", "check", "diff"]), multiple=True, help="Run only these sections.")
+@click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
+@click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")
+def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
     repo = find_root()
     counts = tuple(int(s) for s in sizes.split(",") if s.strip())
     click.echo(f"machine: {os.cpu_count()} CPUs; repository: {repo}")
@@ -25,7 +27,12 @@ def main(only: tuple[str, ...], sizes: str) -> None:
         if not only or "render" in only:
             for line in bench_render(repo, work, counts):
                 click.echo(line)
+        if not only or "check" in only:
+            click.echo()
+            for line in bench_check(repo, work, check_instances):
+                click.echo(line)
         if not only or "diff" in only:
+            click.echo()
             for line in bench_diff(repo, work):
                 click.echo(line)
 

@@ -1,0 +1,181 @@
+"""`gitops check` as a library: render -> validate -> findings, plus the registry other checks plug into.
+
+Pipeline (`check_repo`):
+1. gitops.yaml (kubernetesVersion, check settings), the committed schemas for that version;
+2. the source files under base/, overlays/, clusters/ scanned for duplicate keys (kustomize would refuse them
+   with an unhelpful message, so the targets reading such a file are not rendered);
+3. every selected target rendered with origins; every document validated (schema.validate_manifests);
+4. every registered check run on the same manifests (secret hygiene, Mastodon policy, ...);
+5. findings that name a source file get a line where the source map can find one.
+
+Extending: a module registers a check with `@register_check("name")`; the function receives a CheckContext and
+returns findings. Modules listed in PLUGIN_MODULES are imported when they exist, so they register themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gitops.config import RepoConfig, load_config
+from gitops.findings import Finding, Severity
+from gitops.manifests import Manifest
+from gitops.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
+from gitops.sourcemap import SourceMap, duplicate_key_findings
+
+PLUGIN_MODULES = ("gitops.policy",)
+"""Imported (when present) before checks run; each registers its checks and rules on import."""
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    kubernetes_version: str | None = None
+    """Overrides gitops.yaml kubernetesVersion."""
+    ignore_missing_schemas: bool | None = None
+    """None: gitops.yaml check.ignoreMissingSchemas decides."""
+    jobs: int | None = None
+    schemas_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Options of plugged-in checks (e.g. policy's --explain), passed through untouched."""
+
+
+@dataclass
+class CheckContext:
+    """What a registered check sees."""
+
+    repo_root: Path
+    config: RepoConfig
+    options: CheckOptions
+    targets: list[str]
+    manifests: list[Manifest]
+    schema_set: SchemaSet
+
+
+CheckFunction = Callable[[CheckContext], Iterable[Finding]]
+_CHECKS: dict[str, CheckFunction] = {}
+
+
+def register_check(name: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Decorator: run `function(context)` after schema validation in every `gitops check`."""
+
+    def decorate(function: CheckFunction) -> CheckFunction:
+        _CHECKS[name] = function
+        return function
+
+    return decorate
+
+
+def registered_checks() -> dict[str, CheckFunction]:
+    _load_plugins()
+    return dict(_CHECKS)
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _load_plugins() -> None:
+    for module in PLUGIN_MODULES:
+        if _module_available(module):
+            importlib.import_module(module)
+
+
+@register_check("hygiene")
+def _hygiene(context: CheckContext) -> Iterable[Finding]:
+    """The secret-hygiene gate (gitops.hygiene), once that module exists."""
+    if not _module_available("gitops.hygiene"):
+        return []
+    hygiene = importlib.import_module("gitops.hygiene")
+    return list(hygiene.check_hygiene(context.repo_root, context.manifests))
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    targets: list[str]
+    manifests: list[Manifest]
+    kubernetes_version: str
+    skipped_targets: list[str] = field(default_factory=list)
+    """Targets not rendered because a file they read has duplicate keys or does not parse."""
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.is_error)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.WARNING)
+
+
+def _finding_key(finding: Finding) -> tuple[Any, ...]:
+    return (finding.file or "~", finding.line or 0, finding.target or "", finding.rule, finding.path, finding.message)
+
+
+def _blocked_targets(repo_root: Path, targets: Sequence[str], bad_files: set[str]) -> list[str]:
+    if not bad_files:
+        return []
+    from gitops.targets import Tree
+
+    tree = Tree(repo_root)
+    blocked = []
+    for target in targets:
+        inputs = {tree.rel(p) for p in tree.inputs(repo_root / target)}
+        if inputs & bad_files:
+            blocked.append(target)
+    return blocked
+
+
+def check_repo(
+    repo_root: Path, targets: Sequence[str] | None = None, options: CheckOptions | None = None
+) -> CheckResult:
+    """Run the whole check over the given targets (default: all). Raises GitopsError for bad input."""
+    from gitops.render import render_targets  # keeps the library importable without kustomize
+    from gitops.targets import discover, select
+
+    options = options or CheckOptions()
+    root = repo_root.resolve()
+    config = load_config(root, options.schemas_dir)
+    version = options.kubernetes_version or config.kubernetes_version
+    schema_set = SchemaSet.load(version, options.schemas_dir)
+    ignore_missing = (
+        options.ignore_missing_schemas if options.ignore_missing_schemas is not None else config.ignore_missing_schemas
+    )
+    validation = ValidationOptions(
+        ignore_missing_schemas=ignore_missing,
+        env_configmaps=config.env_configmaps if config.env_configmaps is not None else DEFAULT_ENV_CONFIGMAPS,
+    )
+
+    findings = duplicate_key_findings(root)
+    names = select(root, targets) if targets else discover(root)
+    blocked = _blocked_targets(root, names, {f.file for f in findings if f.file})
+    to_render = [n for n in names if n not in blocked]
+    rendered = render_targets(root, to_render, origins=True, jobs=options.jobs) if to_render else []
+    manifests = [m for r in rendered for m in r.manifests]
+    findings.extend(validate_manifests(manifests, schema_set, validation))
+
+    context = CheckContext(root, config, options, to_render, manifests, schema_set)
+    for check in registered_checks().values():
+        findings.extend(check(context))
+
+    findings = _with_lines(root, findings)
+    findings.sort(key=_finding_key)
+    return CheckResult(findings, names, manifests, version, blocked)
+
+
+def _with_lines(root: Path, findings: list[Finding]) -> list[Finding]:
+    source_map = SourceMap(root)
+    out = []
+    for finding in findings:
+        if finding.file and finding.line is None and finding.identity is not None:
+            line = source_map.line(finding.file, finding.identity, finding.path)
+            if line is not None:
+                finding = replace(finding, line=line)
+        out.append(finding)
+    return out

@@ -1,0 +1,331 @@
+"""The secret-hygiene gate `gitops check` runs: plain data in, Findings out, nothing decrypted.
+
+Rules about what is committed look at source files (base/, overlays/, clusters/); rules about what reaches the
+cluster also look at rendered manifests (a configMapGenerator only shows its keys there). Messages name keys
+and files, never values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
+from gitops.errors import GitopsError
+from gitops.findings import Finding, Severity
+from gitops.manifests import Identity, Manifest, identity_of, iter_containers
+from gitops.sops import formats
+from gitops.sops.metadata import parse_metadata
+from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
+
+SOURCE_DIRS = ("base", "overlays", "clusters")
+TEST_KEY_RECIPIENT_FILE = Path("tests/keys/test-age-key.pub")
+CA_WARNING_WINDOW = dt.timedelta(days=30)
+FLUX_KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io"
+
+SECRET_CLASS_NAMES = frozenset(
+    {
+        "SECRET_KEY_BASE",
+        "OTP_SECRET",
+        "VAPID_PRIVATE_KEY",
+        "DB_PASS",
+        "REPLICA_DB_PASS",
+        "AWS_SECRET_ACCESS_KEY",
+        "ES_PASS",
+        "OIDC_CLIENT_SECRET",
+        "SAML_PRIVATE_KEY",
+        "LDAP_PASSWORD",
+        "DEEPL_API_KEY",
+        "HCAPTCHA_SECRET_KEY",
+        "CACHE_BUSTER_SECRET",
+    }
+)
+SECRET_CLASS_PREFIXES = ("ACTIVE_RECORD_ENCRYPTION_",)
+SECRET_CLASS_SUFFIXES = ("_PASSWORD", "REDIS_PASSWORD", "SMTP_PASSWORD")
+# *REDIS_URL / DATABASE_URL are secret only when they carry a password in their userinfo.
+URL_KEYS = re.compile(r"(REDIS_URL|DATABASE_URL)$")
+URL_WITH_PASSWORD = re.compile(r"://[^/\s@]*:[^/\s@]+@")
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def is_secret_class(key: str, value: Any = None) -> bool:
+    """Whether a config key holds a secret (mastodon-on-kubernetes.md SEC-1)."""
+    if key in SECRET_CLASS_NAMES or key.startswith(SECRET_CLASS_PREFIXES) or key.endswith(SECRET_CLASS_SUFFIXES):
+        return True
+    return bool(URL_KEYS.search(key) and isinstance(value, str) and URL_WITH_PASSWORD.search(value))
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    file: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EncryptedFile:
+    file: str
+    path: Path
+    recipients: frozenset[str]
+
+
+def check_hygiene(
+    repo_root: Path, manifests: list[Manifest] | None = None, *, now: dt.datetime | None = None
+) -> list[Finding]:
+    """Every hygiene finding for the repository (sources) and, when given, its rendered manifests."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    documents, encrypted = scan_sources(repo_root)
+    findings: list[Finding] = []
+    findings += plaintext_secrets(documents)
+    findings += unmatched_or_drifted_recipients(repo_root, encrypted)
+    findings += kustomizations_without_decryption(repo_root, documents, encrypted)
+    findings += secrets_in_config(documents, manifests or [])
+    findings += ca_expiry(documents, moment)
+    findings += production_rules_with_test_key(repo_root)
+    return findings
+
+
+def scan_sources(repo_root: Path) -> tuple[list[SourceDocument], list[EncryptedFile]]:
+    """YAML documents of every source file, and every sops-encrypted source file (any format)."""
+    documents: list[SourceDocument] = []
+    encrypted: list[EncryptedFile] = []
+    for path in _source_files(repo_root):
+        rel = path.relative_to(repo_root).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8")
+            fmt = formats.format_for(rel)
+        except (OSError, UnicodeDecodeError, GitopsError):
+            continue
+        if fmt == "yaml":
+            documents += [SourceDocument(rel, body) for body in _yaml_documents(text)]
+        if formats.has_marker(text, fmt) or (fmt == "yaml" and _has_sops_block(documents, rel)):
+            try:
+                meta = parse_metadata(formats.load(text, fmt, rel).metadata, rel)
+            except GitopsError:
+                meta = None
+            recipients = frozenset(meta.recipients) if meta else frozenset()
+            encrypted.append(EncryptedFile(rel, path, recipients))
+    return documents, encrypted
+
+
+def _source_files(repo_root: Path) -> Iterator[Path]:
+    for top in SOURCE_DIRS:
+        base = repo_root / top
+        if base.is_dir():
+            for path in sorted(base.rglob("*")):
+                parts = path.relative_to(repo_root).parts
+                if path.is_file() and not any(p.startswith(".") for p in parts):
+                    yield path
+
+
+def _yaml_documents(text: str) -> list[dict[str, Any]]:
+    try:
+        return [d for d in yaml.load_all(text, Loader=_Loader) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return []  # not our rule to report: render and schema checks name broken YAML
+
+
+def _has_sops_block(documents: list[SourceDocument], rel: str) -> bool:
+    return any(doc.file == rel and _is_sops_encrypted(doc.body) for doc in documents)
+
+
+def _is_sops_encrypted(body: dict[str, Any]) -> bool:
+    sops = body.get("sops")
+    return isinstance(sops, dict) and bool(sops.get("mac"))
+
+
+def _finding(rule: str, severity: Severity, message: str, doc: SourceDocument | None = None, **kw: Any) -> Finding:
+    identity = identity_of(doc.body) if doc is not None else kw.pop("identity", None)
+    file = doc.file if doc is not None else kw.pop("file", None)
+    return Finding(rule, severity, message, identity=identity, file=file, **kw)
+
+
+def plaintext_secrets(documents: list[SourceDocument]) -> list[Finding]:
+    """SEC-PLAINTEXT-SECRET: a Secret in sources must be sops-encrypted, every data/stringData value ENC[...]."""
+    findings = []
+    for doc in documents:
+        if doc.body.get("kind") != "Secret":
+            continue
+        if not _is_sops_encrypted(doc.body):
+            findings.append(
+                _finding(
+                    "SEC-PLAINTEXT-SECRET",
+                    Severity.ERROR,
+                    "Secret is not SOPS-encrypted (run gitops secrets encrypt)",
+                    doc,
+                )
+            )
+            continue
+        for field in ("data", "stringData"):
+            values = doc.body.get(field)
+            for key, value in values.items() if isinstance(values, dict) else []:
+                if isinstance(value, str) and value and not value.startswith("ENC[AES256_GCM,"):
+                    message = (
+                        f"{field}.{key} is in plaintext in a SOPS file "
+                        "(its rule must use encrypted_regex ^(data|stringData)$)"
+                    )
+                    findings.append(
+                        _finding("SEC-PLAINTEXT-SECRET", Severity.ERROR, message, doc, path=f"/{field}/{key}")
+                    )
+    return findings
+
+
+def unmatched_or_drifted_recipients(repo_root: Path, encrypted: list[EncryptedFile]) -> list[Finding]:
+    """SEC-SOPS-RULE: every encrypted file matches a creation rule and is encrypted for exactly its recipients."""
+    findings = []
+    for item in encrypted:
+        try:
+            config = find_config(item.path, repo_root)
+            rule = rule_for(item.path, config) if config is not None else None
+        except GitopsError as exc:
+            findings.append(Finding("SEC-SOPS-RULE", Severity.ERROR, str(exc), file=item.file))
+            continue
+        if rule is None:
+            message = "SOPS-encrypted file matches no .sops.yaml creation rule"
+            findings.append(Finding("SEC-SOPS-RULE", Severity.ERROR, message, file=item.file))
+        elif frozenset(rule.age) != item.recipients:
+            missing = sorted(frozenset(rule.age) - item.recipients)
+            extra = sorted(item.recipients - frozenset(rule.age))
+            message = (
+                f"age recipients differ from .sops.yaml creation_rules[{rule.index}] "
+                f"(missing: {', '.join(missing) or '-'}; not in rule: {', '.join(extra) or '-'}); "
+                "run gitops secrets updatekeys"
+            )
+            findings.append(Finding("SEC-SOPS-RECIPIENTS", Severity.ERROR, message, file=item.file))
+    return findings
+
+
+def kustomizations_without_decryption(
+    repo_root: Path, documents: list[SourceDocument], encrypted: list[EncryptedFile]
+) -> list[Finding]:
+    """SEC-FLUX-DECRYPTION: a Flux Kustomization whose path holds encrypted files must configure decryption."""
+    findings = []
+    for doc in documents:
+        body = doc.body
+        if body.get("kind") != "Kustomization" or not str(body.get("apiVersion", "")).startswith(
+            FLUX_KUSTOMIZATION_GROUP
+        ):
+            continue
+        spec = body.get("spec") or {}
+        path = str(spec.get("path") or ".").strip()
+        prefix = Path(path.lstrip("/")).as_posix().removeprefix("./").strip("/")
+        inside = [e.file for e in encrypted if prefix in ("", ".") or e.file.startswith(prefix + "/")]
+        decryption = spec.get("decryption") if isinstance(spec, dict) else None
+        if inside and not (isinstance(decryption, dict) and decryption.get("provider") == "sops"):
+            message = (
+                f"Flux Kustomization path {path} holds SOPS-encrypted files ({inside[0]}"
+                f"{' and more' if len(inside) > 1 else ''}) but has no spec.decryption (provider: sops)"
+            )
+            findings.append(_finding("SEC-FLUX-DECRYPTION", Severity.ERROR, message, doc, path="/spec/decryption"))
+    return findings
+
+
+def _is_flux_kustomization(body: dict[str, Any]) -> bool:
+    api_version = str(body.get("apiVersion", ""))
+    return body.get("kind") == "Kustomization" and api_version.startswith(FLUX_KUSTOMIZATION_GROUP + "/")
+
+
+def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(JSON pointer, key) of secret-class keys in ConfigMap data, literal env values and postBuild substitute."""
+    kind = body.get("kind")
+    if kind == "ConfigMap":
+        for field in ("data", "binaryData"):
+            values = body.get(field)
+            for key, value in values.items() if isinstance(values, dict) else []:
+                if is_secret_class(str(key), value):
+                    yield f"/{field}/{key}", str(key)
+    if _is_flux_kustomization(body):
+        substitute = ((body.get("spec") or {}).get("postBuild") or {}).get("substitute")
+        for key, value in substitute.items() if isinstance(substitute, dict) else []:
+            if is_secret_class(str(key), value):
+                yield f"/spec/postBuild/substitute/{key}", str(key)
+    for container in iter_containers(body):
+        for index, env in enumerate(container.get("env") or []):
+            if isinstance(env, dict) and "value" in env and is_secret_class(str(env.get("name")), env.get("value")):
+                yield f"/containers/{container.get('name')}/env/{index}", str(env.get("name"))
+
+
+def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest]) -> list[Finding]:
+    """SEC-SECRET-IN-CONFIG: secret-class keys where anyone with read access to config can see them."""
+    findings = []
+    seen: set[tuple[str | None, Identity, str]] = set()
+    for doc in documents:
+        for pointer, key in _config_leaks(doc.body):
+            seen.add((doc.file, identity_of(doc.body), key))
+            message = f"secret-class key {key} in plain configuration; move it to an encrypted Secret"
+            findings.append(_finding("SEC-SECRET-IN-CONFIG", Severity.ERROR, message, doc, path=pointer))
+    for manifest in manifests:
+        for pointer, key in _config_leaks(manifest.body):
+            if (manifest.origin, manifest.identity, key) in seen:
+                continue
+            seen.add((manifest.origin, manifest.identity, key))
+            message = f"secret-class key {key} in plain configuration; move it to an encrypted Secret"
+            findings.append(
+                Finding(
+                    "SEC-SECRET-IN-CONFIG",
+                    Severity.ERROR,
+                    message,
+                    identity=manifest.identity,
+                    target=manifest.target,
+                    path=pointer,
+                    file=manifest.origin,
+                )
+            )
+    return findings
+
+
+def ca_expiry(documents: list[SourceDocument], now: dt.datetime) -> list[Finding]:
+    """SEC-CA-EXPIRY: from the plaintext annotation; warning within 30 days, error once expired."""
+    findings = []
+    for doc in documents:
+        annotations = (doc.body.get("metadata") or {}).get("annotations") or {}
+        if not isinstance(annotations, dict) or CA_NOT_AFTER_ANNOTATION not in annotations:
+            continue
+        pointer = "/metadata/annotations/" + CA_NOT_AFTER_ANNOTATION.replace("/", "~1")
+        raw = str(annotations[CA_NOT_AFTER_ANNOTATION])
+        not_after = parse_not_after(raw)
+        if not_after is None:
+            message = f"{CA_NOT_AFTER_ANNOTATION} is not a time like 2031-01-01T00:00:00Z"
+            findings.append(_finding("SEC-CA-EXPIRY", Severity.ERROR, message, doc, path=pointer))
+        elif not_after <= now:
+            message = f"CA certificate expired on {raw}; run gitops secrets ca-cert with the new bundle"
+            findings.append(_finding("SEC-CA-EXPIRY", Severity.ERROR, message, doc, path=pointer))
+        elif not_after - now <= CA_WARNING_WINDOW:
+            days = (not_after - now).days
+            message = f"CA certificate expires on {raw} (in {days} days); package the renewed bundle"
+            findings.append(_finding("SEC-CA-EXPIRY", Severity.WARNING, message, doc, path=pointer))
+    return findings
+
+
+def production_rules_with_test_key(repo_root: Path) -> list[Finding]:
+    """SEC-TEST-KEY: a production creation rule still encrypting for the repository's published test key."""
+    test_key_file = repo_root / TEST_KEY_RECIPIENT_FILE
+    config = repo_root / ".sops.yaml"
+    if not test_key_file.is_file() or not config.is_file():
+        return []
+    test_recipient = test_key_file.read_text(encoding="utf-8").strip()
+    try:
+        rules = load_rules(config)
+    except GitopsError as exc:
+        return [Finding("SEC-SOPS-RULE", Severity.ERROR, str(exc), file=".sops.yaml")]
+    return [
+        Finding(
+            "SEC-TEST-KEY",
+            Severity.WARNING,
+            f"creation_rules[{rule.index}] ({rule.path_regex}) encrypts production secrets for the published test "
+            "key; replace its age recipients with your own and run gitops secrets updatekeys on each file",
+            file=".sops.yaml",
+        )
+        for rule in rules
+        if _is_production(rule) and test_recipient in rule.age
+    ]
+
+
+def _is_production(rule: CreationRule) -> bool:
+    return rule.path_regex is not None and "production" in rule.path_regex

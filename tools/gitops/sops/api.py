@@ -1,0 +1,138 @@
+"""Encrypt, decrypt, verify, update keys and rotate sops files held in memory (text in, text out).
+
+Nothing here touches the disk with plaintext: callers pass text and get text back. `source` names the file
+in error messages, which never contain values or key material.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyrage import x25519
+
+from gitops.errors import GitopsError
+from gitops.sops import crypto, formats, tree
+from gitops.sops.comments import decrypt_comments
+from gitops.sops.keys import unwrap_data_key, wrap_data_key
+from gitops.sops.metadata import Metadata, now_lastmodified, parse_metadata
+from gitops.sops.rules import Scope
+from gitops.sops.scalars import rfc3339_aad
+
+
+@dataclass
+class Opened:
+    """A decrypted file: plaintext tree (in memory only), its metadata and data key."""
+
+    parsed: formats.Parsed
+    metadata: Metadata
+    data_key: bytes
+    fmt: str
+
+
+def encrypt_text(
+    text: str,
+    fmt: str,
+    source: str,
+    *,
+    recipients: Sequence[str],
+    scope: Scope | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Encrypt a plaintext YAML/JSON/dotenv file for the age recipients; returns the sops file text."""
+    parsed = formats.load(text, fmt, source)
+    if parsed.metadata is not None:
+        raise GitopsError(f"{source}: already encrypted (it has a sops metadata block)")
+    if not parsed.documents:
+        raise GitopsError(f"{source}: nothing to encrypt (the file is empty)")
+    return _seal(parsed, fmt, source, crypto.new_data_key(), list(recipients), scope or Scope(), now)
+
+
+def _seal(
+    parsed: formats.Parsed,
+    fmt: str,
+    source: str,
+    data_key: bytes,
+    recipients: list[str],
+    scope: Scope,
+    now: dt.datetime | None,
+) -> str:
+    stanzas = wrap_data_key(data_key, recipients, source)
+    mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, formats.ciphertext_renderer(fmt))
+    lastmodified = now_lastmodified(now)
+    meta = Metadata(tuple(stanzas), lastmodified, tree.seal_mac(data_key, mac, lastmodified), scope)
+    return formats.dump(parsed, fmt, meta)
+
+
+def read_metadata(text: str, fmt: str, source: str) -> Metadata | None:
+    """The sops metadata without decrypting anything; None for a file that is not sops-encrypted."""
+    parsed = formats.load(text, fmt, source)
+    if parsed.metadata is None:
+        return None
+    return parse_metadata(parsed.metadata, source)
+
+
+def open_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Identity]) -> Opened:
+    """Decrypt in memory and verify the MAC. Any failure raises GitopsError naming `source`."""
+    parsed = formats.load(text, fmt, source)
+    if parsed.metadata is None:
+        raise GitopsError(f"{source}: sops metadata not found (the file is not encrypted)")
+    meta = parse_metadata(parsed.metadata, source)
+    return _open(parsed, meta, unwrap_data_key(meta.age, identities, source), fmt, source)
+
+
+def open_with_data_key(text: str, fmt: str, source: str, data_key: bytes) -> Opened:
+    """Like open_text with the data key already known (files whose master keys we cannot use, tests)."""
+    parsed = formats.load(text, fmt, source)
+    if parsed.metadata is None:
+        raise GitopsError(f"{source}: sops metadata not found (the file is not encrypted)")
+    return _open(parsed, parse_metadata(parsed.metadata, source), data_key, fmt, source)
+
+
+def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, source: str) -> Opened:
+    computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, formats.renderer(fmt))
+    try:
+        aad = rfc3339_aad(meta.lastmodified)
+    except ValueError:
+        raise GitopsError(f"{source}: sops lastmodified is not an RFC3339 time") from None
+    stored = tree.open_mac(data_key, meta.mac, aad, source)
+    if stored != computed:
+        raise GitopsError(f"{source}: MAC mismatch (the file was changed outside sops or is corrupt)")
+    if fmt == "yaml":
+        decrypt_comments(parsed.documents, data_key)
+    return Opened(parsed, meta, data_key, fmt)
+
+
+def decrypt_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Identity]) -> str:
+    """The plaintext file (sops metadata removed), after the MAC has been verified."""
+    opened = open_text(text, fmt, source, identities)
+    return formats.dump(opened.parsed, fmt, None)
+
+
+def verify_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Identity]) -> Metadata:
+    return open_text(text, fmt, source, identities).metadata
+
+
+def update_keys_text(
+    text: str, fmt: str, source: str, identities: Sequence[x25519.Identity], recipients: Sequence[str]
+) -> str:
+    """Re-wrap the same data key for `recipients`; values, MAC and lastmodified stay as they are."""
+    opened = open_text(text, fmt, source, identities)
+    untouched = formats.load(text, fmt, source)
+    meta = opened.metadata.with_keys(tuple(wrap_data_key(opened.data_key, recipients, source)))
+    return formats.dump(untouched, fmt, meta)
+
+
+def rotate_text(
+    text: str,
+    fmt: str,
+    source: str,
+    identities: Sequence[x25519.Identity],
+    recipients: Sequence[str] | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """A new data key, every value re-encrypted, for `recipients` (default: the file's current ones)."""
+    opened = open_text(text, fmt, source, identities)
+    targets = list(recipients) if recipients else list(opened.metadata.recipients)
+    return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, opened.metadata.scope, now)

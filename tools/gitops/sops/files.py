@@ -1,0 +1,74 @@
+"""Files on disk: reading sources strictly, writing ciphertext atomically, finding a file's creation rule."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops.errors import GitopsError
+from gitops.sops.rules import CreationRule, Scope, find_config, rule_for
+
+
+def read_text(path: Path, source: str | None = None) -> str:
+    name = source or str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise GitopsError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise GitopsError(f"{name}: is a directory") from None
+    except OSError as exc:
+        raise GitopsError(f"{name}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GitopsError(f"{name}: not valid UTF-8 (byte {exc.start})") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory + os.replace. Only ever called with ciphertext."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temp, path.stat().st_mode & 0o7777)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+@dataclass(frozen=True)
+class Target:
+    """Recipients and value scope to encrypt a file with, and the creation rule they came from (if any)."""
+
+    recipients: tuple[str, ...]
+    scope: Scope
+    rule: CreationRule | None
+
+
+def creation_rule(path: Path, repo_root: Path) -> CreationRule | None:
+    config = find_config(path, repo_root)
+    return rule_for(path, config) if config is not None else None
+
+
+def encryption_target(path: Path, repo_root: Path, age: tuple[str, ...] = ()) -> Target:
+    """From --age when given (scope still from the matching rule), else from the first matching rule."""
+    rule = creation_rule(path, repo_root)
+    scope = rule.scope if rule is not None else Scope()
+    if age:
+        recipients = tuple(r.strip() for item in age for r in item.split(",") if r.strip())
+        return Target(recipients, scope, rule)
+    if rule is None:
+        raise GitopsError(f"{path}: no .sops.yaml creation rule matches this file and no --age recipient was given")
+    if not rule.age:
+        raise GitopsError(f"{path}: {rule.describe()} has no age recipients")
+    return Target(rule.age, scope, rule)

@@ -1,0 +1,278 @@
+"""File formats sops stores: YAML (multi-document, ruamel round trip keeping order and comments), JSON, dotenv.
+
+YAML is loaded with every plain scalar kept as text, then typed by yaml.v3's rules (scalars.resolve_plain), so
+unencrypted values are written back exactly as they were and the MAC sees the bytes Go would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import MutableMapping, MutableSequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, PlainScalarString
+
+from gitops.errors import GitopsError
+from gitops.sops.metadata import Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
+from gitops.sops.scalars import GoTime, Typed, resolve_plain, yaml_plain_text
+from gitops.sops.tree import Comment, Render
+
+FORMATS = ("yaml", "json", "dotenv")
+_EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
+# Marker Flux's kustomize-controller looks for before it decrypts a file (sopsFormatToMarkerBytes).
+MARKERS = {"yaml": "mac: ENC[", "json": '"mac": "ENC[', "dotenv": "sops_mac=ENC["}
+
+
+def format_for(path: str, override: str | None = None) -> str:
+    if override:
+        if override not in FORMATS:
+            raise GitopsError(f"{path}: unknown input type {override!r} (use yaml, json or dotenv)")
+        return override
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    try:
+        return _EXTENSIONS[suffix]
+    except KeyError:
+        raise GitopsError(f"{path}: cannot tell the format from the extension (use --input-type)") from None
+
+
+@dataclass
+class Parsed:
+    documents: list[Any]
+    metadata: Any = None
+    """The raw `sops` mapping of the first document (None when the file is not encrypted)."""
+    layout: list[tuple[str, str]] = field(default_factory=list)
+    """dotenv only: ("comment", text) and ("key", name) lines in file order."""
+
+
+class _TextResolver(VersionedResolver):
+    """Every implicit (plain) scalar stays a string; scalars.resolve_plain types it the yaml.v3 way."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            return self.DEFAULT_SCALAR_TAG
+        return super().resolve(kind, value, implicit)
+
+
+class _Representer(RoundTripRepresenter):
+    pass
+
+
+def _represent_text(representer: Any, data: str) -> Any:
+    return representer.represent_scalar("tag:yaml.org,2002:str", str(data))
+
+
+for _cls in (Typed, GoTime, Comment):
+    _Representer.add_representer(_cls, _represent_text)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.Resolver = _TextResolver
+    y.Representer = _Representer
+    y.preserve_quotes = True
+    y.indent(mapping=2, sequence=4, offset=2)
+    y.width = 1 << 20
+    return y
+
+
+def load(text: str, fmt: str, source: str) -> Parsed:
+    if fmt == "yaml":
+        return _load_yaml(text, source)
+    if fmt == "json":
+        return _load_json(text, source)
+    return _load_dotenv(text, source)
+
+
+def _load_yaml(text: str, source: str) -> Parsed:
+    try:
+        raw_docs = list(_yaml().load_all(text))
+    except YAMLError as exc:
+        raise GitopsError(f"{source}: not valid YAML: {_first_line(exc)}") from None
+    documents = []
+    for doc in raw_docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, CommentedMap):
+            raise GitopsError(f"{source}: YAML documents that are sequences or values are not supported")
+        documents.append(_type_plain_scalars(doc, source, set()))
+    return Parsed(documents, _pop_metadata(documents))
+
+
+def _first_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200]
+
+
+def _type_plain_scalars(node: Any, source: str, seen: set[int]) -> Any:
+    if isinstance(node, CommentedMap | CommentedSeq):
+        if id(node) in seen or node.yaml_anchor() is not None:
+            raise GitopsError(f"{source}: YAML anchors and aliases are not supported")
+        seen.add(id(node))
+        keys = node.keys() if isinstance(node, CommentedMap) else range(len(node))
+        for key in list(keys):
+            node[key] = _type_plain_scalars(node[key], source, seen)
+        return node
+    if type(node) is str:
+        value = resolve_plain(node)
+        return node if isinstance(value, str) and not isinstance(value, GoTime) else Typed(node, value)
+    anchor = getattr(node, "yaml_anchor", None)
+    if callable(anchor) and anchor() is not None:
+        raise GitopsError(f"{source}: YAML anchors and aliases are not supported")
+    return node
+
+
+def _pop_metadata(documents: list[Any]) -> Any:
+    metadata = documents[0].get("sops") if documents else None
+    for doc in documents:
+        doc.pop("sops", None)
+    return metadata
+
+
+def _load_json(text: str, source: str) -> Parsed:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GitopsError(f"{source}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(doc, dict):
+        raise GitopsError(f"{source}: the top level of a JSON file must be an object")
+    return Parsed([doc], doc.pop("sops", None))
+
+
+def _load_dotenv(text: str, source: str) -> Parsed:
+    values: dict[str, str] = {}
+    metadata: dict[str, str] = {}
+    layout: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line:
+            continue
+        if line.startswith("#"):
+            layout.append(("comment", line[1:]))
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise GitopsError(f"{source}: line {number} is not a KEY=VALUE line")
+        value = value.replace("\\n", "\n")
+        if name.startswith("sops_"):
+            metadata[name[len("sops_") :]] = value
+        else:
+            values[name] = value
+            layout.append(("key", name))
+    return Parsed([values], unflatten_dotenv(metadata) if metadata else None, layout)
+
+
+def dump(parsed: Parsed, fmt: str, meta: Metadata | None) -> str:
+    if fmt == "yaml":
+        return _dump_yaml(parsed.documents, meta)
+    if fmt == "json":
+        return _dump_json(parsed.documents[0], meta)
+    return _dump_dotenv(parsed, meta)
+
+
+def _dump_yaml(documents: list[Any], meta: Metadata | None) -> str:
+    for doc in documents:
+        _restore_sequence_comments(doc)
+        if meta is not None:
+            doc["sops"] = _yaml_metadata(meta)
+    out = io.StringIO()
+    _yaml().dump_all(documents, out)
+    return out.getvalue()
+
+
+def _yaml_metadata(meta: Metadata) -> CommentedMap:
+    block = CommentedMap()
+    for key, value in metadata_fields(meta, empty_lists=True):
+        if isinstance(value, list):
+            seq = CommentedSeq()
+            for entry in value:
+                item = CommentedMap()
+                item["recipient"] = entry["recipient"]
+                item["enc"] = LiteralScalarString(entry["enc"])
+                seq.append(item)
+            block[key] = seq
+        elif key == "lastmodified":
+            block[key] = DoubleQuotedScalarString(value)
+        elif isinstance(value, bool):
+            block[key] = Typed(yaml_plain_text(value), value)
+        else:
+            block[key] = value
+    return block
+
+
+def _restore_sequence_comments(node: Any) -> None:
+    """Decrypted sequence comments go back to being YAML comments (they were never list items)."""
+    if isinstance(node, MutableMapping):
+        for value in node.values():
+            _restore_sequence_comments(value)
+    elif isinstance(node, MutableSequence):
+        for index in reversed(range(len(node))):
+            item = node[index]
+            if isinstance(item, Comment):
+                del node[index]
+                if isinstance(node, CommentedSeq) and index < len(node):
+                    node.yaml_set_comment_before_after_key(index, before=str(item).lstrip(), indent=0)
+            else:
+                _restore_sequence_comments(item)
+
+
+def _dump_json(doc: dict[str, Any], meta: Metadata | None) -> str:
+    body = dict(doc)
+    if meta is not None:
+        body["sops"] = {k: (v if v != [] else None) for k, v in metadata_fields(meta, empty_lists=True)}
+    return json.dumps(body, indent="\t", ensure_ascii=False)
+
+
+def _dump_dotenv(parsed: Parsed, meta: Metadata | None) -> str:
+    values = parsed.documents[0]
+    lines = []
+    for kind, text in parsed.layout:
+        if kind == "comment":
+            lines.append(f"#{text}")
+        elif text in values:
+            lines.append(f"{text}={_dotenv_value(values[text])}")
+    if meta is not None:
+        lines += [f"{key}={_dotenv_value(value)}" for key, value in flatten_for_dotenv(meta)]
+    return "".join(line + "\n" for line in lines)
+
+
+def _dotenv_value(value: Any) -> str:
+    if not isinstance(value, str):
+        raise GitopsError(f"cannot use complex value in dotenv file: {type(value).__name__}")
+    return value.replace("\n", "\\n")
+
+
+def renderer(fmt: str) -> Render:
+    """How a decrypted value is written back in this format."""
+    if fmt == "yaml":
+        return _yaml_value
+    if fmt == "json":
+        return lambda value: str(value) if isinstance(value, GoTime) else value
+    return str
+
+
+def ciphertext_renderer(fmt: str) -> Render:
+    """ENC strings are plain scalars; ruamel would otherwise keep a replaced value's old quoting."""
+    return PlainScalarString if fmt == "yaml" else str
+
+
+def _yaml_value(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, GoTime):
+        if not value or not isinstance(resolve_plain(value), str) or isinstance(resolve_plain(value), GoTime):
+            return DoubleQuotedScalarString(value)
+        if "\n" in value.rstrip("\n") and not re.search(r"[ \t]\n|^[ \t]", value):
+            return LiteralScalarString(value)
+        return value
+    return Typed(yaml_plain_text(value), value)
+
+
+def has_marker(text: str, fmt: str) -> bool:
+    """Whether Flux's kustomize-controller would recognise this file as sops-encrypted."""
+    return MARKERS[fmt] in text

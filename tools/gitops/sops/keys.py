@@ -1,0 +1,125 @@
+"""age identities and recipients (pyrage), found exactly where sops looks for them.
+
+sops reads SOPS_AGE_KEY (the keys themselves), SOPS_AGE_KEY_FILE (a path) and the user config file
+`<config dir>/sops/age/keys.txt`, and tries every identity it found. Error messages name sources, never keys.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyrage
+from pyrage import x25519
+
+from gitops.errors import GitopsError
+
+IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
+PQ_IDENTITY_PREFIX = "AGE-SECRET-KEY-PQ-1"
+
+
+@dataclass(frozen=True)
+class AgeStanza:
+    """One entry of the `sops.age` list: the data key wrapped for `recipient` (armored age file)."""
+
+    recipient: str
+    enc: str
+
+
+def default_keys_file(env: Mapping[str, str] | None = None, home: Path | None = None) -> Path:
+    """os.UserConfigDir() + sops/age/keys.txt, as sops computes it."""
+    env = os.environ if env is None else env
+    home = home or Path(env.get("HOME") or Path.home())
+    config = env.get("XDG_CONFIG_HOME")
+    if config:
+        base = Path(config)
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = home / ".config"
+    return base / "sops" / "age" / "keys.txt"
+
+
+def parse_identities(text: str, source: str) -> list[x25519.Identity]:
+    """age's ParseIdentities: one identity per line, blank lines and # comments ignored."""
+    identities: list[x25519.Identity] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(PQ_IDENTITY_PREFIX):
+            continue  # post-quantum identities need an age library pyrage does not have yet
+        if not line.startswith(IDENTITY_PREFIX):
+            raise GitopsError(f"{source}: line {number} is not an age identity")
+        try:
+            identities.append(x25519.Identity.from_str(line))
+        except pyrage.IdentityError:
+            raise GitopsError(f"{source}: line {number} is not a valid age identity") from None
+    return identities
+
+
+def load_identities(env: Mapping[str, str] | None = None, home: Path | None = None) -> list[x25519.Identity]:
+    """Every identity from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and the default keys file (when it exists)."""
+    env = os.environ if env is None else env
+    identities: list[x25519.Identity] = []
+    inline = env.get("SOPS_AGE_KEY")
+    if inline:
+        identities += parse_identities(inline, "SOPS_AGE_KEY")
+    key_file = env.get("SOPS_AGE_KEY_FILE")
+    if key_file:
+        identities += parse_identities(_read_key_file(Path(key_file)), key_file)
+    default = default_keys_file(env, home)
+    if default.is_file():
+        identities += parse_identities(_read_key_file(default), str(default))
+    return identities
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable as UTF-8"
+        raise GitopsError(f"{path}: cannot read age key file: {reason}") from None
+
+
+def parse_recipient(recipient: str, source: str) -> x25519.Recipient:
+    try:
+        return x25519.Recipient.from_str(recipient.strip())
+    except pyrage.RecipientError:
+        raise GitopsError(f"{source}: {recipient.strip()!r} is not a valid age recipient") from None
+
+
+def wrap_data_key(data_key: bytes, recipients: Iterable[str], source: str) -> list[AgeStanza]:
+    """One armored age file per recipient, as sops writes them (age.Encrypt + armor.NewWriter)."""
+    stanzas = []
+    for recipient in recipients:
+        parsed = parse_recipient(recipient, source)
+        armored = pyrage.encrypt(data_key, [parsed], armored=True).decode("ascii")
+        stanzas.append(AgeStanza(recipient.strip(), armored))
+    if not stanzas:
+        raise GitopsError(f"{source}: no age recipients to encrypt for")
+    return stanzas
+
+
+def unwrap_data_key(stanzas: Sequence[AgeStanza], identities: Sequence[x25519.Identity], source: str) -> bytes:
+    """The data key from the first stanza any identity opens; recipients do not pick the identity."""
+    if not stanzas:
+        raise GitopsError(f"{source}: no age key in the sops metadata (only age is supported)")
+    if not identities:
+        raise GitopsError(
+            f"{source}: no age identity found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, "
+            "or create ~/.config/sops/age/keys.txt)"
+        )
+    for stanza in stanzas:
+        try:
+            data_key = pyrage.decrypt(stanza.enc.lstrip().encode("ascii"), list(identities))
+        except (pyrage.DecryptError, UnicodeEncodeError, ValueError):
+            continue
+        if len(data_key) != 32:
+            raise GitopsError(f"{source}: the age stanza holds a {len(data_key)}-byte data key, expected 32")
+        return bytes(data_key)
+    listed = ", ".join(s.recipient for s in stanzas)
+    raise GitopsError(f"{source}: no available age identity matches the file's recipients ({listed})")

@@ -1,0 +1,127 @@
+"""The `sops:` metadata block: reading any sops version's layout, writing the 3.9 layout.
+
+We write what sops 3.9.0 writes (the layout of Flux's own test fixtures): empty master-key lists, then
+age, lastmodified, mac, pgp, the selector, mac_only_encrypted (only when true) and version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitops.errors import GitopsError
+from gitops.sops.keys import AgeStanza
+from gitops.sops.rules import Scope, scope_from_mapping
+from gitops.sops.scalars import Typed
+
+SOPS_VERSION = "3.9.0"
+EMPTY_KEY_LISTS_BEFORE_AGE = ("kms", "gcp_kms", "azure_kv", "hc_vault")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+([-+].*)?$")
+OTHER_KEY_TYPES = ("kms", "gcp_kms", "azure_kv", "hc_vault", "hckms", "pgp", "key_groups")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    age: tuple[AgeStanza, ...]
+    lastmodified: str
+    mac: str
+    scope: Scope
+    version: str = SOPS_VERSION
+    other_keys: tuple[str, ...] = field(default=())
+    """Names of non-age master-key lists that are present and non-empty (pgp, kms...): kept for messages."""
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(stanza.recipient for stanza in self.age)
+
+    def with_keys(self, age: tuple[AgeStanza, ...]) -> Metadata:
+        return replace(self, age=age, other_keys=(), version=SOPS_VERSION)
+
+
+def now_lastmodified(now: dt.datetime | None = None) -> str:
+    """RFC3339 in UTC with a Z, exactly the string sops uses as the MAC's AAD."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Typed):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return "" if value is None else str(value)
+
+
+def parse_metadata(raw: Any, source: str) -> Metadata:
+    if not isinstance(raw, dict):
+        raise GitopsError(f"{source}: sops metadata not found")
+    if not raw.get("lastmodified"):
+        raise GitopsError(f"{source}: sops metadata has no lastmodified")
+    stanzas = []
+    for entry in raw.get("age") or []:
+        if not isinstance(entry, dict) or not entry.get("enc"):
+            raise GitopsError(f"{source}: malformed sops.age entry")
+        stanzas.append(AgeStanza(_text(entry.get("recipient")), _text(entry.get("enc"))))
+    version = _text(raw.get("version"))
+    if version and not _SEMVER.match(version):
+        raise GitopsError(f"{source}: sops metadata version {version!r} is not semver")
+    return Metadata(
+        age=tuple(stanzas),
+        lastmodified=_text(raw.get("lastmodified")),
+        mac=_text(raw.get("mac")),
+        scope=scope_from_mapping({k: _plain(v) for k, v in raw.items() if isinstance(k, str)}, source),
+        version=version or "",
+        other_keys=tuple(k for k in OTHER_KEY_TYPES if raw.get(k)),
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Typed) else value
+
+
+def metadata_fields(meta: Metadata, *, empty_lists: bool) -> list[tuple[str, Any]]:
+    """(key, value) pairs in sops 3.9 order. Values are plain Python; formats decide the styling."""
+    pairs: list[tuple[str, Any]] = []
+    if empty_lists:
+        pairs += [(name, []) for name in EMPTY_KEY_LISTS_BEFORE_AGE]
+    pairs.append(("age", [{"recipient": s.recipient, "enc": s.enc} for s in meta.age]))
+    pairs += [("lastmodified", meta.lastmodified), ("mac", meta.mac)]
+    if empty_lists:
+        pairs.append(("pgp", []))
+    pairs.append((meta.scope.selector, meta.scope.pattern))
+    if meta.scope.mac_only_encrypted:
+        pairs.append(("mac_only_encrypted", True))
+    pairs.append(("version", meta.version or SOPS_VERSION))
+    return pairs
+
+
+def flatten_for_dotenv(meta: Metadata) -> list[tuple[str, str]]:
+    """sops' dotenv flattening: sops_<key>, lists as __list_<i>__map_<key>; keys sorted as sops emits them."""
+    flat: list[tuple[str, str]] = []
+    for key, value in metadata_fields(meta, empty_lists=False):
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                for sub, subvalue in item.items():
+                    flat.append((f"sops_{key}__list_{index}__map_{sub}", str(subvalue)))
+        elif isinstance(value, bool):
+            flat.append((f"sops_{key}", "true" if value else "false"))
+        else:
+            flat.append((f"sops_{key}", str(value)))
+    return sorted(flat)
+
+
+def unflatten_dotenv(items: dict[str, str]) -> dict[str, Any]:
+    """Inverse of flatten_for_dotenv for the keys we understand (the `sops_` prefix already removed)."""
+    raw: dict[str, Any] = {}
+    lists: dict[str, dict[int, dict[str, str]]] = {}
+    for key, value in items.items():
+        m = re.fullmatch(r"(\w+?)__list_(\d+)__map_(\w+)", key)
+        if m:
+            lists.setdefault(m[1], {}).setdefault(int(m[2]), {})[m[3]] = value
+        else:
+            raw[key] = value
+    for name, entries in lists.items():
+        raw[name] = [entries[i] for i in sorted(entries)]
+    return raw
