@@ -322,3 +322,26 @@ def test_every_output_format_says_what_changed(repo: Path, tmp_path: Path) -> No
     proc = run_gitops("diff", "--base", base, "-o", "markdown", "--out-file", str(target), cwd=repo)
     assert proc.returncode == 1 and proc.stdout == ""
     assert target.read_text() == markdown
+
+
+def test_a_target_pulled_into_another_stops_being_a_target(repo: Path) -> None:
+    overlay = TREE["overlays/a/kustomization.yaml"].replace("[../../base/app]", "[../../base/app, ../b]")
+    commit(repo, {"overlays/a/kustomization.yaml": overlay})
+    code, data = diff_json(repo, "--head", "HEAD")
+    assert code == 1
+    assert {t["target"]: t["status"] for t in data["targets"]} == {"overlays/a": "changed", "overlays/b": "removed"}
+    moved = resources(data, "overlays/a")["ServiceAccount/extra"]
+    assert moved["status"] == "moved" and moved["movedFrom"] == "overlays/b"
+
+
+def test_user_hooks_never_run_in_the_temporary_worktree(repo: Path) -> None:
+    hooks = repo / ".git/hooks"
+    hooks.mkdir(exist_ok=True)
+    marker = repo.parent / "hook-ran"
+    hook = hooks / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    assert run_gitops("diff", "--base", "main", cwd=repo).returncode == 0
+    commit(repo, {"overlays/a/kustomization.yaml": TREE["overlays/a/kustomization.yaml"].replace("v4.6.3", "v5")})
+    assert run_gitops("diff", "--base", "main", cwd=repo).returncode == 1
+    assert not marker.exists()  # the temporary worktree never runs the user's hooks

@@ -103,6 +103,22 @@ def checkout(repo: Repository, commit: str) -> Iterator[Path]:
         _git(repo.toplevel, "worktree", "prune")
 
 
+def changed_paths(repo: Repository, base: str, head: str | None) -> set[str]:
+    """Paths (relative to the gitops root) that differ from `base` to `head`, or to the working tree when
+    `head` is None (then untracked, not ignored, files count as changed too)."""
+    scope = repo.prefix or "."
+    args = ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", base, *([head] if head else []), "--", scope]
+    proc = _git(repo.toplevel, *args)
+    if proc.returncode != 0:
+        raise GitopsError(f"{short(base)}: git diff failed: {_first_line(proc.stderr)}")
+    paths = [p for p in proc.stdout.split("\0") if p]
+    if head is None:
+        untracked = _git(repo.toplevel, "ls-files", "--others", "--exclude-standard", "-z", "--", scope)
+        paths += [p for p in untracked.stdout.split("\0") if p]
+    prefix = f"{repo.prefix}/" if repo.prefix else ""
+    return {p[len(prefix) :] for p in paths if p.startswith(prefix)}
+
+
 def is_dirty(repo: Repository) -> bool:
     """Whether the working tree differs from HEAD (tracked changes or untracked, not ignored, files)."""
     proc = _git(repo.toplevel, "status", "--porcelain", "--untracked-files=normal", "--", repo.prefix or ".")
