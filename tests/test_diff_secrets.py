@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -17,8 +16,6 @@ from tests.helpers import run_gitops
 
 FORMATS = ("text", "unified", "markdown", "json")
 SECRETS = {"password": "hunter2-correct-horse", "token": "tok-0123456789abcdef"}
-HAS_SOPS = importlib.util.find_spec("gitops.sops") is not None
-needs_sops = pytest.mark.skipif(not HAS_SOPS, reason="gitops.sops (branch sops) has not landed in this checkout yet")
 
 WORKLOAD = """
 apiVersion: apps/v1
@@ -178,7 +175,6 @@ def test_unchanged_sops_secret_is_not_a_change(tmp_path: Path, recipient_identit
     assert kinds == ["Namespace"]
 
 
-@needs_sops
 def test_sops_reencryption_with_identity_says_values_unchanged(
     tmp_path: Path, recipient_identity: x25519.Identity
 ) -> None:
@@ -194,7 +190,6 @@ def test_sops_reencryption_with_identity_says_values_unchanged(
     assert_no_secret_material(outputs, *SECRETS.values(), files=[old, new])
 
 
-@needs_sops
 def test_sops_value_change_with_identity_is_changed(tmp_path: Path, recipient_identity: x25519.Identity) -> None:
     repo, old = sops_repo(tmp_path, recipient_identity, SECRETS)
     new = sops_secret("db", {**SECRETS, "password": "changed-password-77"}, recipient_identity.to_public(), "02")
@@ -207,7 +202,6 @@ def test_sops_value_change_with_identity_is_changed(tmp_path: Path, recipient_id
     assert_no_secret_material(outputs, *SECRETS.values(), "changed-password-77", files=[old, new])
 
 
-@needs_sops
 def test_identity_that_does_not_open_the_file_falls_back_to_key_sets(
     tmp_path: Path, recipient_identity: x25519.Identity
 ) -> None:
@@ -216,3 +210,25 @@ def test_identity_that_does_not_open_the_file_falls_back_to_key_sets(
     proc = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo, env=identity_env(tmp_path, new_identity()))
     assert proc.returncode == 1, proc.stderr
     assert secret_record(proc.stdout)["secret"]["comparedBy"] == "keys"
+
+
+def test_files_written_by_the_sops_library_rotate_without_value_change(tmp_path: Path) -> None:
+    from gitops.sops import encrypt_text, parse_identities, rotate_text
+    from gitops.sops.rules import Scope
+    from tests.sops_helpers import TEST_KEY_FILE, TEST_RECIPIENT, key_env
+
+    plaintext = f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {SECRETS['password']}\n"
+    scope = Scope("encrypted_regex", "^(data|stringData)$")
+    old = encrypt_text(plaintext, "yaml", "secret.yaml", recipients=[TEST_RECIPIENT], scope=scope)
+    identities = parse_identities(TEST_KEY_FILE.read_text(), str(TEST_KEY_FILE))
+    new = rotate_text(old, "yaml", "secret.yaml", identities)
+    repo = init_repo(
+        tmp_path / "repo",
+        {"overlays/a/kustomization.yaml": "namespace: a\nresources: [secret.yaml]\n", "overlays/a/secret.yaml": old},
+    )
+    commit(repo, {"overlays/a/secret.yaml": new})
+    outputs = run_all_formats(repo, key_env(tmp_path))
+    record = secret_record(outputs["json"])
+    assert record["secret"]["comparedBy"] == "plaintext" and record["secret"]["reencrypted"] is True
+    assert key_changes(record) == {"stringData.password": "unchanged"}
+    assert_no_secret_material(outputs, SECRETS["password"], files=[old, new])
