@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from pathlib import Path
 from gitops.errors import GitopsError
 
 # --no-optional-locks: even `git status` must not refresh (rewrite) the user's index.
+_WORKTREE_LOCK = threading.Lock()
 _QUIET_CONFIG = ("--no-optional-locks", "-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false")
 
 
@@ -90,17 +93,31 @@ def short(commit: str) -> str:
 def checkout(repo: Repository, commit: str) -> Iterator[Path]:
     """A detached temporary worktree of `commit`; yields the gitops root inside it. Always cleaned up."""
     scratch = Path(tempfile.mkdtemp(prefix="gitops-diff-"))
-    tree = scratch / "tree"
+    tree = scratch / scratch.name  # git names .git/worktrees/<basename>: unique, so checkouts can run at once
     try:
-        proc = _git(repo.toplevel, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        proc = _add_worktree(repo, tree, commit)
         if proc.returncode != 0:
             raise GitopsError(f"{short(commit)}: git worktree add failed: {_first_line(proc.stderr)}")
         yield repo.root_in(tree)
     finally:
-        if tree.exists():
-            _git(repo.toplevel, "worktree", "remove", "--force", str(tree))
-        shutil.rmtree(scratch, ignore_errors=True)
-        _git(repo.toplevel, "worktree", "prune")
+        with _WORKTREE_LOCK:
+            if tree.exists():
+                _git(repo.toplevel, "worktree", "remove", "--force", str(tree))
+            shutil.rmtree(scratch, ignore_errors=True)
+            _git(repo.toplevel, "worktree", "prune")
+
+
+def _add_worktree(repo: Repository, tree: Path, commit: str) -> subprocess.CompletedProcess[str]:
+    """`git worktree add`, one at a time: git reads every other worktree's admin directory while adding one
+    and fails on a half-created one. Another process doing the same can still collide, hence the retries."""
+    for attempt in range(4):
+        with _WORKTREE_LOCK:
+            proc = _git(repo.toplevel, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        if proc.returncode == 0 or "failed to read" not in proc.stderr or attempt == 3:
+            return proc
+        shutil.rmtree(tree, ignore_errors=True)
+        time.sleep(0.05 * (attempt + 1))
+    return proc
 
 
 def changed_paths(repo: Repository, base: str, head: str | None) -> set[str]:
