@@ -11,7 +11,7 @@ BASE ?= $(shell git rev-parse --verify -q origin/main >/dev/null && echo origin/
 help:
 	@echo "make render   render every overlay and cluster target into rendered/"
 	@echo "make check    render and validate (schemas, secret hygiene, Mastodon policy)"
-	@echo "make diff     rendered diff against BASE (default: $(BASE))"
+	@echo "make diff     rendered diff against BASE (default: $(BASE)); DIFF_ARGS='-o markdown' etc."
 	@echo "make test     lint, type-check and run the test suite"
 	@echo "make bench    performance ratios against baselines measured in the same run"
 	@echo "make schemas  regenerate the committed Kubernetes JSON schemas"
@@ -31,8 +31,9 @@ render: $(STAMP)
 check: $(STAMP)
 	$(BIN)/gitops check
 
+# Exit 1 means "there are changes", which is not a failure of `make diff`; 2 (an error) is.
 diff: $(STAMP)
-	$(BIN)/gitops diff --base $(BASE)
+	$(BIN)/gitops diff --base $(BASE) $(DIFF_ARGS) || test $$? -eq 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check tools tests

@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m gitops.bench [--only render] [--sizes 1,50,200]`."""
+"""Run the benchmarks: `python -m gitops.bench [--only render|check|diff] [--sizes 1,50,200]`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from gitops.bench.check import bench_check
+from gitops.bench.diff import bench_diff
 from gitops.bench.render import bench_render
 from gitops.repo import find_root
 
 
 @click.command()
-@click.option("--only", type=click.Choice(["render", "check"]), multiple=True, help="Run only these sections.")
+@click.option("--only", type=click.Choice(["render", "check", "diff"]), multiple=True, help="Run only these sections.")
 @click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
 @click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")
 def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
@@ -29,6 +30,10 @@ def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
         if not only or "check" in only:
             click.echo()
             for line in bench_check(repo, work, check_instances):
+                click.echo(line)
+        if not only or "diff" in only:
+            click.echo()
+            for line in bench_diff(repo, work):
                 click.echo(line)
 
 

@@ -1,0 +1,30 @@
+"""`-o text`: a dyff-style report per target, coloured on a terminal unless NO_COLOR is set."""
+
+from __future__ import annotations
+
+from gitops.diff import DiffResult
+from gitops.diff_output.common import detail_lines, heading, overall_summary, side_text, target_summary
+
+_COLOURS = {"added": "32", "removed": "31", "changed": "33", "moved": "36", "rolling": "35"}
+_LINE_COLOURS = {"add": "32", "del": "31", "path": "1", "note": "2", "order": "36"}
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if colour and code else text
+
+
+def format_text(result: DiffResult, *, colour: bool = False) -> str:
+    base, head = side_text(result)
+    out = [_paint(f"gitops diff: {base} -> {head}", "1", colour), overall_summary(result)]
+    for target in result.targets:
+        out.append("")
+        out.append(_paint(f"{target.target}", "1;4", colour) + f"  ({target_summary(target)})")
+        for change in target.changes:
+            out.append("  " + _paint(heading(change), _COLOURS[change.status], colour))
+            for line in detail_lines(change):
+                if line.style in ("add", "del"):
+                    marker = "+" if line.style == "add" else "-"
+                    out.append("        " + _paint(f"{marker} {line.text}", _LINE_COLOURS[line.style], colour))
+                else:
+                    out.append("      " + _paint(line.text, _LINE_COLOURS[line.style], colour))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,220 @@
+"""Comparing Secrets without ever showing a value, and redacting objects before any output.
+
+A plain Secret's values are compared by digest in memory. A SOPS-encrypted one (a top-level `sops` block,
+values `ENC[AES256_GCM,...]`) is compared by plaintext digest when a decryption identity is available and
+by key set otherwise. Digests never leave this process: outputs say only added/removed/changed/unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+SECRET_FIELDS = ("data", "stringData")
+ENC_PREFIX = "ENC[AES256_GCM,"
+MASK = "***"
+ENCRYPTED_MASK = "<encrypted>"
+
+Digests = dict[tuple[str, ...], str]
+"""Key path (mapping keys only, as sops forms its AAD) -> digest of the decrypted value."""
+Decrypt = Callable[[dict[str, Any], str], "Digests | None"]
+
+
+@dataclass(frozen=True)
+class SecretKeyChange:
+    field: str
+    """"data" or "stringData"."""
+    key: str
+    change: str
+    """"added", "removed", "changed", "unchanged", or "unknown" (encrypted, no identity to tell)."""
+
+
+@dataclass(frozen=True)
+class SecretChange:
+    encrypted: bool
+    """Either side carries a SOPS block."""
+    compared_by: str
+    """"value" (plain, by digest), "plaintext" (decrypted, by digest) or "keys" (no identity: key set only)."""
+    keys: tuple[SecretKeyChange, ...] = ()
+    reencrypted: bool = False
+    """The ciphertext changed and no value did (known only when decrypted)."""
+    recipients_before: tuple[str, ...] = ()
+    recipients_after: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.reencrypted
+            or self.recipients_before != self.recipients_after
+            or any(k.change != "unchanged" for k in self.keys)
+        )
+
+    def status_of(self, field_name: str, key: str) -> str:
+        for entry in self.keys:
+            if entry.field == field_name and entry.key == key:
+                return entry.change
+        return "unchanged"
+
+
+def is_encrypted_value(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(ENC_PREFIX)
+
+
+def is_sops(body: Mapping[str, Any]) -> bool:
+    return isinstance(body.get("sops"), dict)
+
+
+def recipients(body: Mapping[str, Any]) -> tuple[str, ...]:
+    block = body.get("sops")
+    if not isinstance(block, dict):
+        return ()
+    return tuple(sorted(str(e.get("recipient")) for e in block.get("age") or [] if isinstance(e, dict)))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sops_plaintext_digests(body: dict[str, Any], source: str) -> Digests | None:
+    """The adapter to gitops.sops: digests of every decrypted ENC value, or None when we cannot decrypt.
+
+    None when the sops library is not installed, no age identity is configured, or none opens this object.
+    Values are decrypted one by one with their key path as AAD, as Flux does after the build; the MAC is
+    not checked because kustomize rewrites plaintext fields (namespace, labels) that the MAC covers.
+    """
+    try:
+        from gitops.sops import crypto, keys, metadata
+    except ImportError:
+        return None
+    identities = _identities()
+    if not identities:
+        return None
+    try:
+        meta = metadata.parse_metadata(body.get("sops"), source)
+        data_key = keys.unwrap_data_key(meta.age, identities, source)
+        digests: Digests = {}
+        for path, value in _encrypted_leaves(body, ()):
+            plaintext, kind = crypto.decrypt(data_key, value, ":".join(path) + ":")
+            digests[path] = _digest(kind.encode() + b"\0" + plaintext)
+        return digests
+    except Exception:  # any failure (wrong identity, tampered value, API change) degrades to key-set comparison
+        return None
+
+
+@lru_cache(maxsize=1)
+def _identities() -> tuple[Any, ...]:
+    try:
+        from gitops.sops.keys import load_identities
+
+        return tuple(load_identities())
+    except Exception:  # an unreadable key file means "no identity" for a diff; `gitops secrets` reports it
+        return ()
+
+
+def _encrypted_leaves(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not path and key == "sops":
+                continue
+            found.extend(_encrypted_leaves(value, (*path, str(key))))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_encrypted_leaves(item, path))
+    elif is_encrypted_value(node):
+        found.append((path, node))
+    return found
+
+
+def compare_secret(
+    before: dict[str, Any], after: dict[str, Any], source: str, decrypt: Decrypt = sops_plaintext_digests
+) -> SecretChange:
+    """Key-by-key comparison of the data/stringData of two versions of one Secret."""
+    encrypted = is_sops(before) or is_sops(after)
+    plain_before = decrypt(before, source) if is_sops(before) else None
+    plain_after = decrypt(after, source) if is_sops(after) else None
+    undecryptable = (is_sops(before) and plain_before is None) or (is_sops(after) and plain_after is None)
+    changes: list[SecretKeyChange] = []
+    ciphertext_changed = False
+    for field_name in SECRET_FIELDS:
+        old = _values(before, field_name)
+        new = _values(after, field_name)
+        for key in sorted({*old, *new}, key=str):
+            if key not in new:
+                changes.append(SecretKeyChange(field_name, str(key), "removed"))
+                continue
+            if key not in old:
+                changes.append(SecretKeyChange(field_name, str(key), "added"))
+                continue
+            if old[key] == new[key]:
+                changes.append(SecretKeyChange(field_name, str(key), "unchanged"))
+                continue
+            path = (field_name, str(key))
+            d_old = _value_digest(old[key], path, plain_before)
+            d_new = _value_digest(new[key], path, plain_after)
+            if d_old is None or d_new is None:
+                state = "unknown"
+            elif d_old == d_new:
+                state = "unchanged"
+                ciphertext_changed = ciphertext_changed or is_encrypted_value(old[key]) or is_encrypted_value(new[key])
+            else:
+                state = "changed"
+            changes.append(SecretKeyChange(field_name, str(key), state))
+    values_same = all(c.change == "unchanged" for c in changes)
+    sops_block_changed = is_sops(before) and is_sops(after) and before.get("sops") != after.get("sops")
+    return SecretChange(
+        encrypted=encrypted,
+        compared_by="keys" if undecryptable else ("plaintext" if encrypted else "value"),
+        keys=tuple(changes),
+        reencrypted=encrypted and not undecryptable and values_same and (ciphertext_changed or sops_block_changed),
+        recipients_before=recipients(before),
+        recipients_after=recipients(after),
+    )
+
+
+def _values(body: Mapping[str, Any], field_name: str) -> dict[str, Any]:
+    values = body.get(field_name)
+    return values if isinstance(values, dict) else {}
+
+
+def _value_digest(value: Any, path: tuple[str, ...], plaintext: Digests | None) -> str | None:
+    if is_encrypted_value(value):
+        return None if plaintext is None else plaintext.get(path)
+    return _digest(b"str\0" + str(value).encode("utf-8"))
+
+
+def without_secret_material(body: dict[str, Any]) -> dict[str, Any]:
+    """The object minus what the secret comparison covers (values and the sops block), for the field diff."""
+    trimmed = {k: v for k, v in body.items() if k != "sops"}
+    if body.get("kind") == "Secret":
+        for field_name in SECRET_FIELDS:
+            trimmed.pop(field_name, None)
+    return trimmed
+
+
+def redact(body: dict[str, Any], secret: SecretChange | None = None, side: str | None = None) -> dict[str, Any]:
+    """A copy safe to print: Secret values become *** (marked (before)/(after) where they differ), every
+    ENC[...] value becomes <encrypted>, and the sops block keeps only its recipients and lastmodified."""
+    clean = mask_encrypted(body)
+    if isinstance(body.get("sops"), dict):
+        clean["sops"] = {"recipients": list(recipients(body)), "lastmodified": str(body["sops"].get("lastmodified"))}
+    if body.get("kind") == "Secret":
+        for field_name in SECRET_FIELDS:
+            values = clean.get(field_name)
+            if not isinstance(values, dict):
+                continue
+            for key in values:
+                status = secret.status_of(field_name, str(key)) if secret else "unchanged"
+                values[key] = f"{MASK} ({side})" if side and status in ("changed", "unknown") else MASK
+    return clean
+
+
+def mask_encrypted(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: mask_encrypted(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [mask_encrypted(v) for v in node]
+    return ENCRYPTED_MASK if is_encrypted_value(node) else node
