@@ -104,6 +104,8 @@ class CheckResult:
     kubernetes_version: str
     skipped_targets: list[str] = field(default_factory=list)
     """Targets not rendered because a file they read has duplicate keys or does not parse."""
+    config_raw: dict[str, Any] = field(default_factory=dict)
+    """gitops.yaml as validated (policy explanations need its environments)."""
 
     @property
     def errors(self) -> int:
@@ -167,7 +169,7 @@ def check_repo(
 
     findings = _with_lines(root, findings)
     findings.sort(key=_finding_key)
-    return CheckResult(findings, names, manifests, version, blocked)
+    return CheckResult(findings, names, manifests, version, blocked, config.raw)
 
 
 def _with_lines(root: Path, findings: list[Finding]) -> list[Finding]:
@@ -180,3 +182,28 @@ def _with_lines(root: Path, findings: list[Finding]) -> list[Finding]:
                 finding = replace(finding, line=line)
         out.append(finding)
     return out
+
+
+def check_new_only(
+    repo_root: Path, base_ref: str, targets: Sequence[str] | None = None, options: CheckOptions | None = None
+) -> CheckResult:
+    """Findings the change from `base_ref` to the working tree introduces (`gitops check --new-only`).
+
+    The base is checked in a temporary git worktree (the user's checkout is never touched); a finding counts
+    as old when the base has one with the same rule, resource, path and message, ignoring generator hashes
+    and line numbers. Policy rules about changes (a skipped minor version, a changed domain) see the base.
+    """
+    from gitops import git
+    from gitops.policy.baseline import new_findings
+
+    options = options or CheckOptions()
+    repo = git.open_repository(repo_root.resolve())
+    commit = git.resolve(repo, base_ref)
+    with git.checkout(repo, commit) as base_root:
+        base = check_repo(base_root, targets, options)
+    previous: dict[str, list[Manifest]] = {}
+    for manifest in base.manifests:
+        previous.setdefault(manifest.target, []).append(manifest)
+    head = check_repo(repo_root, targets, replace(options, extra={**options.extra, "previous": previous}))
+    head.findings = new_findings(base.findings, head.findings)
+    return head

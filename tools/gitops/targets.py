@@ -15,6 +15,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,9 @@ class Tree:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._root_prefix = str(self.root).rstrip("/") + "/"
         self._cache: dict[Path, Kustomization] = {}
+        self._symlinks: _Symlinks | None = None
 
     def rel(self, path: Path) -> str:
         try:
@@ -80,23 +83,51 @@ class Tree:
             return str(path)
 
     def load(self, directory: Path) -> Kustomization:
-        directory = directory.resolve()
         cached = self._cache.get(directory)
         if cached is not None:
             return cached
+        real = Path(self._real(str(directory)))
+        cached = self._cache.get(real)
+        if cached is None:
+            cached = self._parse(real)
+            self._cache[real] = cached
+        self._cache[directory] = cached
+        return cached
+
+    def _parse(self, directory: Path) -> Kustomization:
         file = kustomization_file(directory)
         if file is None:
             raise GitopsError(f"{self.rel(directory)}: no kustomization.yaml")
         try:
-            data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
+            data = _parse_kustomization(file.read_bytes())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise GitopsError(f"{self.rel(file)}: not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, dict):
             raise GitopsError(f"{self.rel(file)}: a kustomization must be a mapping")
         node = Kustomization(directory, file, str(data.get("kind") or "Kustomization"))
         self._collect(node, data)
-        self._cache[directory] = node
         return node
+
+    def _real(self, path: str) -> str:
+        """os.path.realpath, without its per-component system calls when no symlink lies on the way.
+
+        Walking many kustomizations resolves thousands of references; in a repository without symlinks a
+        lexical normalisation gives the same answer (a path leaving the root is refused either way).
+        """
+        normal = os.path.normpath(path)
+        if not normal.startswith(self._root_prefix):
+            return os.path.realpath(normal)
+        if self._symlinks is None:
+            self._symlinks = _symlinks_below(self.root)
+        top = normal[len(self._root_prefix) :].split("/", 1)[0]
+        if top not in self._symlinks.walked:
+            return os.path.realpath(normal)
+        probe = normal
+        while self._symlinks.links and probe.startswith(self._root_prefix):
+            if probe in self._symlinks.links:
+                return os.path.realpath(normal)
+            probe = os.path.dirname(probe)
+        return normal
 
     def _collect(self, node: Kustomization, data: dict[str, Any]) -> None:
         if data.get("helmCharts") or data.get("helmChartInflationGenerator"):
@@ -130,12 +161,15 @@ class Tree:
             self._add(node, "openapi", openapi["path"])
 
     def _add(self, node: Kustomization, field_name: str, ref: str) -> None:
-        where = f"{self.rel(node.file)}: {field_name} entry '{ref}'"
         if _is_remote(ref):
-            raise GitopsError(f"{where} is a remote reference; only references inside the repository render offline")
-        target = Path(os.path.realpath(node.directory / ref))
-        if target != self.root and self.root not in target.parents:
-            raise GitopsError(f"{where} points outside the repository root")
+            raise GitopsError(
+                f"{self.rel(node.file)}: {field_name} entry '{ref}' is a remote reference;"
+                " only references inside the repository render offline"
+            )
+        real = self._real(os.path.join(node.directory, ref))
+        if not real.startswith(self._root_prefix) and real != str(self.root):
+            raise GitopsError(f"{self.rel(node.file)}: {field_name} entry '{ref}' points outside the repository root")
+        target = Path(real)
         if target.is_dir():
             node.directories.append(target)
         else:
@@ -168,6 +202,39 @@ class Tree:
                 h.update(b"<missing>")
             h.update(b"\0")
         return h.hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _parse_kustomization(content: bytes) -> Any:
+    """Parsed by content: the base and head sides of a diff share most files."""
+    return yaml.load(content.decode("utf-8"), Loader=_Loader) or {}
+
+
+@dataclass(frozen=True)
+class _Symlinks:
+    walked: frozenset[str]
+    """Top-level entries whose symlinks are listed (hidden ones, rendered/ and virtualenvs are not)."""
+    links: frozenset[str]
+
+
+_NOT_WALKED = ("rendered", "node_modules", "venv")
+
+
+def _symlinks_below(root: Path) -> _Symlinks:
+    walked, links = set(), set()
+    for entry in os.scandir(root):
+        if entry.name.startswith(".") or entry.name in _NOT_WALKED:
+            continue
+        walked.add(entry.name)
+        if entry.is_symlink():
+            links.add(entry.path)
+        elif entry.is_dir():
+            for dirpath, dirnames, filenames in os.walk(entry.path):
+                for name in (*dirnames, *filenames):
+                    path = os.path.join(dirpath, name)
+                    if os.path.islink(path):
+                        links.add(path)
+    return _Symlinks(frozenset(walked), frozenset(links))
 
 
 def _as_list(value: Any) -> list[Any]:

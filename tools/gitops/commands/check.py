@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from gitops.check import CheckOptions, check_repo
+from gitops.check import CheckOptions, check_new_only, check_repo
 from gitops.repo import root_from_context
-from gitops.report import FORMATTERS, Summary
+from gitops.report import FORMATTERS, Summary, finding_line
 
 
 @click.command("check")
@@ -38,6 +38,15 @@ from gitops.report import FORMATTERS, Summary
     default=None,
     help="Schema directory (default: the schemas/ shipped with the tool).",
 )
+@click.option("--new-only", is_flag=True, help="Report only findings the change introduces (needs --base).")
+@click.option("--base", "base_ref", default=None, metavar="REF", help="Git ref the change is compared with.")
+@click.option(
+    "--explain",
+    "explain_rule",
+    default=None,
+    metavar="RULE",
+    help="Explain a policy rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -47,6 +56,9 @@ def command(
     ignore_missing_schemas: bool | None,
     jobs: int | None,
     schemas_dir: Path | None,
+    new_only: bool,
+    base_ref: str | None,
+    explain_rule: str | None,
 ) -> None:
     """Validate every rendered document against strict Kubernetes/Flux schemas (and registered checks)."""
     root = root_from_context(ctx)
@@ -56,7 +68,14 @@ def command(
         jobs=jobs,
         schemas_dir=schemas_dir,
     )
-    result = check_repo(root, targets or None, options)
+    if new_only != (base_ref is not None):
+        raise click.UsageError("--new-only and --base REF go together")
+    if explain_rule is not None:
+        ctx.exit(_explain(root, explain_rule, targets, options))
+    if base_ref is not None:
+        result = check_new_only(root, base_ref, targets or None, options)
+    else:
+        result = check_repo(root, targets or None, options)
     summary = Summary(
         kubernetes_version=result.kubernetes_version,
         targets=result.targets,
@@ -67,3 +86,17 @@ def command(
     sys.stdout.write(FORMATTERS[output](result.findings, summary))
     sys.stdout.flush()
     ctx.exit(1 if result.errors else 0)
+
+
+def _explain(root: Path, rule_id: str, targets: tuple[str, ...], options: CheckOptions) -> int:
+    """Print the rule's rationale (and, for DB-1, the arithmetic); exit 1 when the rule has errors."""
+    from gitops.policy import explain
+    from gitops.policy.plugin import manifests_by_target
+
+    explain(rule_id)  # an unknown rule is a usage error before anything renders
+    result = check_repo(root, targets or None, options)
+    click.echo(explain(rule_id, root, manifests_by_target(result.manifests), result.config_raw))
+    hits = [f for f in result.findings if f.rule == rule_id.strip().upper()]
+    for finding in hits:
+        click.echo(finding_line(finding))
+    return 1 if any(f.is_error for f in hits) else 0

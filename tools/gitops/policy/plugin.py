@@ -24,4 +24,5 @@ def policy(context: CheckContext) -> list[Finding]:
     scheduler across all layers), so they run only when the check covers every target."""
     if sorted(context.targets) != discover(context.repo_root):
         return []
-    return run_policy(context.repo_root, manifests_by_target(context.manifests), context.config.raw)
+    previous = context.options.extra.get("previous")  # the base ref's manifests, with --new-only
+    return run_policy(context.repo_root, manifests_by_target(context.manifests), context.config.raw, previous=previous)

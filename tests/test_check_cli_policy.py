@@ -1,0 +1,86 @@
+"""`gitops check --explain` and `--new-only --base REF` on copies of the shipped repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO_ROOT, assert_one_line_error, run_gitops
+
+SHIPPED = ("base", "overlays", "clusters", "gitops.yaml", ".sops.yaml")
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=repo, check=True, capture_output=True
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """The shipped repository in a fresh git repository with one commit."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in SHIPPED:
+        source = REPO_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, root / name)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "shipped")
+    return root
+
+
+def _json_findings(proc: subprocess.CompletedProcess[str]) -> list[tuple[str, str]]:
+    return [(f["rule"], f["severity"]) for f in json.loads(proc.stdout)["findings"]]
+
+
+def test_explain_db1_prints_the_budget_per_environment(repo: Path) -> None:
+    proc = run_gitops("check", "--explain", "DB-1", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "DB-1 connection budget: production" in proc.stdout
+    assert "through the pooler: 210 (limit 280 poolSize)" in proc.stdout
+    assert "result: within budget" in proc.stdout
+
+
+def test_explain_db1_fails_when_the_budget_is_exceeded(repo: Path) -> None:
+    config = (repo / "gitops.yaml").read_text().replace("poolSize: 280", "poolSize: 150")
+    (repo / "gitops.yaml").write_text(config)
+    proc = run_gitops("check", "--explain", "db-1", cwd=repo)
+    assert proc.returncode == 1
+    assert "through the pooler: 210 (limit 150 poolSize)" in proc.stdout
+    assert "error DB-1" in proc.stdout
+
+
+def test_explain_unknown_rule_and_new_only_without_base_are_usage_errors(repo: Path) -> None:
+    assert_one_line_error(run_gitops("check", "--explain", "NOPE-9", cwd=repo), "NOPE-9", "no such policy rule")
+    proc = run_gitops("check", "--new-only", cwd=repo)
+    assert proc.returncode == 2 and "--new-only and --base REF go together" in proc.stderr
+
+
+def test_new_only_reports_what_the_change_introduces(repo: Path) -> None:
+    everything = run_gitops("check", "-o", "json", cwd=repo)
+    assert _json_findings(everything) == [("SEC-TEST-KEY", "warning")]
+    assert _json_findings(run_gitops("check", "--new-only", "--base", "main", "-o", "json", cwd=repo)) == []
+
+    scheduler = repo / "base/sidekiq/scheduler.yaml"
+    scheduler.write_text(scheduler.read_text().replace("replicas: 1", "replicas: 2", 1))
+    proc = run_gitops("check", "--new-only", "--base", "main", "-o", "json", cwd=repo)
+    assert proc.returncode == 1
+    rules = {rule for rule, _ in _json_findings(proc)}
+    assert "SQ-1" in rules
+    assert "SEC-TEST-KEY" not in rules  # present on both sides: not new
+    assert _git_status(repo) == " M base/sidekiq/scheduler.yaml"
+
+
+def test_new_only_with_a_bad_ref_is_one_line(repo: Path) -> None:
+    assert_one_line_error(run_gitops("check", "--new-only", "--base", "no-such-ref", cwd=repo), "no-such-ref")
+
+
+def _git_status(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.rstrip("\n")
