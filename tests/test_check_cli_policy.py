@@ -84,3 +84,18 @@ def _git_status(repo: Path) -> str:
     return subprocess.run(
         ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
     ).stdout.rstrip("\n")
+
+
+def test_a_secret_in_the_shared_config_is_reported_once_per_resource(repo: Path) -> None:
+    config = repo / "base/config/kustomization.yaml"
+    config.write_text(
+        config.read_text().replace("      - TZ=Etc/UTC\n", "      - TZ=Etc/UTC\n      - DB_PASS=hunter2\n", 1)
+    )
+    proc = run_gitops("check", "-o", "json", cwd=repo)
+    assert proc.returncode == 1
+    findings = json.loads(proc.stdout)["findings"]
+    rules = [f["rule"] for f in findings if f["rule"] != "SEC-TEST-KEY"]
+    # one per rendered env ConfigMap (3 layers x 2 environments); the policy's SEC-1 restates it and is dropped
+    assert rules == ["SEC-SECRET-IN-CONFIG"] * 6
+    assert {f["file"] for f in findings if f["rule"] != "SEC-TEST-KEY"} == {"base/config/kustomization.yaml"}
+    assert "hunter2" not in proc.stdout + proc.stderr

@@ -167,9 +167,23 @@ def check_repo(
         if name not in config.disabled_checks:
             findings.extend(check(context))
 
+    findings = _without_restatements(findings)
     findings = _with_lines(root, findings)
     findings.sort(key=_finding_key)
     return CheckResult(findings, names, manifests, version, blocked, config.raw)
+
+
+RESTATED_BY = {"SEC-1": "SEC-SECRET-IN-CONFIG"}
+"""Policy rules that restate an always-on gate's finding on the same resource and path: the gate's is kept."""
+
+
+def _without_restatements(findings: list[Finding]) -> list[Finding]:
+    said = {(f.rule, f.identity, f.target, f.path) for f in findings}
+    return [
+        f
+        for f in findings
+        if f.rule not in RESTATED_BY or (RESTATED_BY[f.rule], f.identity, f.target, f.path) not in said
+    ]
 
 
 def _with_lines(root: Path, findings: list[Finding]) -> list[Finding]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 from gitops.findings import Severity
+from gitops.hygiene import is_secret_class
 from gitops.manifests import Manifest
 from gitops.policy.context import Container, Environment, PolicyContext, Workload
 from gitops.policy.env import EnvVar, secret_values
@@ -15,24 +15,6 @@ from gitops.policy.registry import Hit, rule
 from gitops.policy.routing import services_for
 
 AREA = "Secrets and configuration"
-SECRET_NAMES = {
-    "SECRET_KEY_BASE",
-    "OTP_SECRET",
-    "VAPID_PRIVATE_KEY",
-    "DB_PASS",
-    "REPLICA_DB_PASS",
-    "AWS_SECRET_ACCESS_KEY",
-    "ES_PASS",
-    "OIDC_CLIENT_SECRET",
-    "SAML_PRIVATE_KEY",
-    "LDAP_PASSWORD",
-    "DEEPL_API_KEY",
-    "HCAPTCHA_SECRET_KEY",
-    "CACHE_BUSTER_SECRET",
-    "LIBRE_TRANSLATE_API_KEY",
-}
-SECRET_SUFFIXES = ("REDIS_PASSWORD", "SMTP_PASSWORD", "REDIS_SENTINEL_PASSWORD")
-URL_SUFFIXES = ("REDIS_URL", "DATABASE_URL")
 APP_SECRET_KEYS = (
     "SECRET_KEY_BASE",
     "VAPID_PRIVATE_KEY",
@@ -45,16 +27,8 @@ AR_SINCE = (4, 3, 0)
 
 
 def is_secret_setting(name: str, value: str) -> bool:
-    if not value:
-        return False
-    if name in SECRET_NAMES or name.startswith("ACTIVE_RECORD_ENCRYPTION_") or name.endswith(SECRET_SUFFIXES):
-        return True
-    if name.endswith(URL_SUFFIXES):
-        try:
-            return bool(urlsplit(value).password)
-        except ValueError:
-            return False
-    return False
+    """A non-empty secret-class setting; the list of names is the hygiene gate's (one list for both)."""
+    return bool(value) and is_secret_class(name, value)
 
 
 def _escape(key: str) -> str:
