@@ -89,3 +89,17 @@ def test_pre_commit_hook_runs_the_lint_command() -> None:
     (hook,) = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["entry"] == "gitops secrets lint"
     assert hook["pass_filenames"] is False
+
+
+def test_decrypt_values_opens_a_rendered_object_whose_plain_fields_kustomize_changed() -> None:
+    from gitops.errors import GitopsError
+    from gitops.sops import decrypt_values
+
+    identities = load_identities({"SOPS_AGE_KEY_FILE": str(TEST_KEY)}, home=Path("/nonexistent"))
+    body = yaml.safe_load((REPO_ROOT / "overlays/staging/shared/mastodon-secrets.sops.yaml").read_text())
+    body["metadata"]["labels"] = {"added-by": "kustomize"}  # the MAC would no longer verify; values still open
+    values = decrypt_values(body, "rendered", identities)
+    assert values[("stringData", "DB_PASS")] == (b"FAKE-staging-db-password", "str")
+    assert len(values) == len(APP_SECRET_KEYS)
+    with pytest.raises(GitopsError):
+        decrypt_values({k: v for k, v in body.items() if k != "sops"}, "plain", identities)

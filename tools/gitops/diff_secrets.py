@@ -86,22 +86,17 @@ def sops_plaintext_digests(body: dict[str, Any], source: str) -> Digests | None:
     not checked because kustomize rewrites plaintext fields (namespace, labels) that the MAC covers.
     """
     try:
-        from gitops.sops import crypto, keys, metadata
+        from gitops.sops import decrypt_values
     except ImportError:
         return None
     identities = _identities()
     if not identities:
         return None
     try:
-        meta = metadata.parse_metadata(body.get("sops"), source)
-        data_key = keys.unwrap_data_key(meta.age, identities, source)
-        digests: Digests = {}
-        for path, value in _encrypted_leaves(body, ()):
-            plaintext, kind = crypto.decrypt(data_key, value, ":".join(path) + ":")
-            digests[path] = _digest(kind.encode() + b"\0" + plaintext)
-        return digests
+        values = decrypt_values(body, source, identities)
     except Exception:  # any failure (wrong identity, tampered value, API change) degrades to key-set comparison
         return None
+    return {path: _digest(kind.encode() + b"\0" + plaintext) for path, (plaintext, kind) in values.items()}
 
 
 @lru_cache(maxsize=1)
@@ -112,21 +107,6 @@ def _identities() -> tuple[Any, ...]:
         return tuple(load_identities())
     except Exception:  # an unreadable key file means "no identity" for a diff; `gitops secrets` reports it
         return ()
-
-
-def _encrypted_leaves(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
-    found: list[tuple[tuple[str, ...], str]] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if not path and key == "sops":
-                continue
-            found.extend(_encrypted_leaves(value, (*path, str(key))))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_encrypted_leaves(item, path))
-    elif is_encrypted_value(node):
-        found.append((path, node))
-    return found
 
 
 def compare_secret(

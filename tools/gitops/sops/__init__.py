@@ -3,6 +3,7 @@
 from gitops.sops.api import (
     Opened,
     decrypt_text,
+    decrypt_values,
     encrypt_text,
     open_text,
     read_metadata,
@@ -21,6 +22,7 @@ __all__ = [
     "Opened",
     "Scope",
     "decrypt_text",
+    "decrypt_values",
     "encrypt_text",
     "find_config",
     "format_for",

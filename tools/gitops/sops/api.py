@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyrage import x25519
 
@@ -136,3 +137,21 @@ def rotate_text(
     opened = open_text(text, fmt, source, identities)
     targets = list(recipients) if recipients else list(opened.metadata.recipients)
     return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, opened.metadata.scope, now)
+
+
+def decrypt_values(
+    document: dict[str, Any], source: str, identities: Sequence[x25519.Identity]
+) -> dict[tuple[str, ...], tuple[bytes, str]]:
+    """Every ENC[] value of one parsed document (with its `sops` block), decrypted in memory: key path ->
+    (plaintext bytes, sops type). The MAC is not checked, as Flux does not: kustomize rewrites plaintext
+    fields the MAC covers (namespace, labels) between the file and the rendered object."""
+    if not isinstance(document.get("sops"), dict):
+        raise GitopsError(f"{source}: sops metadata not found (the object is not encrypted)")
+    meta = parse_metadata(document["sops"], source)
+    data_key = unwrap_data_key(meta.age, identities, source)
+    body = {key: value for key, value in document.items() if key != "sops"}
+    return {
+        path: crypto.decrypt(data_key, container[key], ":".join(path) + ":")
+        for container, key, path in tree.walk([body], source)
+        if crypto.is_enc(container[key])
+    }
