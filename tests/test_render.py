@@ -267,3 +267,20 @@ def test_progress_shows_on_a_tty_when_several_targets_render(tmp_path: Path) -> 
     count = len(discover(REPO_ROOT))
     assert f"rendering [{count}/{count}]" in shown
     assert len(list((tmp_path / "out").rglob("*.yaml"))) == count
+
+
+def test_kustomize_version_is_asked_once_per_binary_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitops.kustomize import _version_of
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = tmp_path / "calls"
+    binary = tmp_path / "kustomize"
+    binary.write_text(f"#!/bin/sh\necho x >> {calls}\necho v5.4.3\n")
+    binary.chmod(0o755)
+    assert _version_of([str(binary), "version"]) == "5.4.3"
+    assert _version_of([str(binary), "version"]) == "5.4.3"
+    assert calls.read_text().count("x") == 1
+    binary.write_text(f"#!/bin/sh\necho x >> {calls}\necho v5.6.0\n")  # a new build of the binary
+    os.utime(binary, ns=(1, 2_000_000_000_000_000_000))
+    assert _version_of([str(binary), "version"]) == "5.6.0"
+    assert calls.read_text().count("x") == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -72,7 +73,50 @@ def first_error_line(stderr: str) -> str:
     return ""
 
 
+def _version_cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gitops" / "kustomize-versions.json"
+
+
+def _binary_stamp(path: str) -> str:
+    """Identifies one build of a binary: its real path, size and modification time."""
+    real = os.path.realpath(path)
+    info = os.stat(real)
+    return f"{real}:{info.st_size}:{info.st_mtime_ns}"
+
+
 def _version_of(argv: list[str]) -> str | None:
+    """The kustomize version a binary reports, remembered per binary build.
+
+    Asking costs a process start (~40 ms of every `gitops render`); the answer only changes when the binary
+    does, so it is cached under ~/.cache/gitops, keyed by real path, size and mtime. A cache that cannot be
+    read or written is simply not used.
+    """
+    try:
+        key = f"{_binary_stamp(argv[0])}:{' '.join(argv[1:])}"
+    except OSError:
+        return None
+    cache_file = _version_cache_file()
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    if isinstance(cache, dict) and isinstance(cache.get(key), str):
+        return str(cache[key])
+    version = _ask_version(argv)
+    if version is not None and isinstance(cache, dict):
+        cache[key] = version
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            scratch = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
+            scratch.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
+            os.replace(scratch, cache_file)
+        except OSError:
+            pass
+    return version
+
+
+def _ask_version(argv: list[str]) -> str | None:
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
     except (OSError, subprocess.TimeoutExpired):

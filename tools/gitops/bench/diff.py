@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from gitops.bench.synthetic import generate
-from gitops.bench.timing import measure, run, table
+from gitops.bench.timing import cold_environment, measure, run, table
 from gitops.kustomize import BUILD_FLAGS, find_kustomize
 
 INSTANCES = 200
@@ -43,7 +43,7 @@ def bench_diff(repo: Path, work: Path, repeat: int = 3) -> list[str]:
 
     def gitops_diff() -> None:
         argv = [sys.executable, "-m", "gitops", "-C", str(synthetic), "diff", "--base", "HEAD", "-o", "json"]
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=cold_environment())
         if proc.returncode != 1 or '"targetsRendered": 1,' not in proc.stdout:
             raise SystemExit(f"bench: gitops diff did not report the change ({proc.returncode}): {proc.stderr[:300]}")
 

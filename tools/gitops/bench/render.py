@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from gitops.bench.synthetic import generate
-from gitops.bench.timing import measure, run, table
+from gitops.bench.timing import cold_environment, measure, run, table
 from gitops.kustomize import BUILD_FLAGS, find_kustomize
 from gitops.render import default_jobs
 
@@ -28,7 +28,7 @@ def bench_render(repo: Path, work: Path, sizes: tuple[int, ...]) -> list[str]:
                 run([*tool.argv, str(synthetic / target), *BUILD_FLAGS])
 
         def gitops_render(synthetic: Path = synthetic) -> None:
-            run([sys.executable, "-m", "gitops", "-C", str(synthetic), "render"])
+            run([sys.executable, "-m", "gitops", "-C", str(synthetic), "render"], env=cold_environment())
 
         baseline = measure(sequential_loop, repeat)
         ours = measure(gitops_render, repeat)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 
@@ -31,3 +33,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def cold_environment() -> dict[str, str]:
+    """The environment for a measured `gitops` run with nothing cached (a fresh, empty cache directory)."""
+    return {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="gitops-bench-cache-")}
