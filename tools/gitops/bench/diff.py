@@ -43,7 +43,7 @@ def bench_diff(repo: Path, work: Path, repeat: int = 3) -> list[str]:
 
     def gitops_diff() -> None:
         argv = [sys.executable, "-m", "gitops", "-C", str(synthetic), "diff", "--base", "HEAD", "-o", "json"]
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=cold_environment())
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=cold_environment(work))
         if proc.returncode != 1 or '"targetsRendered": 1,' not in proc.stdout:
             raise SystemExit(f"bench: gitops diff did not report the change ({proc.returncode}): {proc.stderr[:300]}")
 

@@ -28,7 +28,7 @@ def bench_render(repo: Path, work: Path, sizes: tuple[int, ...]) -> list[str]:
                 run([*tool.argv, str(synthetic / target), *BUILD_FLAGS])
 
         def gitops_render(synthetic: Path = synthetic) -> None:
-            run([sys.executable, "-m", "gitops", "-C", str(synthetic), "render"], env=cold_environment())
+            run([sys.executable, "-m", "gitops", "-C", str(synthetic), "render"], env=cold_environment(work))
 
         baseline = measure(sequential_loop, repeat)
         ours = measure(gitops_render, repeat)

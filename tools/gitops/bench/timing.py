@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def measure(fn: Callable[[], object], repeat: int) -> float:
@@ -35,6 +36,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def cold_environment() -> dict[str, str]:
+def cold_environment(work: Path) -> dict[str, str]:
     """The environment for a measured `gitops` run with nothing cached (a fresh, empty cache directory)."""
-    return {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="gitops-bench-cache-")}
+    return {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="cache-", dir=work)}
