@@ -220,3 +220,18 @@ def test_production_rule_with_the_published_test_key(tmp_path: Path) -> None:
     assert rules_of(findings) == [("SEC-TEST-KEY", Severity.WARNING)]
     assert "updatekeys" in findings[0].message and findings[0].file == ".sops.yaml"
     assert check_hygiene(repo(tmp_path / "own", {}), now=NOW) == []  # staging may keep the test key
+
+
+def test_every_rule_id_the_gate_reports_is_registered_and_documented() -> None:
+    import re
+
+    import gitops.hygiene
+    from gitops.rules import get_rule
+    from tests.helpers import REPO_ROOT
+
+    used = set(re.findall(r'"(SEC-[A-Z-]+)"', Path(gitops.hygiene.__file__).read_text()))
+    assert used >= {"SEC-PLAINTEXT-SECRET", "SEC-SECRET-IN-CONFIG", "SEC-TEST-KEY"}
+    docs = (REPO_ROOT / "docs/rules.md").read_text()
+    for rule_id in used:
+        assert get_rule(rule_id) is not None, rule_id
+        assert f"| {rule_id} |" in docs, rule_id

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from gitops.policy import rules
 from gitops.policy.registry import AREAS
+from gitops.rules import Rule as GateRule
+from gitops.rules import all_rules
 
 DOCS_FILE = Path("docs") / "rules.md"
 
@@ -42,7 +44,27 @@ def render_docs() -> str:
         lines += ["", f"## {area}"]
         for rule in in_area:
             lines += ["", f"### {rule.id}", "", f"**{rule.title}** ({rule.severity})", "", rule.rationale]
+    lines += [
+        "",
+        "## Schema and secret-hygiene rules",
+        "",
+        "Reported by the same `gitops check` (the hygiene gate also by `gitops secrets lint`), on every target.",
+        "",
+        "| Rule | Severity | Title | Why |",
+        "|---|---|---|---|",
+    ]
+    for other in _gate_rules():
+        lines.append(f"| {other.id} | {other.severity} | {other.summary} | {other.rationale} |")
     return "\n".join(lines) + "\n"
+
+
+def _gate_rules() -> list[GateRule]:
+    import gitops.hygiene
+    import gitops.schema
+    import gitops.sourcemap
+
+    del gitops.hygiene, gitops.schema, gitops.sourcemap  # imported for their registrations
+    return all_rules()
 
 
 def write_docs(root: Path) -> Path:
