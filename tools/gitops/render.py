@@ -21,21 +21,34 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass
 class RenderedTarget:
-    """kustomize's output for one target; `manifests` are parsed on first use."""
+    """kustomize's output for one target; `manifests` are parsed on first use.
+
+    `output` is what kustomize printed: with origins (build_root set) it carries origin annotations, which
+    `manifests` resolve and strip; `text` is then the manifests serialised again, without them.
+    """
 
     target: str
-    text: str
+    output: str
     repo_root: Path
     build_root: Path | None = None
     _manifests: list[Manifest] | None = field(default=None, repr=False)
+    _text: str | None = field(default=None, repr=False)
 
     @property
     def manifests(self) -> list[Manifest]:
         if self._manifests is None:
             self._manifests = manifests_from_build(
-                self.text, self.target, build_root=self.build_root, repo_root=self.repo_root
+                self.output, self.target, build_root=self.build_root, repo_root=self.repo_root
             )
         return self._manifests
+
+    @property
+    def text(self) -> str:
+        if self.build_root is None:
+            return self.output
+        if self._text is None:
+            self._text = dump_documents(m.body for m in self.manifests) if self.manifests else ""
+        return self._text
 
 
 def default_jobs() -> int:
@@ -79,8 +92,7 @@ def render_targets(
                 f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
             )
             rendered = RenderedTarget(name, _build(tool, wrapper, name), root, wrapper)
-            manifests = rendered.manifests  # parse while the wrapper path still resolves origins
-            rendered.text = dump_documents(m.body for m in manifests) if manifests else ""
+            rendered.manifests  # noqa: B018 - parse in the worker thread, overlapping the other builds
             return rendered
 
         results: list[RenderedTarget | None] = [None] * len(names)

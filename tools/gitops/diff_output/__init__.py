@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from typing import TextIO
 
 from gitops.diff import DiffResult
-from gitops.diff_output.json_format import format_json
-from gitops.diff_output.markdown import format_markdown
-from gitops.diff_output.text import format_text
-from gitops.diff_output.unified import format_unified
 
-FORMATS: dict[str, Callable[[DiffResult], str]] = {
-    "text": format_text,
-    "unified": format_unified,
-    "markdown": format_markdown,
-    "json": format_json,
+# format -> module under gitops.diff_output and its function; imported only when that format is asked for.
+FORMATS: dict[str, tuple[str, str]] = {
+    "text": ("text", "format_text"),
+    "unified": ("unified", "format_unified"),
+    "markdown": ("markdown", "format_markdown"),
+    "json": ("json_format", "format_json"),
 }
 
 
@@ -28,6 +26,6 @@ def use_colour(stream: TextIO, choice: str = "auto") -> bool:
 
 
 def render(result: DiffResult, fmt: str, *, colour: bool = False) -> str:
-    if fmt == "text":
-        return format_text(result, colour=colour)
-    return FORMATS[fmt](result)
+    module, function = FORMATS[fmt]
+    formatter: Callable[..., str] = getattr(importlib.import_module(f"gitops.diff_output.{module}"), function)
+    return formatter(result, colour=colour) if fmt == "text" else formatter(result)
