@@ -7,9 +7,9 @@ digest over the files kustomize reads for it differs between the sides, or when 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,12 @@ class Plan:
 
 
 def plan_targets(
-    base_root: Path, head_root: Path, changed: set[str] | None = None, *, head_tree: Tree | None = None
+    base_root: Path,
+    head_root: Path,
+    changed: set[str] | None = None,
+    *,
+    head_tree: Tree | None = None,
+    base_tree: Tree | None = None,
 ) -> Plan:
     """Targets to render per side: changed input digest, or present on one side only.
 
@@ -42,7 +47,7 @@ def plan_targets(
     both sides (its kustomization files are among those inputs, so they reference the same files), and
     the target sets are the same unless a kustomization file under overlays/ or clusters/ changed.
     """
-    base_tree, head_tree = Tree(base_root), head_tree or Tree(head_root)
+    base_tree, head_tree = base_tree or Tree(base_root), head_tree or Tree(head_root)
     head_targets = set(discover(head_root, head_tree))
     if changed is not None and _same_target_structure(base_tree, head_tree, changed):
         base_targets = head_targets
@@ -50,11 +55,15 @@ def plan_targets(
         base_targets = set(discover(base_root, base_tree))
     changed_targets: list[str] = []
     unchanged: list[str] = []
+    candidates = []
     for name in sorted(base_targets & head_targets):
         if changed is not None and not any(head_tree.rel(p) in changed for p in head_tree.inputs(head_root / name)):
             unchanged.append(name)
-            continue
-        same = base_tree.digest(base_root / name) == head_tree.digest(head_root / name)
+        else:
+            candidates.append(name)
+    base_tree.files.prefetch(p for name in candidates for p in base_tree.inputs(base_tree.root / name))
+    for name in candidates:
+        same = base_tree.digest(base_tree.root / name) == head_tree.digest(head_root / name)
         (unchanged if same else changed_targets).append(name)
     return Plan(
         base=sorted(changed_targets + sorted(base_targets - head_targets)),
@@ -77,6 +86,33 @@ def _same_target_structure(base: Tree, head: Tree, changed: set[str]) -> bool:
         if old.kind != new.kind or [base.rel(d) for d in old.directories] != [head.rel(d) for d in new.directories]:
             return False
     return True
+
+
+Materialize = Callable[[Sequence[str]], None]
+
+
+def _nothing(names: Sequence[str]) -> None:
+    del names
+
+
+@contextmanager
+def _base_side(repo: git.Repository, commit: str) -> Iterator[tuple[Tree, Materialize]]:
+    """The base side as a Tree read from git's objects, and a function that writes given targets' inputs
+    where kustomize can build them. A commit holding symlinks or submodules gets a real worktree."""
+    listing = git.list_files(repo, commit)
+    if not listing.files:
+        raise GitopsError(f"{git.short(commit)}: the commit has no {repo.prefix or '.'} directory")
+    if listing.has_links:
+        with git.checkout(repo, commit) as root:
+            yield Tree(root), _nothing
+        return
+    with git.commit_files(repo, commit, listing) as files:
+        tree = Tree(files.root, files)
+
+        def materialize(names: Sequence[str]) -> None:
+            files.materialize(tree.rel(path) for name in names for path in tree.inputs(files.root / name))
+
+        yield tree, materialize
 
 
 def _render(root: Path, names: Sequence[str], side: str, jobs: int, tool: Kustomize) -> dict[str, list[Manifest]]:
@@ -113,20 +149,32 @@ def diff_refs(
     # both sides are the same files and no checkout is needed at all.
     with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
         tool_future = pool.submit(find_kustomize) if kustomize is None else None
-        base_future = pool.submit(base_stack.enter_context, git.checkout(repo, base_commit)) if changed else None
+        base_future = pool.submit(base_stack.enter_context, _base_side(repo, base_commit)) if changed else None
         head_root = head_stack.enter_context(git.checkout(repo, head_commit)) if head_commit else root
         head_tree = Tree(head_root)
         if head_root.is_dir():
             discover(head_root, head_tree)
-        base_root = base_future.result() if base_future is not None else head_root
-        if not base_root.is_dir() or not head_root.is_dir():
-            missing = base_ref if not base_root.is_dir() else head_ref
-            raise GitopsError(f"{missing}: the commit has no {repo.prefix or '.'} directory")
-        plan = plan_targets(base_root, head_root, changed, head_tree=head_tree)
+        base_tree, materialize = base_future.result() if base_future is not None else (head_tree, _nothing)
+        if not head_root.is_dir():
+            raise GitopsError(f"{head_ref}: the commit has no {repo.prefix or '.'} directory")
+        plan = plan_targets(base_tree.root, head_root, changed, head_tree=head_tree, base_tree=base_tree)
+        materialize(plan.base)
         tool = kustomize or (tool_future.result() if tool_future else find_kustomize())
         workers = max(1, (jobs or default_jobs()))
+
+        def render_base() -> dict[str, list[Manifest]]:
+            side = f"base {base_ref}"
+            if materialize is _nothing:
+                return _render(base_tree.root, plan.base, side, workers, tool)
+            try:
+                return _render(base_tree.root, plan.base, side, workers, tool)
+            except GitopsError:
+                # A file kustomize reads that our walk does not list: build from a full checkout instead.
+                with git.checkout(repo, base_commit) as full:
+                    return _render(full, plan.base, side, workers, tool)
+
         # Both sides build at once: with few changed targets, this halves the wall time.
-        base_job = pool.submit(_render, base_root, plan.base, f"base {base_ref}", workers, tool)
+        base_job = pool.submit(render_base)
         head_job = pool.submit(_render, head_root, plan.head, f"head {head_ref or 'working tree'}", workers, tool)
         base_rendered, head_rendered = base_job.result(), head_job.result()
     targets = compare(base_rendered, head_rendered, decrypt)

@@ -42,10 +42,52 @@ _PATCH_LISTS = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
 
 
-def kustomization_file(directory: Path) -> Path | None:
+class Files:
+    """Where a Tree reads from: the disk. A diff reads the base side from git objects instead (git.py)."""
+
+    virtual = False
+    """True when paths do not exist on disk (then no symlink resolution applies)."""
+
+    def is_file(self, path: Path) -> bool:
+        return path.is_file()
+
+    def is_dir(self, path: Path) -> bool:
+        return path.is_dir()
+
+    def read(self, path: Path) -> bytes:
+        return path.read_bytes()
+
+    def files_in(self, directory: Path) -> list[Path]:
+        """The regular files directly in `directory`."""
+        try:
+            return [Path(e.path) for e in os.scandir(directory) if e.is_file()]
+        except OSError:
+            return []
+
+    def prefetch(self, paths: Iterable[Path]) -> None:
+        """A hint that these files will be read (a git-backed source fetches them in one go)."""
+        del paths
+
+    def kustomization_dirs(self, root: Path) -> Iterator[Path]:
+        """Directories under overlays/ and clusters/ holding a kustomization file, in sorted walk order."""
+        for top in TARGET_ROOTS:
+            base = root / top
+            if not base.is_dir():
+                continue
+            for dirpath, dirnames, _ in os.walk(base):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                directory = Path(dirpath)
+                if kustomization_file(directory) is not None:
+                    yield directory
+
+
+DISK = Files()
+
+
+def kustomization_file(directory: Path, files: Files = DISK) -> Path | None:
     for name in KUSTOMIZATION_FILES:
         candidate = directory / name
-        if candidate.is_file():
+        if files.is_file(candidate):
             return candidate
     return None
 
@@ -70,8 +112,9 @@ class Kustomization:
 class Tree:
     """Parses kustomization files once per run and checks every reference against the repository root."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+    def __init__(self, root: Path, files: Files = DISK) -> None:
+        self.files = files
+        self.root = root if files.virtual else root.resolve()
         self._root_prefix = str(self.root).rstrip("/") + "/"
         self._cache: dict[Path, Kustomization] = {}
         self._symlinks: _Symlinks | None = None
@@ -95,11 +138,11 @@ class Tree:
         return cached
 
     def _parse(self, directory: Path) -> Kustomization:
-        file = kustomization_file(directory)
+        file = kustomization_file(directory, self.files)
         if file is None:
             raise GitopsError(f"{self.rel(directory)}: no kustomization.yaml")
         try:
-            data = _parse_kustomization(file.read_bytes())
+            data = _parse_kustomization(self.files.read(file))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise GitopsError(f"{self.rel(file)}: not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, dict):
@@ -115,6 +158,8 @@ class Tree:
         lexical normalisation gives the same answer (a path leaving the root is refused either way).
         """
         normal = os.path.normpath(path)
+        if self.files.virtual:
+            return normal
         if not normal.startswith(self._root_prefix):
             return os.path.realpath(normal)
         if self._symlinks is None:
@@ -170,16 +215,21 @@ class Tree:
         if not real.startswith(self._root_prefix) and real != str(self.root):
             raise GitopsError(f"{self.rel(node.file)}: {field_name} entry '{ref}' points outside the repository root")
         target = Path(real)
-        if target.is_dir():
+        if self.files.is_dir(target):
             node.directories.append(target)
         else:
             node.files.append(target)
 
     def inputs(self, directory: Path) -> set[Path]:
-        """Every file a build of `directory` reads (kustomization files included)."""
+        """Every file a build of `directory` reads (kustomization files included).
+
+        Every file beside each kustomization counts too: transformer and generator configs can name files
+        of their own (a PatchTransformer's `path:`) that no walk of kustomization fields sees, and a change
+        the digest misses would be a diff that silently shows nothing.
+        """
         seen: set[Path] = set()
         files: set[Path] = set()
-        stack = [directory.resolve()]
+        stack = [Path(self._real(str(directory)))]
         while stack:
             current = stack.pop()
             if current in seen:
@@ -188,6 +238,7 @@ class Tree:
             node = self.load(current)
             files.add(node.file)
             files.update(node.files)
+            files.update(self.files.files_in(current))
             stack.extend(node.directories)
         return files
 
@@ -197,7 +248,7 @@ class Tree:
         for path in sorted(self.inputs(directory)):
             h.update(self.rel(path).encode() + b"\0")
             try:
-                h.update(path.read_bytes())
+                h.update(self.files.read(path))
             except OSError:
                 h.update(b"<missing>")
             h.update(b"\0")
@@ -241,22 +292,10 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _kustomization_dirs(root: Path) -> Iterator[Path]:
-    for top in TARGET_ROOTS:
-        base = root / top
-        if not base.is_dir():
-            continue
-        for dirpath, dirnames, _ in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            directory = Path(dirpath)
-            if kustomization_file(directory) is not None:
-                yield directory
-
-
 def discover(repo_root: Path, tree: Tree | None = None) -> list[str]:
     """All render targets of the repository, as sorted repo-relative POSIX paths."""
     tree = tree or Tree(repo_root)
-    nodes = [tree.load(d) for d in _kustomization_dirs(tree.root)]
+    nodes = [tree.load(d) for d in tree.files.kustomization_dirs(tree.root)]
     included = {child for node in nodes for child in node.directories}
     return sorted(
         tree.rel(node.directory) for node in nodes if node.kind != "Component" and node.directory not in included

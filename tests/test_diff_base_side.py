@@ -1,0 +1,120 @@
+"""The base side of a diff read from git's objects (CommitFiles), and its fallbacks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from gitops import git
+from gitops.targets import Tree, discover
+from tests.diff_support import commit, init_repo
+from tests.helpers import run_gitops
+
+APP = """
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: app}
+    data: {SIZE: small}
+"""
+TREE = {
+    "base/app/kustomization.yaml": "resources: [cm.yaml]\n",
+    "base/app/cm.yaml": APP,
+    "overlays/one/kustomization.yaml": "namespace: one\nresources: [../../base/app, extra.yaml]\n",
+    "overlays/one/extra.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: one}\n",
+    "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\n",
+    "overlays/comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
+    ".hidden/overlays/x/kustomization.yaml": "resources: []\n",
+}
+
+
+def test_commit_files_answer_like_a_checkout(tmp_path: Path) -> None:
+    repo_root = init_repo(tmp_path / "repo", TREE)
+    repo = git.open_repository(repo_root)
+    head = git.resolve(repo, "HEAD")
+    listing = git.list_files(repo, head)
+    assert not listing.has_links
+    with git.commit_files(repo, head, listing) as files:
+        virtual = Tree(files.root, files)
+        assert discover(files.root, virtual) == discover(repo_root) == ["overlays/one", "overlays/two"]
+        assert files.is_dir(files.root / "base/app") and not files.is_file(files.root / "base/app")
+        assert files.read(files.root / "base/app/cm.yaml") == (repo_root / "base/app/cm.yaml").read_bytes()
+        on_disk = Tree(repo_root)
+        assert virtual.digest(files.root / "overlays/one") == on_disk.digest(repo_root / "overlays/one")
+        assert sorted(virtual.rel(p) for p in virtual.inputs(files.root / "overlays/one")) == sorted(
+            on_disk.rel(p) for p in on_disk.inputs(repo_root / "overlays/one")
+        )
+        files.materialize(["overlays/one/extra.yaml"])
+        written = sorted(p.relative_to(files.root).as_posix() for p in files.root.rglob("*") if p.is_file())
+        assert written == ["overlays/one/extra.yaml"]  # nothing else touches the disk
+
+
+def test_diff_reads_the_base_from_git_objects_and_renders_only_what_changed(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo", TREE)
+    commit(repo, {"base/app/cm.yaml": APP.replace("small", "large")})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo, env={"TMPDIR": str(scratch)})
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [t["target"] for t in data["targets"]] == ["overlays/one", "overlays/two"]
+    assert list(scratch.iterdir()) == []  # the base files and kustomize wrappers are gone
+
+
+def test_a_base_commit_with_symlinks_is_checked_out_for_real(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo", TREE)
+    os.symlink("cm.yaml", repo / "base/app/link.yaml")
+    (repo / "base/app/kustomization.yaml").write_text("resources: [link.yaml]\n")
+    commit(repo, message="resource through a symlink")
+    base = git.resolve(git.open_repository(repo), "HEAD")
+    assert git.list_files(git.open_repository(repo), base).has_links
+    (repo / "base/app/cm.yaml").write_text(APP.replace("small", "medium"))
+    proc = run_gitops("diff", "--base", base, "-o", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {t["target"] for t in data["targets"]} == {"overlays/one", "overlays/two"}
+
+
+def test_a_file_only_a_transformer_config_names_still_counts_as_an_input(tmp_path: Path) -> None:
+    files = {
+        **TREE,
+        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [size.yaml]\n",
+        "overlays/two/size.yaml": """
+            apiVersion: builtin
+            kind: PatchTransformer
+            metadata: {name: size}
+            path: patch.yaml
+            target: {kind: ConfigMap, name: app}
+        """,
+        "overlays/two/patch.yaml": APP.replace("small", "medium"),
+    }
+    repo = init_repo(tmp_path / "repo", files)
+    (repo / "overlays/two/patch.yaml").write_text(APP.replace("small", "huge"))  # named nowhere but size.yaml
+    proc = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    (target,) = json.loads(proc.stdout)["targets"]
+    assert target["target"] == "overlays/two"
+    assert "huge" in proc.stdout and "medium" in proc.stdout
+
+
+def test_a_base_build_missing_an_unlisted_file_falls_back_to_a_full_checkout(tmp_path: Path) -> None:
+    files = {
+        **TREE,
+        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [size.yaml]\n",
+        "overlays/two/size.yaml": """
+            apiVersion: builtin
+            kind: PatchTransformer
+            metadata: {name: size}
+            path: ../../patches/size.yaml
+            target: {kind: ConfigMap, name: app}
+        """,
+        "patches/size.yaml": APP.replace("small", "medium"),
+    }
+    repo = init_repo(tmp_path / "repo", files)
+    kustomization = repo / "overlays/two/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("namespace: two", "namespace: deux"))
+    proc = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    (target,) = json.loads(proc.stdout)["targets"]
+    assert target["target"] == "overlays/two"
+    assert {r["status"] for r in target["resources"]} == {"added", "removed"}  # moved to another namespace
