@@ -19,7 +19,7 @@ import yaml
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
-from gitops.manifests import Identity, Manifest, identity_of, iter_containers
+from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of, iter_containers
 from gitops.rules import register_rule
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
@@ -56,7 +56,6 @@ SECRET_CLASS_SUFFIXES = ("_PASSWORD", "REDIS_PASSWORD", "SMTP_PASSWORD")
 URL_KEYS = re.compile(r"(REDIS_URL|DATABASE_URL)$")
 URL_WITH_PASSWORD = re.compile(r"://[^/\s@]*:[^/\s@]+@")
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # The gate's rules, registered for docs/rules.md; the findings below use these ids.
 register_rule(
@@ -183,7 +182,7 @@ def _source_files(repo_root: Path) -> Iterator[Path]:
 
 def _yaml_documents(text: str) -> list[dict[str, Any]]:
     try:
-        return [d for d in yaml.load_all(text, Loader=_Loader) if isinstance(d, dict)]
+        return [d for d in yaml.load_all(text, Loader=YAML_LOADER) if isinstance(d, dict)]
     except yaml.YAMLError:
         return []  # not our rule to report: render and schema checks name broken YAML
 

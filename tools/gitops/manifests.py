@@ -19,7 +19,8 @@ BUILD_METADATA_ANNOTATIONS = (
     "alpha.config.kubernetes.io/transformations",
 )
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml-backed safe loader: machine-written YAML (kustomize output, kustomizations) parses ~10x faster.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, order=True)
@@ -72,7 +73,7 @@ def identity_of(body: dict[str, Any]) -> Identity:
 def load_documents(text: str, source: str) -> list[dict[str, Any]]:
     """Parse multi-document YAML written by a machine (kustomize). Empty documents are dropped."""
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=YAML_LOADER) if d is not None]
     except yaml.YAMLError as exc:
         raise GitopsError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
     for doc in docs:
@@ -84,7 +85,7 @@ def load_documents(text: str, source: str) -> list[dict[str, Any]]:
 def _origin_path(annotation: str, build_root: Path, repo_root: Path) -> str | None:
     """Turn kustomize's origin annotation (paths relative to the build root) into a repo-relative path."""
     try:
-        data = yaml.load(annotation, Loader=_Loader)
+        data = yaml.load(annotation, Loader=YAML_LOADER)
     except yaml.YAMLError:
         return None
     if not isinstance(data, dict):

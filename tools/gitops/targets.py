@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 
 from gitops.errors import GitopsError
+from gitops.manifests import YAML_LOADER
 
 TARGET_ROOTS = ("overlays", "clusters")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Fields whose entries are paths (files or directories) relative to the kustomization directory.
 _PATH_LISTS = (
@@ -258,7 +258,7 @@ class Tree:
 @lru_cache(maxsize=4096)
 def _parse_kustomization(content: bytes) -> Any:
     """Parsed by content: the base and head sides of a diff share most files."""
-    return yaml.load(content.decode("utf-8"), Loader=_Loader) or {}
+    return yaml.load(content.decode("utf-8"), Loader=YAML_LOADER) or {}
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import yaml
 from gitops.bench.synthetic import generate
 from gitops.bench.timing import measure, table
 from gitops.config import load_config
+from gitops.manifests import YAML_LOADER
 from gitops.render import render_targets
 from gitops.schema import SchemaSet, count_invalid, kubernetes_validate_baseline
 
 THROUGHPUT_GOAL = 30.0
 PARSE_GOAL = 1.5
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _PEAK_MEMORY = """
 import json, resource, sys
@@ -31,7 +31,7 @@ print(json.dumps({"documents": len(result.manifests), "maxrss_kib": peak}))
 
 
 def _parse(texts: list[str]) -> list[dict[str, Any]]:
-    return [doc for text in texts for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+    return [doc for text in texts for doc in yaml.load_all(text, Loader=YAML_LOADER) if doc is not None]
 
 
 def bench_check(repo: Path, work: Path, instances: int) -> list[str]:
