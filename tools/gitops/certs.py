@@ -120,8 +120,9 @@ def ca_secret_path(repo_root: Path, env: str) -> Path:
 
 def package_ca_cert(repo_root: Path, pem: Path, env: str, *, now: dt.datetime | None = None) -> Path:
     """Validate `pem` and write overlays/<env>/shared/mastodon-db-ca.sops.yaml, encrypted for that env's rule."""
+    from gitops.atomic import write_text_atomically
     from gitops.sops import encrypt_text
-    from gitops.sops.files import encryption_target, read_text, write_atomic
+    from gitops.sops.files import encryption_target, read_text
 
     bundle = validate_ca_pem(read_text(pem), str(pem), now=now)
     target = ca_secret_path(repo_root, env)
@@ -134,5 +135,5 @@ def package_ca_cert(repo_root: Path, pem: Path, env: str, *, now: dt.datetime | 
             "so the expiry annotation stays readable without a key"
         )
     text = encrypt_text(ca_secret_yaml(bundle), "yaml", relative, recipients=plan.recipients, scope=scope, now=now)
-    write_atomic(target, text)
+    write_text_atomically(target, text)
     return target

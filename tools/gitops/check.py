@@ -23,7 +23,7 @@ from typing import Any
 
 from gitops.config import RepoConfig, load_config
 from gitops.findings import Finding, Severity
-from gitops.manifests import Manifest
+from gitops.manifests import Manifest, group_by_target
 from gitops.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.sourcemap import SourceMap, duplicate_key_findings
 
@@ -215,9 +215,7 @@ def check_new_only(
     commit = git.resolve(repo, base_ref)
     with git.checkout(repo, commit) as base_root:
         base = check_repo(base_root, targets, options)
-    previous: dict[str, list[Manifest]] = {}
-    for manifest in base.manifests:
-        previous.setdefault(manifest.target, []).append(manifest)
+    previous = group_by_target(base.manifests)
     head = check_repo(repo_root, targets, replace(options, extra={**options.extra, "previous": previous}))
     head.findings = new_findings(base.findings, head.findings)
     return head

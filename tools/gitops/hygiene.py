@@ -19,9 +19,11 @@ import yaml
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
-from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of, iter_containers
+from gitops.k8s import is_flux_kustomization, iter_containers
+from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of
 from gitops.rules import register_rule
 from gitops.sops import formats
+from gitops.sops.crypto import is_encrypted_value
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
 
@@ -30,7 +32,6 @@ TEST_KEY_RECIPIENT_FILE = Path("tests/keys/test-age-key.pub")
 # The template's published test recipient, known even after tests/ is deleted from a fork.
 PUBLISHED_TEST_RECIPIENT = "age12zcv6nfjx4342aezm8sdtz0zfz7ccdwrhmyde7gpve4ptqvx94gq7z47w8"
 CA_WARNING_WINDOW = dt.timedelta(days=30)
-FLUX_KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io"
 
 SECRET_CLASS_NAMES = frozenset(
     {
@@ -221,7 +222,7 @@ def plaintext_secrets(documents: list[SourceDocument]) -> list[Finding]:
         for field in ("data", "stringData"):
             values = doc.body.get(field)
             for key, value in values.items() if isinstance(values, dict) else []:
-                if isinstance(value, str) and value and not value.startswith("ENC[AES256_GCM,"):
+                if isinstance(value, str) and value and not is_encrypted_value(value):
                     message = (
                         f"{field}.{key} is in plaintext in a SOPS file "
                         "(its rule must use encrypted_regex ^(data|stringData)$)"
@@ -264,9 +265,7 @@ def kustomizations_without_decryption(
     findings = []
     for doc in documents:
         body = doc.body
-        if body.get("kind") != "Kustomization" or not str(body.get("apiVersion", "")).startswith(
-            FLUX_KUSTOMIZATION_GROUP
-        ):
+        if not is_flux_kustomization(body):
             continue
         spec = body.get("spec") or {}
         path = str(spec.get("path") or ".").strip()
@@ -282,11 +281,6 @@ def kustomizations_without_decryption(
     return findings
 
 
-def _is_flux_kustomization(body: dict[str, Any]) -> bool:
-    api_version = str(body.get("apiVersion", ""))
-    return body.get("kind") == "Kustomization" and api_version.startswith(FLUX_KUSTOMIZATION_GROUP + "/")
-
-
 def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(JSON pointer, key) of secret-class keys in ConfigMap data, literal env values and postBuild substitute."""
     kind = body.get("kind")
@@ -296,12 +290,12 @@ def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
             for key, value in values.items() if isinstance(values, dict) else []:
                 if is_secret_class(str(key), value):
                     yield f"/{field}/{key}", str(key)
-    if _is_flux_kustomization(body):
+    if is_flux_kustomization(body):
         substitute = ((body.get("spec") or {}).get("postBuild") or {}).get("substitute")
         for key, value in substitute.items() if isinstance(substitute, dict) else []:
             if is_secret_class(str(key), value):
                 yield f"/spec/postBuild/substitute/{key}", str(key)
-    for container in iter_containers(body):
+    for _, container in iter_containers(body):
         for index, env in enumerate(container.get("env") or []):
             if isinstance(env, dict) and "value" in env and is_secret_class(str(env.get("name")), env.get("value")):
                 yield f"/containers/{container.get('name')}/env/{index}", str(env.get("name"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from gitops.atomic import write_text_atomically
 from gitops.errors import GitopsError
 
 MIN_MAJOR = 5
@@ -106,13 +108,8 @@ def _version_of(argv: list[str]) -> str | None:
     version = _ask_version(argv)
     if version is not None and isinstance(cache, dict):
         cache[key] = version
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            scratch = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
-            scratch.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
-            os.replace(scratch, cache_file)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs a later lookup
+            write_text_atomically(cache_file, json.dumps(cache, sort_keys=True))
     return version
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,14 @@ class Manifest:
     """Repository-relative path of the source file (under base/, overlays/ or clusters/), when known."""
     index: int = field(default=0, compare=False)
     """Position of the document in the target's rendered output."""
+
+
+def group_by_target(manifests: Iterable[Manifest]) -> dict[str, list[Manifest]]:
+    """{target: its manifests in rendered order}, for code that judges targets (or environments) whole."""
+    grouped: dict[str, list[Manifest]] = {}
+    for manifest in manifests:
+        grouped.setdefault(manifest.target, []).append(manifest)
+    return grouped
 
 
 def identity_of(body: dict[str, Any]) -> Identity:
@@ -136,29 +144,3 @@ def dump_documents(bodies: Iterable[dict[str, Any]]) -> str:
     return yaml.dump_all(
         bodies, Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 30
     )
-
-
-def iter_containers(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Containers and init containers of any pod-bearing object (Pod, workloads, Job, CronJob)."""
-    spec = pod_spec(body)
-    if spec is None:
-        return
-    for key in ("initContainers", "containers"):
-        for container in spec.get(key) or []:
-            if isinstance(container, dict):
-                yield container
-
-
-def pod_spec(body: dict[str, Any]) -> dict[str, Any] | None:
-    kind = body.get("kind")
-    spec = body.get("spec")
-    if not isinstance(spec, dict):
-        return None
-    if kind == "Pod":
-        return spec
-    if kind == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
-    template = spec.get("template") if isinstance(spec, dict) else None
-    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
-        return template["spec"]
-    return None

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gitops.atomic import write_text_atomically
 from gitops.errors import GitopsError
 
 VERSIONS = ("1.32", "1.33", "1.34")
@@ -143,13 +142,7 @@ def builtin_kinds(definitions: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=False)
-        handle.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(data, indent=1, sort_keys=False) + "\n")
 
 
 def generate(version: str, out_root: Path, kinds: Iterable[tuple[str, str]] = KINDS) -> int:

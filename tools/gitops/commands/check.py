@@ -90,12 +90,12 @@ def command(
 
 def _explain(root: Path, rule_id: str, targets: tuple[str, ...], options: CheckOptions) -> int:
     """Print the rule's rationale (and, for DB-1, the arithmetic); exit 1 when the rule has errors."""
+    from gitops.manifests import group_by_target
     from gitops.policy import explain
-    from gitops.policy.plugin import manifests_by_target
 
     explain(rule_id)  # an unknown rule is a usage error before anything renders
     result = check_repo(root, targets or None, options)
-    click.echo(explain(rule_id, root, manifests_by_target(result.manifests), result.config_raw))
+    click.echo(explain(rule_id, root, group_by_target(result.manifests), result.config_raw))
     hits = [f for f in result.findings if f.rule == rule_id.strip().upper()]
     for finding in hits:
         click.echo(finding_line(finding))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
-from gitops.diff_output import FORMATS, render, use_colour
-from gitops.diff_run import diff_refs
+from gitops.atomic import write_text_atomically
+from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
+from gitops.diff.refs import diff_refs
 from gitops.repo import root_from_context
 
 
@@ -22,7 +21,7 @@ from gitops.repo import root_from_context
     default=None,
     help="Git ref to compare to (default: the working tree, uncommitted changes included).",
 )
-@click.option("-o", "--output", "fmt", type=click.Choice(list(FORMATS)), default="text", show_default=True)
+@click.option("-o", "--output", "fmt", type=click.Choice(list(DIFF_FORMATS)), default="text", show_default=True)
 @click.option(
     "--out-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -47,23 +46,10 @@ def command(
     """Render BASE and HEAD, compare per target. Exit 0: no changes, 1: changes, 2: error."""
     result = diff_refs(root_from_context(ctx), base, head, jobs=jobs)
     stream = sys.stdout
-    text = render(result, fmt, colour=fmt == "text" and out_file is None and use_colour(stream, colour))
+    text = format_diff(result, fmt, colour=fmt == "text" and out_file is None and use_colour(stream, colour))
     if out_file is not None:
-        write_atomically(out_file, text)
+        write_text_atomically(out_file.resolve(), text)
     else:
         stream.write(text)
         stream.flush()
     ctx.exit(1 if result.changed else 0)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

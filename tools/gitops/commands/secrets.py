@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from gitops import certs
+from gitops.atomic import write_text_atomically
 from gitops.errors import GitopsError
 from gitops.repo import relative, root_from_context
 from gitops.sops import (
@@ -18,7 +19,7 @@ from gitops.sops import (
     update_keys_text,
     verify_text,
 )
-from gitops.sops.files import creation_rule, encryption_target, read_text, write_atomic
+from gitops.sops.files import creation_rule, encryption_target, read_text
 from gitops.sops.formats import FORMATS
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -57,7 +58,7 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
     plan = encryption_target(file, root, age)
     ciphertext = encrypt_text(read_text(file, name), fmt, name, recipients=plan.recipients, scope=plan.scope)
     if in_place:
-        write_atomic(file, ciphertext)
+        write_text_atomically(file, ciphertext)
         click.echo(f"encrypted {name} for {len(plan.recipients)} recipient(s)", err=True)
     else:
         click.echo(ciphertext, nl=not ciphertext.endswith("\n"))
@@ -83,7 +84,7 @@ def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
     root, name = _source(ctx, file)
     recipients = _rule_recipients(file, root, name)
     text = update_keys_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
-    write_atomic(file, text)
+    write_text_atomically(file, text)
     click.echo(f"updated keys of {name}: {', '.join(recipients)}", err=True)
 
 
@@ -97,7 +98,7 @@ def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
     rule = creation_rule(file, root)
     recipients = rule.age if rule is not None and rule.age else None
     text = rotate_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
-    write_atomic(file, text)
+    write_text_atomically(file, text)
     click.echo(f"rotated the data key of {name}", err=True)
 
 

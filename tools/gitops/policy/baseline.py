@@ -8,18 +8,16 @@ with a key and head has two, one is new.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from gitops.findings import Finding
-
-_HASHED = re.compile(r"-[bcdfghkmt2-9]{10}\b")
+from gitops.k8s import without_generated_hashes
 
 FindingKey = tuple[str, str, str, str, str, str, str]
 
 
 def _unhash(text: str) -> str:
-    return _HASHED.sub("", text)
+    return without_generated_hashes(text)
 
 
 def finding_key(finding: Finding) -> FindingKey:

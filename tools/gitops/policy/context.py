@@ -9,7 +9,6 @@ namespace, not by Flux Kustomization).
 
 from __future__ import annotations
 
-import math
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -17,14 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops.k8s import POD_KINDS, is_flux_kustomization, iter_containers, pod_spec, pod_spec_pointer, scaled
 from gitops.manifests import Manifest
 from gitops.policy.env import ContainerEnv, resolve_env
 
-POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 RAILS_REPOSITORY = "mastodon"
 STREAMING_REPOSITORY = "mastodon-streaming"
-HASH_SUFFIX = re.compile(r"-[bcdfghkmt2-9]{10}$")
-"""The suffix kustomize's configMapGenerator/secretGenerator appends (a hash in a vowel-free alphabet)."""
 
 
 @dataclass(frozen=True)
@@ -62,14 +59,6 @@ def parse_release(tag: str | None) -> tuple[int, int, int] | None:
     """(major, minor, patch) of a release tag such as v4.6.2 or 4.6.2-beta.1; None for anything else."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)(?:[-+.][0-9A-Za-z.-]+)?", tag or "")
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
-def pod_spec_pointer(kind: str) -> str:
-    if kind == "Pod":
-        return "/spec"
-    if kind == "CronJob":
-        return "/spec/jobTemplate/spec/template/spec"
-    return "/spec/template/spec"
 
 
 def command_tokens(container: dict[str, Any]) -> list[str]:
@@ -121,10 +110,7 @@ class Workload:
 
     @property
     def pod(self) -> dict[str, Any]:
-        node: Any = self.manifest.body
-        for part in self.pod_pointer.strip("/").split("/"):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        return node if isinstance(node, dict) else {}
+        return pod_spec(self.manifest.body) or {}
 
     @property
     def main(self) -> Container | None:
@@ -170,20 +156,6 @@ class Workload:
             return 0
         value = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
         return scaled(value, replicas, round_up=True)
-
-
-def scaled(value: Any, total: int, *, round_up: bool) -> int:
-    """An IntOrString (3 or "10%") against `total`, rounded the way the Deployment controller does."""
-    if isinstance(value, str) and value.endswith("%"):
-        try:
-            share = float(value[:-1]) * total / 100
-        except ValueError:
-            return 0
-        return math.ceil(share) if round_up else math.floor(share)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 def _role(manifest: Manifest, containers: list[Container]) -> str:
@@ -299,8 +271,7 @@ def build_flux(targets: dict[str, list[Manifest]]) -> list[FluxKustomization]:
     out = []
     for target, manifests in targets.items():
         for manifest in manifests:
-            ident = manifest.identity
-            if ident.kind == "Kustomization" and ident.api_version.startswith("kustomize.toolkit.fluxcd.io/"):
+            if is_flux_kustomization(manifest.body):
                 out.append(FluxKustomization(manifest, environment_of(target)))
     return out
 
@@ -338,15 +309,11 @@ def _classify(env: Environment) -> None:
             pod_pointer = pod_spec_pointer(manifest.identity.kind)
             workload = Workload(manifest, "other", [], pod_pointer)
             lookup = _lookup_for(config_objects, target, manifest.identity.namespace)
-            pod = workload.pod
-            for key in ("initContainers", "containers"):
-                for index, body in enumerate(pod.get(key) or []):
-                    if not isinstance(body, dict):
-                        continue
-                    pointer = f"{pod_pointer}/{key}/{index}"
-                    env_vars = resolve_env(body, manifest, pointer, lookup)
-                    image = parse_image(str(body.get("image") or ""))
-                    workload.containers.append(Container(body, pointer, env_vars, image, key == "initContainers"))
+            for pointer, body in iter_containers(manifest.body):
+                env_vars = resolve_env(body, manifest, pointer, lookup)
+                image = parse_image(str(body.get("image") or ""))
+                init = pointer.startswith(f"{pod_pointer}/initContainers/")
+                workload.containers.append(Container(body, pointer, env_vars, image, init))
             workload.role = _role(manifest, workload.containers)
             workload.hpa = next((h for h in hpas if _targets(h, manifest)), None)
             env.workloads.append(workload)
@@ -359,30 +326,6 @@ def _targets(hpa: Manifest, workload: Manifest) -> bool:
         and ref.get("name") == workload.identity.name
         and hpa.identity.namespace == workload.identity.namespace
     )
-
-
-def selects(selector: dict[str, Any] | None, labels: dict[str, Any] | None) -> bool:
-    """Does a label selector (matchLabels/matchExpressions, or a Service's plain map) select `labels`?"""
-    if not selector:
-        return False
-    labels = labels or {}
-    match_labels = (
-        selector.get("matchLabels") if "matchLabels" in selector or "matchExpressions" in selector else selector
-    )
-    for key, value in (match_labels or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or [] if "matchExpressions" in selector else []:
-        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
-        present = key in labels
-        if (
-            (operator == "In" and labels.get(key) not in values)
-            or (operator == "NotIn" and labels.get(key) in values)
-            or (operator == "Exists" and not present)
-            or (operator == "DoesNotExist" and present)
-        ):
-            return False
-    return True
 
 
 def pod_labels(workload: Workload) -> dict[str, Any]:

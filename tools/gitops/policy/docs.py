@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from gitops.atomic import write_text_atomically
 from gitops.policy import rules
 from gitops.policy.registry import AREAS
 from gitops.rules import Rule as GateRule
@@ -69,11 +68,7 @@ def _gate_rules() -> list[GateRule]:
 
 def write_docs(root: Path) -> Path:
     target = root / DOCS_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".rules-", suffix=".md", dir=target.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(render_docs())
-    os.replace(temp, target)
+    write_text_atomically(target, render_docs())
     return target
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops.manifests import Manifest
+from gitops.sops.crypto import is_encrypted_value
 
 Lookup = Callable[[str, str], Manifest | None]
 """(kind "ConfigMap"|"Secret", name) -> the rendered object, if any."""
@@ -71,12 +72,12 @@ def secret_values(secret: Manifest) -> dict[str, str | None]:
         out[str(key)] = None if encrypted else _decode(raw)
     for key, raw in (body.get("stringData") or {}).items():
         text = None if raw is None else str(raw)
-        out[str(key)] = None if encrypted or (text is not None and "ENC[" in text) else text
+        out[str(key)] = None if encrypted or is_encrypted_value(text) else text
     return out
 
 
 def _decode(raw: Any) -> str | None:
-    if not isinstance(raw, str) or "ENC[" in raw:
+    if not isinstance(raw, str) or is_encrypted_value(raw):
         return None
     try:
         return base64.b64decode(raw, validate=True).decode("utf-8")

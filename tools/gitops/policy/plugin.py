@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from gitops.check import CheckContext, register_check
 from gitops.findings import Finding
-from gitops.manifests import Manifest
+from gitops.manifests import group_by_target
 from gitops.policy.runner import run_policy
 from gitops.targets import discover
-
-
-def manifests_by_target(manifests: Iterable[Manifest]) -> dict[str, list[Manifest]]:
-    out: dict[str, list[Manifest]] = {}
-    for manifest in manifests:
-        out.setdefault(manifest.target, []).append(manifest)
-    return out
 
 
 @register_check("policy")
@@ -25,4 +16,4 @@ def policy(context: CheckContext) -> list[Finding]:
     if sorted(context.targets) != discover(context.repo_root):
         return []
     previous = context.options.extra.get("previous")  # the base ref's manifests, with --new-only
-    return run_policy(context.repo_root, manifests_by_target(context.manifests), context.config.raw, previous=previous)
+    return run_policy(context.repo_root, group_by_target(context.manifests), context.config.raw, previous=previous)

@@ -9,8 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gitops.findings import Severity
+from gitops.k8s import selects
 from gitops.manifests import Manifest
-from gitops.policy.context import Environment, PolicyContext, Workload, pod_labels, selects
+from gitops.policy.context import Environment, PolicyContext, Workload, pod_labels
 from gitops.policy.registry import Hit, rule
 
 STREAMING_PATH = "/api/v1/streaming"

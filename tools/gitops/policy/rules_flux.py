@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterator
 
 from gitops.findings import Severity
+from gitops.k8s import generated_base
 from gitops.manifests import Manifest
-from gitops.policy.context import HASH_SUFFIX, Environment, FluxKustomization, PolicyContext, Workload
+from gitops.policy.context import Environment, FluxKustomization, PolicyContext, Workload
 from gitops.policy.registry import Hit, rule
 
 AREA = "Flux and GitOps"
@@ -205,7 +206,7 @@ def check_rollout_triggers(ctx: PolicyContext) -> Iterator[Hit]:
             if workload.kind in ("Job", "CronJob") or _has_checksum(workload):
                 continue
             for kind, name in sorted(_referenced(workload)):
-                if kind != "ConfigMap" or HASH_SUFFIX.search(name) or not _rendered(env, kind, name):
+                if kind != "ConfigMap" or generated_base(name) is not None or not _rendered(env, kind, name):
                     continue
                 yield Hit(
                     f"{workload.name} reads {kind} {name}, whose name has no content hash: changing it does not "

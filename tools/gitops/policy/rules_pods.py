@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitops.findings import Severity
-from gitops.policy.context import Container, PolicyContext, Workload, pod_labels, scaled, selects
+from gitops.k8s import scaled, selects
+from gitops.policy.context import Container, PolicyContext, Workload, pod_labels
 from gitops.policy.registry import Hit, rule
 
 AREA = "Probes, resources and security"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gitops.findings import Severity
-from gitops.policy.context import PolicyContext, Workload, scaled
+from gitops.k8s import scaled
+from gitops.policy.context import PolicyContext, Workload
 from gitops.policy.mastodon import is_scheduler, rails_version, sidekiq_queues
 from gitops.policy.registry import Hit, rule
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,24 +23,6 @@ def read_text(path: Path, source: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise GitopsError(f"{name}: not valid UTF-8 (byte {exc.start})") from None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory + os.replace. Only ever called with ciphertext."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(temp, path.stat().st_mode & 0o7777)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 @dataclass(frozen=True)

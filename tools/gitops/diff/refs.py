@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import git
-from gitops.diff import DiffResult, Side, compare
-from gitops.diff_secrets import Decrypt, sops_plaintext_digests
+from gitops.diff.engine import compare
+from gitops.diff.model import DiffResult, Side
+from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.errors import GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.manifests import Manifest

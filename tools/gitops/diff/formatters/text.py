@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gitops.diff import DiffResult
-from gitops.diff_output.common import detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.formatters.common import detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.model import DiffResult, Status
 
-_COLOURS = {"added": "32", "removed": "31", "changed": "33", "moved": "36", "rolling": "35"}
+_COLOURS = {Status.ADDED: "32", Status.REMOVED: "31", Status.CHANGED: "33", Status.MOVED: "36", Status.ROLLING: "35"}
 _LINE_COLOURS = {"add": "32", "del": "31", "path": "1", "note": "2", "order": "36"}
 
 
@@ -13,7 +13,7 @@ def _paint(text: str, code: str, colour: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if colour and code else text
 
 
-def format_text(result: DiffResult, *, colour: bool = False) -> str:
+def format_diff_text(result: DiffResult, *, colour: bool = False) -> str:
     base, head = side_text(result)
     out = [_paint(f"gitops diff: {base} -> {head}", "1", colour), overall_summary(result)]
     for target in result.targets:

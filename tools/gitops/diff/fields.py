@@ -12,10 +12,19 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 LIST_KEYS = ("name", "containerPort", "key")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class FieldChangeKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+    ORDER = "order"
+    """Identified list items were reordered: before/after are then the lists of item identifiers."""
 
 
 @dataclass(frozen=True)
@@ -23,8 +32,7 @@ class FieldChange:
     """One difference. `before`/`after` are plain data (None for an added/removed side)."""
 
     path: str
-    change: str
-    """"added", "removed", "changed", or "order" (before/after are then the lists of item identifiers)."""
+    change: FieldChangeKind
     before: Any = None
     after: Any = None
 
@@ -73,7 +81,7 @@ def diff_values(before: Any, after: Any, path: str = "") -> list[FieldChange]:
         return _diff_lists(before, after, path)
     if same(before, after):
         return []
-    return [FieldChange(path, "changed", before, after)]
+    return [FieldChange(path, FieldChangeKind.CHANGED, before, after)]
 
 
 def _diff_mappings(before: dict[str, Any], after: dict[str, Any], path: str) -> list[FieldChange]:
@@ -82,9 +90,9 @@ def _diff_mappings(before: dict[str, Any], after: dict[str, Any], path: str) -> 
     for key in keys:
         sub = key_segment(path, str(key))
         if key not in after:
-            changes.append(FieldChange(sub, "removed", before[key], None))
+            changes.append(FieldChange(sub, FieldChangeKind.REMOVED, before[key], None))
         elif key not in before:
-            changes.append(FieldChange(sub, "added", None, after[key]))
+            changes.append(FieldChange(sub, FieldChangeKind.ADDED, None, after[key]))
         else:
             changes.extend(diff_values(before[key], after[key], sub))
     return changes
@@ -98,21 +106,21 @@ def _diff_lists(before: list[Any], after: list[Any], path: str) -> list[FieldCha
             for index, (old, new) in enumerate(zip(before, after, strict=True)):
                 changes.extend(diff_values(old, new, f"{path}[{index}]"))
             return changes
-        return [] if same(before, after) else [FieldChange(path, "changed", before, after)]
+        return [] if same(before, after) else [FieldChange(path, FieldChangeKind.CHANGED, before, after)]
     old_items = {item[field]: item for item in before}
     new_items = {item[field]: item for item in after}
     changes = []
     for ident, item in old_items.items():
         sub = _item_segment(path, field, ident)
         if ident not in new_items:
-            changes.append(FieldChange(sub, "removed", item, None))
+            changes.append(FieldChange(sub, FieldChangeKind.REMOVED, item, None))
         else:
             changes.extend(diff_values(item, new_items[ident], sub))
     for ident, item in new_items.items():
         if ident not in old_items:
-            changes.append(FieldChange(_item_segment(path, field, ident), "added", None, item))
+            changes.append(FieldChange(_item_segment(path, field, ident), FieldChangeKind.ADDED, None, item))
     old_order = [i for i in old_items if i in new_items]
     new_order = [i for i in new_items if i in old_items]
     if old_order != new_order:
-        changes.append(FieldChange(path, "order", old_order, new_order))
+        changes.append(FieldChange(path, FieldChangeKind.ORDER, old_order, new_order))
     return changes

@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from gitops.sops import decrypt_values, load_identities
+from gitops.sops.crypto import is_encrypted_value
+
 SECRET_FIELDS = ("data", "stringData")
-ENC_PREFIX = "ENC[AES256_GCM,"
 MASK = "***"
 ENCRYPTED_MASK = "<encrypted>"
 
@@ -23,21 +26,37 @@ Digests = dict[tuple[str, ...], str]
 Decrypt = Callable[[dict[str, Any], str], "Digests | None"]
 
 
+class KeyStatus(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    UNKNOWN = "unknown"
+    """Encrypted on a side we cannot decrypt: whether the plaintext changed cannot be told."""
+
+
+class ComparedBy(StrEnum):
+    VALUE = "value"
+    """Plain values, by digest."""
+    PLAINTEXT = "plaintext"
+    """Decrypted values, by digest."""
+    KEYS = "keys"
+    """No decryption identity: the key set only."""
+
+
 @dataclass(frozen=True)
 class SecretKeyChange:
     field: str
     """"data" or "stringData"."""
     key: str
-    change: str
-    """"added", "removed", "changed", "unchanged", or "unknown" (encrypted, no identity to tell)."""
+    change: KeyStatus
 
 
 @dataclass(frozen=True)
 class SecretChange:
     encrypted: bool
     """Either side carries a SOPS block."""
-    compared_by: str
-    """"value" (plain, by digest), "plaintext" (decrypted, by digest) or "keys" (no identity: key set only)."""
+    compared_by: ComparedBy
     keys: tuple[SecretKeyChange, ...] = ()
     reencrypted: bool = False
     """The ciphertext changed and no value did (known only when decrypted)."""
@@ -49,18 +68,14 @@ class SecretChange:
         return (
             self.reencrypted
             or self.recipients_before != self.recipients_after
-            or any(k.change != "unchanged" for k in self.keys)
+            or any(k.change is not KeyStatus.UNCHANGED for k in self.keys)
         )
 
-    def status_of(self, field_name: str, key: str) -> str:
+    def status_of(self, field_name: str, key: str) -> KeyStatus:
         for entry in self.keys:
             if entry.field == field_name and entry.key == key:
                 return entry.change
-        return "unchanged"
-
-
-def is_encrypted_value(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(ENC_PREFIX)
+        return KeyStatus.UNCHANGED
 
 
 def is_sops(body: Mapping[str, Any]) -> bool:
@@ -81,14 +96,10 @@ def _digest(data: bytes) -> str:
 def sops_plaintext_digests(body: dict[str, Any], source: str) -> Digests | None:
     """The adapter to gitops.sops: digests of every decrypted ENC value, or None when we cannot decrypt.
 
-    None when the sops library is not installed, no age identity is configured, or none opens this object.
+    None when no age identity is configured or none opens this object.
     Values are decrypted one by one with their key path as AAD, as Flux does after the build; the MAC is
     not checked because kustomize rewrites plaintext fields (namespace, labels) that the MAC covers.
     """
-    try:
-        from gitops.sops import decrypt_values
-    except ImportError:
-        return None
     identities = _identities()
     if not identities:
         return None
@@ -102,8 +113,6 @@ def sops_plaintext_digests(body: dict[str, Any], source: str) -> Digests | None:
 @lru_cache(maxsize=1)
 def _identities() -> tuple[Any, ...]:
     try:
-        from gitops.sops.keys import load_identities
-
         return tuple(load_identities())
     except Exception:  # an unreadable key file means "no identity" for a diff; `gitops secrets` reports it
         return ()
@@ -124,30 +133,30 @@ def compare_secret(
         new = _values(after, field_name)
         for key in sorted({*old, *new}, key=str):
             if key not in new:
-                changes.append(SecretKeyChange(field_name, str(key), "removed"))
+                changes.append(SecretKeyChange(field_name, str(key), KeyStatus.REMOVED))
                 continue
             if key not in old:
-                changes.append(SecretKeyChange(field_name, str(key), "added"))
+                changes.append(SecretKeyChange(field_name, str(key), KeyStatus.ADDED))
                 continue
             if old[key] == new[key]:
-                changes.append(SecretKeyChange(field_name, str(key), "unchanged"))
+                changes.append(SecretKeyChange(field_name, str(key), KeyStatus.UNCHANGED))
                 continue
             path = (field_name, str(key))
             d_old = _value_digest(old[key], path, plain_before)
             d_new = _value_digest(new[key], path, plain_after)
             if d_old is None or d_new is None:
-                state = "unknown"
+                state = KeyStatus.UNKNOWN
             elif d_old == d_new:
-                state = "unchanged"
+                state = KeyStatus.UNCHANGED
                 ciphertext_changed = ciphertext_changed or is_encrypted_value(old[key]) or is_encrypted_value(new[key])
             else:
-                state = "changed"
+                state = KeyStatus.CHANGED
             changes.append(SecretKeyChange(field_name, str(key), state))
-    values_same = all(c.change == "unchanged" for c in changes)
+    values_same = all(c.change is KeyStatus.UNCHANGED for c in changes)
     sops_block_changed = is_sops(before) and is_sops(after) and before.get("sops") != after.get("sops")
     return SecretChange(
         encrypted=encrypted,
-        compared_by="keys" if undecryptable else ("plaintext" if encrypted else "value"),
+        compared_by=ComparedBy.KEYS if undecryptable else (ComparedBy.PLAINTEXT if encrypted else ComparedBy.VALUE),
         keys=tuple(changes),
         reencrypted=encrypted and not undecryptable and values_same and (ciphertext_changed or sops_block_changed),
         recipients_before=recipients(before),
@@ -187,8 +196,8 @@ def redact(body: dict[str, Any], secret: SecretChange | None = None, side: str |
             if not isinstance(values, dict):
                 continue
             for key in values:
-                status = secret.status_of(field_name, str(key)) if secret else "unchanged"
-                values[key] = f"{MASK} ({side})" if side and status in ("changed", "unknown") else MASK
+                status = secret.status_of(field_name, str(key)) if secret else KeyStatus.UNCHANGED
+                values[key] = f"{MASK} ({side})" if side and status in (KeyStatus.CHANGED, KeyStatus.UNKNOWN) else MASK
     return clean
 
 

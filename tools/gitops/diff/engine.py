@@ -1,4 +1,4 @@
-"""The comparison engine: rendered manifests of two sides -> plain data describing what the cluster sees change.
+"""The comparison engine: rendered manifests of two sides -> a DiffResult's targets (gitops.diff.model).
 
 Objects are paired by (API group, kind, namespace, name) within a target. What is left over is then
 explained before being called added/removed: a configMapGenerator/secretGenerator hash-suffix rename in one
@@ -8,107 +8,20 @@ object that left one target and appeared in another is "moved".
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-from gitops.diff_fields import FieldChange, diff_values
-from gitops.diff_secrets import (
+from gitops.diff.fields import FieldChange, FieldChangeKind, diff_values
+from gitops.diff.model import ResourceChange, Status, TargetDiff, TargetStatus
+from gitops.diff.secrets import (
     Decrypt,
-    SecretChange,
     compare_secret,
     mask_encrypted,
     redact,
     sops_plaintext_digests,
     without_secret_material,
 )
+from gitops.k8s import GENERATED_KINDS, generated_base
 from gitops.manifests import Manifest
-
-STATUSES = ("added", "changed", "removed", "moved", "rolling")
-GENERATED_KINDS = ("ConfigMap", "Secret")
-# kustomize appends "-" and 10 characters of an encoded content hash to generated names.
-_HASH_SUFFIX = re.compile(r"^(?P<base>.+)-(?P<hash>[a-z0-9]{10})$")
-
-
-@dataclass
-class ResourceChange:
-    status: str
-    """One of STATUSES."""
-    target: str
-    group: str
-    kind: str
-    namespace: str | None
-    name: str
-    api_version_before: str | None = None
-    api_version_after: str | None = None
-    from_target: str | None = None
-    """For "moved": the target the object left."""
-    previous_name: str | None = None
-    """For a generator hash rename: the old generated name."""
-    origin_before: str | None = None
-    origin_after: str | None = None
-    fields: list[FieldChange] = field(default_factory=list)
-    secret: SecretChange | None = None
-    rolls_for: list[str] = field(default_factory=list)
-    """Generators (base names, hash suffix removed) whose new generated name this object picks up."""
-    before: dict[str, Any] | None = field(default=None, repr=False)
-    """Redacted body on the base side (safe to print); None when added."""
-    after: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def api_version_changed(self) -> bool:
-        return bool(self.api_version_before and self.api_version_after) and (
-            self.api_version_before != self.api_version_after
-        )
-
-    @property
-    def title(self) -> str:
-        ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{ns}{self.name}"
-
-    @property
-    def sort_key(self) -> tuple[str, str, str, str]:
-        return (self.group, self.kind, self.namespace or "", self.name)
-
-
-@dataclass
-class TargetDiff:
-    target: str
-    status: str
-    """"changed", "added" (the target exists only on the head side) or "removed"."""
-    changes: list[ResourceChange] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for c in self.changes if c.status == status)
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of the comparison, for display: `label` is what a person reads (ref or "working tree")."""
-
-    label: str
-    ref: str | None = None
-    commit: str | None = None
-    dirty: bool = False
-
-
-@dataclass
-class DiffResult:
-    base: Side
-    head: Side
-    targets: list[TargetDiff]
-    rendered: list[str] = field(default_factory=list)
-    """Targets whose inputs changed (rendered on at least one side)."""
-    unchanged: int = 0
-    """Targets without a difference (inputs identical, or rendering to the same objects)."""
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.targets)
-
-    def totals(self) -> dict[str, int]:
-        return {s: sum(t.count(s) for t in self.targets) for s in STATUSES}
 
 
 def _by_identity(manifests: Sequence[Manifest]) -> dict[tuple[str, str, str, str], Manifest]:
@@ -116,7 +29,7 @@ def _by_identity(manifests: Sequence[Manifest]) -> dict[tuple[str, str, str, str
 
 
 def _compare_pair(
-    status: str,
+    status: Status,
     target: str,
     old: Manifest,
     new: Manifest,
@@ -142,10 +55,7 @@ def _compare_pair(
     return ResourceChange(
         status=status,
         target=target,
-        group=new.identity.group,
-        kind=new.identity.kind,
-        namespace=new.identity.namespace,
-        name=new.identity.name,
+        identity=new.identity,
         api_version_before=old.identity.api_version,
         api_version_after=new.identity.api_version,
         origin_before=old.origin,
@@ -157,35 +67,28 @@ def _compare_pair(
     )
 
 
-def _one_sided(status: str, target: str, m: Manifest) -> ResourceChange:
+def _one_sided(status: Status, target: str, m: Manifest) -> ResourceChange:
+    removed = status is Status.REMOVED
     return ResourceChange(
         status=status,
         target=target,
-        group=m.identity.group,
-        kind=m.identity.kind,
-        namespace=m.identity.namespace,
-        name=m.identity.name,
-        api_version_before=m.identity.api_version if status == "removed" else None,
-        api_version_after=m.identity.api_version if status == "added" else None,
-        origin_before=m.origin if status == "removed" else None,
-        origin_after=m.origin if status == "added" else None,
-        before=redact(m.body) if status == "removed" else None,
-        after=redact(m.body) if status == "added" else None,
+        identity=m.identity,
+        api_version_before=m.identity.api_version if removed else None,
+        api_version_after=None if removed else m.identity.api_version,
+        origin_before=m.origin if removed else None,
+        origin_after=None if removed else m.origin,
+        before=redact(m.body) if removed else None,
+        after=None if removed else redact(m.body),
     )
 
 
 def _generator_key(m: Manifest) -> tuple[str, str, str, str] | None:
     if m.identity.kind not in GENERATED_KINDS or m.identity.group:
         return None
-    match = _HASH_SUFFIX.match(m.identity.name)
-    if match is None:
+    base = generated_base(m.identity.name)
+    if base is None:
         return None
-    return (m.identity.kind, m.identity.namespace or "", match["base"], m.origin or "")
-
-
-def _generator_base(name: str) -> str:
-    match = _HASH_SUFFIX.match(name)
-    return match["base"] if match else name
+    return (m.identity.kind, m.identity.namespace or "", base, m.origin or "")
 
 
 def _pair_generator_renames(
@@ -212,14 +115,14 @@ def _mark_rolling(change: ResourceChange, renames: Mapping[str, str]) -> None:
     references = [
         c
         for c in change.fields
-        if c.change == "changed" and isinstance(c.before, str) and renames.get(c.before) == c.after
+        if c.change is FieldChangeKind.CHANGED and isinstance(c.before, str) and renames.get(c.before) == c.after
     ]
     if not references:
         return
-    change.rolls_for = sorted({_generator_base(str(c.before)) for c in references})
+    change.rolls_for = sorted({generated_base(str(c.before)) or str(c.before) for c in references})
     only_hash = len(references) == len(change.fields) and not change.api_version_changed
     if only_hash and not (change.secret and change.secret.changed):
-        change.status = "rolling"
+        change.status = Status.ROLLING
 
 
 def compare(
@@ -233,11 +136,14 @@ def compare(
     leftovers_removed: dict[str, dict[tuple[str, str, str, str], Manifest]] = {}
     leftovers_added: dict[str, dict[tuple[str, str, str, str], Manifest]] = {}
     for name in names:
-        status = "changed" if name in base and name in head else ("added" if name in head else "removed")
+        if name in base and name in head:
+            status = TargetStatus.CHANGED
+        else:
+            status = TargetStatus.ADDED if name in head else TargetStatus.REMOVED
         diff = diffs[name] = TargetDiff(name, status)
         old, new = _by_identity(base.get(name, ())), _by_identity(head.get(name, ()))
         for key in old.keys() & new.keys():
-            pair = _compare_pair("changed", name, old[key], new[key], decrypt)
+            pair = _compare_pair(Status.CHANGED, name, old[key], new[key], decrypt)
             if pair is not None:
                 diff.changes.append(pair)
         removed = {k: m for k, m in old.items() if k not in new}
@@ -246,7 +152,7 @@ def compare(
         for was, now in _pair_generator_renames(removed, added):
             del removed[was.identity.group_kind_key], added[now.identity.group_kind_key]
             renames[was.identity.name] = now.identity.name
-            change = _compare_pair("changed", name, was, now, decrypt, ignore_name=True, keep=True)
+            change = _compare_pair(Status.CHANGED, name, was, now, decrypt, ignore_name=True, keep=True)
             assert change is not None
             change.previous_name = was.identity.name
             diff.changes.append(change)
@@ -256,10 +162,10 @@ def compare(
         leftovers_removed[name], leftovers_added[name] = removed, added
     _pair_moves(leftovers_removed, leftovers_added, diffs, decrypt)
     for name in names:
-        diffs[name].changes.extend(_one_sided("removed", name, m) for m in leftovers_removed[name].values())
-        diffs[name].changes.extend(_one_sided("added", name, m) for m in leftovers_added[name].values())
+        diffs[name].changes.extend(_one_sided(Status.REMOVED, name, m) for m in leftovers_removed[name].values())
+        diffs[name].changes.extend(_one_sided(Status.ADDED, name, m) for m in leftovers_added[name].values())
         diffs[name].changes.sort(key=lambda c: c.sort_key)
-    return [d for d in diffs.values() if d.changes or d.status != "changed"]
+    return [d for d in diffs.values() if d.changes or d.status is not TargetStatus.CHANGED]
 
 
 def _pair_moves(
@@ -281,7 +187,7 @@ def _pair_moves(
             destination = candidates[0]
             arrivals[key].remove(destination)
             old, new = removed[source].pop(key), added[destination].pop(key)
-            change = _compare_pair("moved", destination, old, new, decrypt, keep=True)
+            change = _compare_pair(Status.MOVED, destination, old, new, decrypt, keep=True)
             assert change is not None
             change.from_target = source
             diffs[destination].changes.append(change)

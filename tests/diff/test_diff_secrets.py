@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pyrage import x25519
 
-from tests.diff_support import commit, init_repo, new_identity, sops_secret
+from tests.diff.support import commit, init_repo, new_identity, sops_secret
 from tests.helpers import run_gitops
 
 FORMATS = ("text", "unified", "markdown", "json")

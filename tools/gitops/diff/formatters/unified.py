@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import difflib
 
-from gitops.diff import DiffResult, ResourceChange
+from gitops.diff.model import DiffResult, ResourceChange
 from gitops.manifests import dump_documents
 
 
 def _label(target: str, change: ResourceChange, name: str) -> str:
-    ns = change.namespace or "_cluster"
-    return f"{target}/{change.kind}/{ns}/{name}"
+    ns = change.identity.namespace or "_cluster"
+    return f"{target}/{change.identity.kind}/{ns}/{name}"
 
 
 def resource_diff(change: ResourceChange) -> list[str]:
@@ -19,9 +19,9 @@ def resource_diff(change: ResourceChange) -> list[str]:
     old_label = (
         "/dev/null"
         if change.before is None
-        else "a/" + _label(change.from_target or change.target, change, change.previous_name or change.name)
+        else "a/" + _label(change.from_target or change.target, change, change.previous_name or change.identity.name)
     )
-    new_label = "/dev/null" if change.after is None else "b/" + _label(change.target, change, change.name)
+    new_label = "/dev/null" if change.after is None else "b/" + _label(change.target, change, change.identity.name)
     lines = list(difflib.unified_diff(before, after, old_label, new_label, n=3))
     if not lines:  # a pure rename or move with identical content still gets its header
         lines = [f"--- {old_label}\n", f"+++ {new_label}\n"]

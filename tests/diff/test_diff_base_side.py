@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitops import git
 from gitops.targets import Tree, discover
-from tests.diff_support import commit, init_repo
+from tests.diff.support import commit, init_repo
 from tests.helpers import run_gitops
 
 APP = """

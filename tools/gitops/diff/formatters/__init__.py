@@ -7,14 +7,14 @@ import os
 from collections.abc import Callable
 from typing import TextIO
 
-from gitops.diff import DiffResult
+from gitops.diff.model import DiffResult
 
-# format -> module under gitops.diff_output and its function; imported only when that format is asked for.
-FORMATS: dict[str, tuple[str, str]] = {
-    "text": ("text", "format_text"),
+# format -> module under gitops.diff.formatters and its function; imported only when that format is asked for.
+DIFF_FORMATS: dict[str, tuple[str, str]] = {
+    "text": ("text", "format_diff_text"),
     "unified": ("unified", "format_unified"),
     "markdown": ("markdown", "format_markdown"),
-    "json": ("json_format", "format_json"),
+    "json": ("json_format", "format_diff_json"),
 }
 
 
@@ -25,7 +25,8 @@ def use_colour(stream: TextIO, choice: str = "auto") -> bool:
     return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
-def render(result: DiffResult, fmt: str, *, colour: bool = False) -> str:
-    module, function = FORMATS[fmt]
-    formatter: Callable[..., str] = getattr(importlib.import_module(f"gitops.diff_output.{module}"), function)
+def format_diff(result: DiffResult, fmt: str, *, colour: bool = False) -> str:
+    """The report in one of DIFF_FORMATS; `colour` applies to text only."""
+    module, function = DIFF_FORMATS[fmt]
+    formatter: Callable[..., str] = getattr(importlib.import_module(f"gitops.diff.formatters.{module}"), function)
     return formatter(result, colour=colour) if fmt == "text" else formatter(result)

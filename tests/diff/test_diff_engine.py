@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from gitops.diff import DiffResult, Side, compare
-from gitops.diff_fields import FieldChange, diff_values
-from gitops.diff_output import use_colour
-from gitops.diff_output.markdown import LIMIT, MARKER, format_markdown
-from gitops.diff_output.text import format_text
+from gitops.diff.engine import compare
+from gitops.diff.fields import FieldChange, diff_values
+from gitops.diff.formatters import use_colour
+from gitops.diff.formatters.markdown import LIMIT, MARKER, format_markdown
+from gitops.diff.formatters.text import format_diff_text
+from gitops.diff.model import DiffResult, Side
 from gitops.manifests import Manifest, identity_of
 
 
@@ -62,7 +63,7 @@ def test_duplicate_names_fall_back_to_positional_matching() -> None:
 
 
 def test_generator_rename_needs_the_same_base_name_and_origin() -> None:
-    base = {"overlays/a": [config_map("env-aaaaaaaaaa", {"A": "1"}), config_map("other-bbbbbbbbbb", {"B": "1"})]}
+    base = {"overlays/a": [config_map("env-mt8bd5fgk2", {"A": "1"}), config_map("other-bbbbbbbbbb", {"B": "1"})]}
     head = {
         "overlays/a": [
             config_map("env-cccccccccc", {"A": "2"}),
@@ -70,9 +71,9 @@ def test_generator_rename_needs_the_same_base_name_and_origin() -> None:
         ]
     }
     (target,) = compare(base, head)
-    statuses = {(c.status, c.name, c.previous_name) for c in target.changes}
+    statuses = {(c.status, c.identity.name, c.previous_name) for c in target.changes}
     assert statuses == {
-        ("changed", "env-cccccccccc", "env-aaaaaaaaaa"),
+        ("changed", "env-cccccccccc", "env-mt8bd5fgk2"),
         ("removed", "other-bbbbbbbbbb", None),  # a generator from another kustomization is not a rename
         ("added", "other-dddddddddd", None),
     }
@@ -151,4 +152,4 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPa
     assert use_colour(Terminal()) is False
     assert use_colour(Terminal(), "always") is True
     result = big_result(1, 1)
-    assert "\033[" in format_text(result, colour=True) and "\033[" not in format_text(result, colour=False)
+    assert "\033[" in format_diff_text(result, colour=True) and "\033[" not in format_diff_text(result, colour=False)

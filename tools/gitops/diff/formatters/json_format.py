@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gitops.diff import STATUSES, DiffResult, ResourceChange, Side, TargetDiff
+from gitops.diff.model import DiffResult, ResourceChange, Side, Status, TargetDiff
 
 FORMAT = "gitops-diff/v1"
 
@@ -16,28 +16,30 @@ def _side(side: Side) -> dict[str, Any]:
 
 def _resource(change: ResourceChange) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "status": change.status,
-        "group": change.group,
-        "kind": change.kind,
-        "namespace": change.namespace,
-        "name": change.name,
+        "status": change.status.value,
+        "group": change.identity.group,
+        "kind": change.identity.kind,
+        "namespace": change.identity.namespace,
+        "name": change.identity.name,
         "apiVersion": {"base": change.api_version_before, "head": change.api_version_after},
         "apiVersionChanged": change.api_version_changed,
         "origin": {"base": change.origin_before, "head": change.origin_after},
         "movedFrom": change.from_target,
         "previousName": change.previous_name,
         "rollsFor": list(change.rolls_for),
-        "fields": [{"path": f.path, "change": f.change, "base": f.before, "head": f.after} for f in change.fields],
+        "fields": [
+            {"path": f.path, "change": f.change.value, "base": f.before, "head": f.after} for f in change.fields
+        ],
         "secret": None,
     }
     if change.secret is not None:
         s = change.secret
         out["secret"] = {
             "encrypted": s.encrypted,
-            "comparedBy": s.compared_by,
+            "comparedBy": s.compared_by.value,
             "reencrypted": s.reencrypted,
             "recipients": {"base": list(s.recipients_before), "head": list(s.recipients_after)},
-            "keys": [{"field": k.field, "key": k.key, "change": k.change} for k in s.keys],
+            "keys": [{"field": k.field, "key": k.key, "change": k.change.value} for k in s.keys],
         }
     return out
 
@@ -45,8 +47,8 @@ def _resource(change: ResourceChange) -> dict[str, Any]:
 def _target(target: TargetDiff) -> dict[str, Any]:
     return {
         "target": target.target,
-        "status": target.status,
-        "counts": {s: target.count(s) for s in STATUSES},
+        "status": target.status.value,
+        "counts": {s.value: target.count(s) for s in Status},
         "resources": [_resource(c) for c in target.changes],
     }
 
@@ -61,11 +63,11 @@ def as_data(result: DiffResult) -> dict[str, Any]:
             "targetsChanged": len(result.targets),
             "targetsRendered": len(result.rendered),
             "targetsUnchanged": result.unchanged,
-            "resources": result.totals(),
+            "resources": {s.value: n for s, n in result.totals().items()},
         },
         "targets": [_target(t) for t in result.targets],
     }
 
 
-def format_json(result: DiffResult) -> str:
+def format_diff_json(result: DiffResult) -> str:
     return json.dumps(as_data(result), indent=2, sort_keys=False, default=str) + "\n"

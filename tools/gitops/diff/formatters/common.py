@@ -12,9 +12,11 @@ from typing import Any
 
 import yaml
 
-from gitops.diff import DiffResult, ResourceChange, TargetDiff
+from gitops.diff.fields import FieldChangeKind
+from gitops.diff.model import DiffResult, ResourceChange, Status, TargetDiff, TargetStatus
+from gitops.diff.secrets import ComparedBy, KeyStatus
 
-SYMBOLS = {"added": "+", "removed": "-", "changed": "~", "moved": ">", "rolling": "^"}
+SYMBOLS = {Status.ADDED: "+", Status.REMOVED: "-", Status.CHANGED: "~", Status.MOVED: ">", Status.ROLLING: "^"}
 _INLINE_LIMIT = 60
 
 
@@ -56,18 +58,18 @@ def heading(change: ResourceChange) -> str:
 
 def notes(change: ResourceChange) -> list[str]:
     out: list[str] = []
-    if change.status == "added":
+    if change.status is Status.ADDED:
         out.append("added" + (f" (from {change.origin_after})" if change.origin_after else ""))
-    elif change.status == "removed":
+    elif change.status is Status.REMOVED:
         out.append("removed" + (f" (was in {change.origin_before})" if change.origin_before else ""))
     if change.from_target:
         out.append(f"moved from target {change.from_target}")
     if change.api_version_changed:
         out.append(f"apiVersion changed: {change.api_version_before} -> {change.api_version_after}")
     if change.previous_name:
-        out.append(f"generated name changed (content hash): {change.previous_name} -> {change.name}")
+        out.append(f"generated name changed (content hash): {change.previous_name} -> {change.identity.name}")
     if change.rolls_for:
-        reason = "only because of" if change.status == "rolling" else "also because of"
+        reason = "only because of" if change.status is Status.ROLLING else "also because of"
         out.append(f"rolling: pods restart {reason} new generated name(s) for {', '.join(change.rolls_for)}")
     out.extend(secret_notes(change))
     return out
@@ -80,17 +82,17 @@ def secret_notes(change: ResourceChange) -> list[str]:
     out = []
     kind = "SOPS-encrypted" if secret.encrypted else "plain"
     how = {
-        "plaintext": "values compared by decrypted digest",
-        "value": "values compared by digest",
-        "keys": "no decryption identity: compared by key set",
+        ComparedBy.PLAINTEXT: "values compared by decrypted digest",
+        ComparedBy.VALUE: "values compared by digest",
+        ComparedBy.KEYS: "no decryption identity: compared by key set",
     }[secret.compared_by]
-    shown = [k for k in secret.keys if k.change != "unchanged"]
+    shown = [k for k in secret.keys if k.change is not KeyStatus.UNCHANGED]
     if shown or secret.reencrypted or secret.recipients_before != secret.recipients_after:
         out.append(f"secret ({kind}, {how}); values are never shown")
     for key in shown:
         word = (
             "encrypted value differs (cannot tell whether the plaintext changed)"
-            if key.change == "unknown"
+            if key.change is KeyStatus.UNKNOWN
             else key.change
         )
         out.append(f"  {key.field}.{key.key}: {word}")
@@ -106,15 +108,15 @@ def secret_notes(change: ResourceChange) -> list[str]:
 def detail_lines(change: ResourceChange) -> list[Line]:
     lines = [Line("note", text) for text in notes(change)]
     for field in change.fields:
-        if field.change == "order":
+        if field.change is FieldChangeKind.ORDER:
             lines.append(
                 Line("order", f"{field.path}: order changed: {scalar_text(field.before)} -> {scalar_text(field.after)}")
             )
             continue
         lines.append(Line("path", field.path))
-        if field.change in ("changed", "removed"):
+        if field.change in (FieldChangeKind.CHANGED, FieldChangeKind.REMOVED):
             lines.extend(Line("del", text) for text in value_lines(field.before))
-        if field.change in ("changed", "added"):
+        if field.change in (FieldChangeKind.CHANGED, FieldChangeKind.ADDED):
             lines.extend(Line("add", text) for text in value_lines(field.after))
     return lines
 
@@ -126,7 +128,7 @@ def side_text(result: DiffResult) -> tuple[str, str]:
 
 def target_summary(target: TargetDiff) -> str:
     parts = [f"{target.count(s)} {s}" for s in SYMBOLS if target.count(s)]
-    prefix = {"added": "new target: ", "removed": "target removed: "}.get(target.status, "")
+    prefix = {TargetStatus.ADDED: "new target: ", TargetStatus.REMOVED: "target removed: "}.get(target.status, "")
     return prefix + (", ".join(parts) or "no resources")
 
 

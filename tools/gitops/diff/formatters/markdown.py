@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 import re
 
-from gitops.diff import STATUSES, DiffResult, ResourceChange, TargetDiff
-from gitops.diff_output.common import detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.formatters.common import detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.model import DiffResult, ResourceChange, Status, TargetDiff, TargetStatus
 
 MARKER = "<!-- gitops-diff -->"
 LIMIT = 65_000
@@ -36,13 +36,13 @@ def _cell(text: str) -> str:
 
 
 def _table(targets: list[TargetDiff], limit: int | None = None) -> str:
-    rows = ["| Target | " + " | ".join(s.capitalize() for s in STATUSES) + " |", "|---|" + "--:|" * len(STATUSES)]
+    rows = ["| Target | " + " | ".join(s.capitalize() for s in Status) + " |", "|---|" + "--:|" * len(Status)]
     shown = targets if limit is None else targets[:limit]
     for target in shown:
-        note = {"added": " (new)", "removed": " (removed)"}.get(target.status, "")
-        rows.append(f"| `{_cell(target.target)}`{note} | " + " | ".join(str(target.count(s)) for s in STATUSES) + " |")
+        note = {TargetStatus.ADDED: " (new)", TargetStatus.REMOVED: " (removed)"}.get(target.status, "")
+        rows.append(f"| `{_cell(target.target)}`{note} | " + " | ".join(str(target.count(s)) for s in Status) + " |")
     if limit is not None and len(targets) > limit:
-        rows.append(f"| … and {len(targets) - limit} more target(s) | " + " | ".join("" for _ in STATUSES) + " |")
+        rows.append(f"| … and {len(targets) - limit} more target(s) | " + " | ".join("" for _ in Status) + " |")
     return "\n".join(rows) + "\n"
 
 

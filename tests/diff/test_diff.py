@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.diff_support import checkout_state, commit, git, init_repo
+from tests.diff.support import checkout_state, commit, git, init_repo
 from tests.helpers import assert_one_line_error, run_gitops
 
 DEPLOYMENT = """
