@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 from gitops import git
+from gitops.kustomize import Kustomize
 from gitops.targets import Tree, discover
 from tests.diff.support import commit, init_repo
-from tests.helpers import run_gitops
+from tests.helpers import assert_one_line_error, run_gitops
 
 APP = """
     apiVersion: v1
@@ -118,3 +120,62 @@ def test_a_base_build_missing_an_unlisted_file_falls_back_to_a_full_checkout(tmp
     (target,) = json.loads(proc.stdout)["targets"]
     assert target["target"] == "overlays/two"
     assert {r["status"] for r in target["resources"]} == {"added", "removed"}  # moved to another namespace
+
+
+def logging_kustomize(tmp_path: Path, kustomize: Kustomize) -> tuple[Path, Path]:
+    """A KUSTOMIZE that records each build's directory, then runs the real kustomize on it."""
+    log = tmp_path / "builds.log"
+    wrapper = tmp_path / "bin" / "kubectl-logging"
+    wrapper.parent.mkdir()
+    real = " ".join(shlex.quote(part) for part in kustomize.argv)
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = kustomize ]; then\n'
+        f'  echo "$2" >> {shlex.quote(str(log))}\n'
+        "  shift\n"
+        f'  exec {real} "$@"\n'
+        "fi\n"
+        f"echo 'Kustomize Version: v{kustomize.version}'\n"
+    )
+    wrapper.chmod(0o755)
+    return wrapper, log
+
+
+def test_a_base_that_fails_to_build_for_its_own_reasons_is_reported_not_rebuilt(
+    tmp_path: Path, kustomize: Kustomize
+) -> None:
+    broken = {
+        **TREE,
+        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\npatches: [{path: p.yaml}]\n",
+        "overlays/two/p.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nope}\n",
+    }
+    repo = init_repo(tmp_path / "repo", broken)
+    (repo / "overlays/two/kustomization.yaml").write_text("namespace: two\nresources: [../../base/app]\n")
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    proc = run_gitops("diff", "--base", "main", cwd=repo, env={"KUSTOMIZE": str(wrapper)})
+    assert_one_line_error(proc, "base main", "overlays/two", "kustomize build failed", "nope")
+    assert len(log.read_text().splitlines()) == 2  # one build per side: no second try from a full checkout
+
+
+def test_a_base_missing_an_unlisted_file_is_built_again_from_a_full_checkout(
+    tmp_path: Path, kustomize: Kustomize
+) -> None:
+    files = {
+        **TREE,
+        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [size.yaml]\n",
+        "overlays/two/size.yaml": """
+            apiVersion: builtin
+            kind: PatchTransformer
+            metadata: {name: size}
+            path: ../../patches/size.yaml
+            target: {kind: ConfigMap, name: app}
+        """,
+        "patches/size.yaml": APP.replace("small", "medium"),
+    }
+    repo = init_repo(tmp_path / "repo", files)
+    kustomization = repo / "overlays/two/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace("namespace: two", "namespace: deux"))
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    proc = run_gitops("diff", "--base", "main", cwd=repo, env={"KUSTOMIZE": str(wrapper)})
+    assert proc.returncode == 1, proc.stderr
+    assert len(log.read_text().splitlines()) == 3  # head once; base from the written inputs, then in full

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from gitops.manifests import Manifest, iter_containers
+from gitops.k8s import iter_containers
+from gitops.manifests import Manifest
 from gitops.render import render_targets
 from gitops.targets import discover
 from tests.helpers import REPO_ROOT
@@ -68,7 +69,7 @@ def test_environment_has_every_mastodon_component(rendered: dict[str, list[Manif
     jobs = by_kind(manifests, "Job")
     assert set(jobs) == {"mastodon-db-migrate-pre-deploy", "mastodon-db-migrate-post-deploy"}
     pre_env = {
-        e["name"]: e.get("value") for c in iter_containers(jobs["mastodon-db-migrate-pre-deploy"]) for e in c["env"]
+        e["name"]: e.get("value") for _, c in iter_containers(jobs["mastodon-db-migrate-pre-deploy"]) for e in c["env"]
     }
     assert pre_env["SKIP_POST_DEPLOYMENT_MIGRATIONS"] == "true"
     for job in jobs.values():
@@ -93,7 +94,7 @@ def test_autoscaling_only_in_production(rendered: dict[str, list[Manifest]]) -> 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_image_is_on_the_environments_single_mastodon_tag(rendered: dict[str, list[Manifest]], env: str) -> None:
-    images = {c["image"] for m in rendered[env] for c in iter_containers(m.body)}
+    images = {c["image"] for m in rendered[env] for _, c in iter_containers(m.body)}
     repos = {image.rsplit(":", 1)[0] for image in images}
     tags = {image.rsplit(":", 1)[1] for image in images if ":" in image.rsplit("/", 1)[-1]}
     assert repos == set(MASTODON_IMAGES)

@@ -14,6 +14,8 @@ from ruamel.yaml.error import YAMLError
 from gitops.errors import GitopsError
 
 CONFIG_FILE = "gitops.yaml"
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+"""schemas/ of the checkout the tool runs from (it ships with the tool, not with each repository it checks)."""
 CONFIG_SCHEMA = "gitops-config.schema.json"
 DEFAULT_KUBERNETES_VERSION = "1.33"
 
@@ -30,12 +32,6 @@ class RepoConfig:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-def _schemas_dir() -> Path:
-    from gitops.schema import SCHEMAS_DIR  # keeps `import gitops.config` light
-
-    return SCHEMAS_DIR
-
-
 def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> RepoConfig:
     """Parse and validate gitops.yaml content; any problem is a GitopsError naming `source`."""
     yaml = YAML(typ="safe", pure=True)
@@ -50,7 +46,7 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
     if not isinstance(data, dict):
         raise GitopsError(f"{source}: must be a mapping")
     data = json.loads(json.dumps(data, default=str))  # plain JSON types for the validator
-    schema_file = (schemas_dir or _schemas_dir()) / CONFIG_SCHEMA
+    schema_file = (schemas_dir or SCHEMAS_DIR) / CONFIG_SCHEMA
     try:
         schema = json.loads(schema_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

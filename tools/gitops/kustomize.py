@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from gitops.atomic import write_text_atomically
-from gitops.errors import GitopsError
+from gitops.errors import BuildError, GitopsError, MissingInputError
 
 MIN_MAJOR = 5
 # Flux builds with LoadRestrictionsNone; our own guard (targets.py) keeps references inside the repository.
@@ -45,7 +45,8 @@ class Kustomize:
     env: dict[str, str] | None = field(default=None, compare=False, hash=False)
 
     def build(self, directory: Path) -> str:
-        """`kustomize build` of one directory; raises GitopsError with kustomize's first error line."""
+        """`kustomize build` of one directory; raises BuildError (MissingInputError when a file it reads does
+        not exist) with kustomize's first error line."""
         try:
             proc = subprocess.run(
                 [*self.argv, str(directory), *BUILD_FLAGS],
@@ -57,7 +58,10 @@ class Kustomize:
         except OSError as exc:
             raise GitopsError(f"{self.argv[0]}: cannot run kustomize: {exc.strerror}") from None
         if proc.returncode != 0:
-            raise GitopsError(first_error_line(proc.stderr) or f"kustomize exited with {proc.returncode}")
+            message = first_error_line(proc.stderr) or f"kustomize exited with {proc.returncode}"
+            # Go's wording of ENOENT, whichever loader (resources, patches, generator files) hit it.
+            missing = "no such file or directory" in proc.stderr
+            raise (MissingInputError if missing else BuildError)(message)
         return proc.stdout
 
 

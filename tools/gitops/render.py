@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops.errors import GitopsError
+from gitops.errors import BuildError, GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.manifests import Manifest, dump_documents, manifests_from_build
 from gitops.targets import Tree, discover
@@ -115,8 +115,8 @@ def render_targets(
 def _build(tool: Kustomize, directory: Path, name: str) -> str:
     try:
         return tool.build(directory)
-    except GitopsError as exc:
-        raise GitopsError(f"{name}: kustomize build failed: {exc}") from None
+    except BuildError as exc:
+        raise type(exc)(f"{name}: kustomize build failed: {exc}") from None
 
 
 def output_path(out_dir: Path, target: str) -> Path:

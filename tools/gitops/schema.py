@@ -16,13 +16,11 @@ from typing import Any
 
 import jsonschema_rs
 
+from gitops.config import SCHEMAS_DIR
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
 from gitops.manifests import Manifest
 from gitops.rules import register_rule
-
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
-"""schemas/ of the checkout the tool runs from (it ships with the tool, not with each repository it checks)."""
 
 ENV_SCHEMA = "mastodon/env-configmap.schema.json"
 SOPS_SCHEMA = "sops-metadata.schema.json"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.atomic import write_text_atomically
+from gitops.config import SCHEMAS_DIR
 from gitops.errors import GitopsError
 
 VERSIONS = ("1.32", "1.33", "1.34")
@@ -175,7 +176,7 @@ def generate(version: str, out_root: Path, kinds: Iterable[tuple[str, str]] = KI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gitops.schemagen", description=__doc__.splitlines()[0])
     parser.add_argument("--versions", default=",".join(VERSIONS), help="comma-separated minor versions")
-    parser.add_argument("--out", type=Path, default=Path("schemas/kubernetes"))
+    parser.add_argument("--out", type=Path, default=SCHEMAS_DIR / "kubernetes")
     args = parser.parse_args(argv)
     try:
         for version in [v.strip().removeprefix("v") for v in args.versions.split(",") if v.strip()]:

@@ -17,7 +17,7 @@ from gitops import git
 from gitops.diff.engine import compare
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
-from gitops.errors import GitopsError
+from gitops.errors import GitopsError, MissingInputError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.manifests import Manifest
 from gitops.render import default_jobs, render_targets
@@ -122,7 +122,7 @@ def _render(root: Path, names: Sequence[str], side: str, jobs: int, tool: Kustom
     try:
         results = render_targets(root, names, origins=True, jobs=jobs, kustomize=tool)
     except GitopsError as exc:
-        raise GitopsError(f"{side}: {exc}") from None
+        raise type(exc)(f"{side}: {exc}") from None
     return {r.target: r.manifests for r in results}
 
 
@@ -169,7 +169,7 @@ def diff_refs(
                 return _render(base_tree.root, plan.base, side, workers, tool)
             try:
                 return _render(base_tree.root, plan.base, side, workers, tool)
-            except GitopsError:
+            except MissingInputError:
                 # A file kustomize reads that our walk does not list: build from a full checkout instead.
                 with git.checkout(repo, base_commit) as full:
                     return _render(full, plan.base, side, workers, tool)

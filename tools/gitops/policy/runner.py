@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 
+from gitops.config import CONFIG_FILE, SCHEMAS_DIR
 from gitops.errors import GitopsError
 from gitops.findings import Finding
 from gitops.manifests import Manifest
@@ -16,8 +17,7 @@ from gitops.policy.context import PolicyContext, build_environments, build_flux
 from gitops.policy.registry import RULES, Hit, ensure_loaded, rule_sort_key
 from gitops.render import RenderedTarget
 
-SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "policy-config.schema.json"
-CONFIG_FILE = "gitops.yaml"
+SCHEMA_FILE = SCHEMAS_DIR / "policy-config.schema.json"
 
 
 def validate_config(config: dict[str, Any], schema_file: Path = SCHEMA_FILE) -> None:
