@@ -12,10 +12,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gitops.errors import GitopsError
+from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
 
-CONFIG_FILE = "gitops.yaml"
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
-"""schemas/ of the checkout the tool runs from (it ships with the tool, not with each repository it checks)."""
 CONFIG_SCHEMA = "gitops-config.schema.json"
 DEFAULT_KUBERNETES_VERSION = "1.33"
 

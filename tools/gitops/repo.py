@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from gitops.errors import GitopsError
+from gitops.paths import CONFIG_FILE
 
-MARKERS = ("gitops.yaml", ".git")
+ROOT_MARKERS = (CONFIG_FILE, ".git")
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -17,7 +18,7 @@ def find_root(start: Path | None = None) -> Path:
     if start is not None and not here.is_dir():
         raise GitopsError(f"{start}: not a directory")
     for candidate in (here, *here.parents):
-        if any((candidate / marker).exists() for marker in MARKERS):
+        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
             return candidate
     if start is not None:
         return here

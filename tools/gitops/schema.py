@@ -16,10 +16,10 @@ from typing import Any
 
 import jsonschema_rs
 
-from gitops.config import SCHEMAS_DIR
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
 from gitops.manifests import Manifest
+from gitops.paths import SCHEMAS_DIR
 from gitops.rules import register_rule
 
 ENV_SCHEMA = "mastodon/env-configmap.schema.json"

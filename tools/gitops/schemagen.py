@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops.atomic import write_text_atomically
-from gitops.config import SCHEMAS_DIR
 from gitops.errors import GitopsError
+from gitops.paths import SCHEMAS_DIR
 
 VERSIONS = ("1.32", "1.33", "1.34")
 

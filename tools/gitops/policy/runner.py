@@ -9,10 +9,10 @@ from typing import Any
 
 import jsonschema
 
-from gitops.config import CONFIG_FILE, SCHEMAS_DIR
 from gitops.errors import GitopsError
 from gitops.findings import Finding
 from gitops.manifests import Manifest
+from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
 from gitops.policy.context import PolicyContext, build_environments, build_flux
 from gitops.policy.registry import RULES, Hit, ensure_loaded, rule_sort_key
 from gitops.render import RenderedTarget
