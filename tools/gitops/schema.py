@@ -372,26 +372,3 @@ def validate_manifests(
                 )
             )
     return findings
-
-
-def count_invalid(bodies: Sequence[dict[str, Any]], schema_set: SchemaSet) -> int:
-    """Bench hook: validate plain documents (no findings built) and return how many are invalid."""
-    return sum(1 for body in bodies if validate_body(body, schema_set))
-
-
-def kubernetes_validate_baseline(bodies: Sequence[dict[str, Any]], kubernetes_version: str) -> int:
-    """Bench hook: the same documents through kubernetes-validate's own validate() (strict); returns invalid count.
-
-    Needs the `schemas` extra. Kinds it has no schema for count as valid, as its CLI treats them.
-    """
-    import kubernetes_validate  # optional dependency, bench only
-
-    invalid = 0
-    for body in bodies:
-        try:
-            kubernetes_validate.validate(body, kubernetes_version, strict=True)
-        except kubernetes_validate.ValidationError:
-            invalid += 1
-        except kubernetes_validate.SchemaNotFoundError:
-            pass
-    return invalid
