@@ -1,8 +1,10 @@
-"""`gitops diff` end to end: check out the refs, render only targets whose inputs changed, compare.
+"""`gitops diff` end to end: read both refs, render only targets whose inputs changed, compare.
 
-The base (and a head ref, when given) is checked out into a temporary git worktree; the default head is
-the working tree as it is, uncommitted and untracked files included. A target is rendered only when the
-digest over the files kustomize reads for it differs between the sides, or when it exists on one side only.
+The base is read from git's objects, and only the inputs of the targets it must build are written out (a
+commit with symlinks, or a build that misses a file our walk does not list, gets a real worktree instead).
+A head ref, when given, is checked out into a temporary git worktree; the default head is the working tree
+as it is, uncommitted and untracked files included. A target is rendered only when the digest over the
+files kustomize reads for it differs between the sides, or when it exists on one side only.
 """
 
 from __future__ import annotations

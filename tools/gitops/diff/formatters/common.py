@@ -17,7 +17,6 @@ from gitops.diff.model import DiffResult, ResourceChange, Status, TargetDiff, Ta
 from gitops.diff.secrets import ComparedBy, KeyStatus
 
 SYMBOLS = {Status.ADDED: "+", Status.REMOVED: "-", Status.CHANGED: "~", Status.MOVED: ">", Status.ROLLING: "^"}
-_INLINE_LIMIT = 60
 
 
 @dataclass(frozen=True)
