@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from gitops.bench.synthetic import generate
+from gitops.bench.synthetic import write_synthetic_repo
 from gitops.bench.timing import measure, table
 from gitops.config import load_config
 from gitops.manifests import YAML_LOADER
@@ -61,7 +61,7 @@ def _parse(texts: list[str]) -> list[dict[str, Any]]:
 
 def bench_check(repo: Path, work: Path, instances: int) -> list[str]:
     synthetic = work / f"check-{instances}"
-    generate(repo, synthetic, instances)
+    write_synthetic_repo(repo, synthetic, instances)
     texts = [r.text for r in render_targets(synthetic)]
     version = load_config(repo).kubernetes_version
     schema_set = SchemaSet.load(version)

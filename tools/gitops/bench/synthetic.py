@@ -55,7 +55,7 @@ def instance_overlay(index: int) -> dict[str, str]:
     }
 
 
-def generate(source_repo: Path, dest: Path, instances: int) -> list[str]:
+def write_synthetic_repo(source_repo: Path, dest: Path, instances: int) -> list[str]:
     """Write the synthetic repo at `dest` (replacing it); returns its target paths."""
     if dest.exists():
         shutil.rmtree(dest)
