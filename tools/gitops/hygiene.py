@@ -17,13 +17,13 @@ from typing import Any
 import yaml
 
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
+from gitops.encrypted import is_encrypted_value
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
 from gitops.k8s import is_flux_kustomization, iter_containers
 from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of
 from gitops.rules import register_rule
 from gitops.sops import formats
-from gitops.sops.crypto import is_encrypted_value
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
 

@@ -14,8 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from gitops.sops import decrypt_values, load_identities
-from gitops.sops.crypto import is_encrypted_value
+from gitops.encrypted import is_encrypted_value
 
 SECRET_FIELDS = ("data", "stringData")
 MASK = "***"
@@ -103,6 +102,8 @@ def sops_plaintext_digests(body: dict[str, Any], source: str) -> Digests | None:
     identities = _identities()
     if not identities:
         return None
+    from gitops.sops import decrypt_values  # only when a SOPS object changed: keeps the diff's start-up light
+
     try:
         values = decrypt_values(body, source, identities)
     except Exception:  # any failure (wrong identity, tampered value, API change) degrades to key-set comparison
@@ -112,6 +113,8 @@ def sops_plaintext_digests(body: dict[str, Any], source: str) -> Digests | None:
 
 @lru_cache(maxsize=1)
 def _identities() -> tuple[Any, ...]:
+    from gitops.sops import load_identities
+
     try:
         return tuple(load_identities())
     except Exception:  # an unreadable key file means "no identity" for a diff; `gitops secrets` reports it

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops.encrypted import is_encrypted_value
 from gitops.manifests import Manifest
-from gitops.sops.crypto import is_encrypted_value
 
 Lookup = Callable[[str, str], Manifest | None]
 """(kind "ConfigMap"|"Secret", name) -> the rendered object, if any."""

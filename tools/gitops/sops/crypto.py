@@ -14,13 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 DATA_KEY_SIZE = 32
 IV_SIZE = 32
 TAG_SIZE = 16
-ENC_PREFIX = "ENC[AES256_GCM,"
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
-
-
-def is_encrypted_value(value: object) -> bool:
-    """Whether a tree value is a sops ciphertext (the one test every caller uses; no decoding)."""
-    return isinstance(value, str) and value.startswith(ENC_PREFIX)
 
 
 class CipherError(Exception):
