@@ -11,6 +11,7 @@ from gitops.k8s import (
     is_flux_kustomization,
     iter_containers,
     pod_spec_pointer,
+    pod_template_labels,
     scaled,
     selects,
     without_generated_hashes,
@@ -99,3 +100,13 @@ def test_int_or_string_scales_like_the_deployment_controller() -> None:
     assert scaled("25%", 3, round_up=True) == 1 and scaled("25%", 3, round_up=False) == 0
     assert scaled(2, 10, round_up=True) == 2 and scaled("2", 10, round_up=False) == 2
     assert scaled("x%", 10, round_up=True) == 0 and scaled(None, 10, round_up=True) == 0
+
+
+def test_pod_labels_come_from_the_template_or_the_pod_itself() -> None:
+    labels = {"app": "web"}
+    template = {"metadata": {"labels": labels}, "spec": {}}
+    assert pod_template_labels({"kind": "Deployment", "spec": {"template": template}}) == labels
+    cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": template}}}}
+    assert pod_template_labels(cron) == labels
+    assert pod_template_labels({"kind": "Pod", "metadata": {"labels": labels}, "spec": {}}) == labels
+    assert pod_template_labels({"kind": "Deployment", "metadata": {"labels": labels}, "spec": {}}) == {}

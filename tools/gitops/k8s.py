@@ -58,6 +58,17 @@ def pod_spec(body: dict[str, Any]) -> dict[str, Any] | None:
     return node if isinstance(node, dict) else None
 
 
+def pod_template_labels(body: dict[str, Any]) -> dict[str, Any]:
+    """The labels the pods of a pod-bearing object get (a Pod's own labels); {} when there are none."""
+    node: Any = body
+    if body.get("kind") != "Pod":
+        for part in pod_spec_pointer(str(body.get("kind"))).strip("/").split("/")[:-1]:  # up to the template
+            node = node.get(part) if isinstance(node, dict) else None
+    metadata = node.get("metadata") if isinstance(node, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    return labels if isinstance(labels, dict) else {}
+
+
 def iter_containers(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(JSON pointer, container) for the init containers and containers of any pod-bearing object."""
     spec = pod_spec(body)

@@ -326,14 +326,3 @@ def _targets(hpa: Manifest, workload: Manifest) -> bool:
         and ref.get("name") == workload.identity.name
         and hpa.identity.namespace == workload.identity.namespace
     )
-
-
-def pod_labels(workload: Workload) -> dict[str, Any]:
-    node: Any = workload.manifest.body
-    template_path = workload.pod_pointer.rsplit("/", 1)[0]
-    for part in template_path.strip("/").split("/"):
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    if workload.kind == "Pod":
-        node = workload.manifest.body
-    metadata = node.get("metadata") if isinstance(node, dict) else None
-    return (metadata or {}).get("labels") or {}

@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gitops.findings import Severity
-from gitops.k8s import selects
+from gitops.k8s import pod_template_labels, selects
 from gitops.manifests import Manifest
-from gitops.policy.context import Environment, PolicyContext, Workload, pod_labels
+from gitops.policy.context import Environment, PolicyContext, Workload
 from gitops.policy.registry import Hit, rule
 
 STREAMING_PATH = "/api/v1/streaming"
@@ -21,7 +21,7 @@ MIN_BODY_BYTES = 40 * 1024 * 1024
 
 def services_for(env: Environment, workload: Workload) -> list[tuple[Manifest, int, Any]]:
     """(Service, port index, targetPort) for every Service port whose selector picks the workload's pods."""
-    labels = pod_labels(workload)
+    labels = pod_template_labels(workload.manifest.body)
     out = []
     for service in env.of_kind("Service"):
         if service.identity.namespace != workload.manifest.identity.namespace:

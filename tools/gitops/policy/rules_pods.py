@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from gitops.findings import Severity
-from gitops.k8s import scaled, selects
-from gitops.policy.context import Container, PolicyContext, Workload, pod_labels
+from gitops.k8s import pod_template_labels, scaled, selects
+from gitops.policy.context import Container, PolicyContext, Workload
 from gitops.policy.registry import Hit, rule
 
 AREA = "Probes, resources and security"
@@ -206,7 +206,7 @@ def check_disruption_budget(ctx: PolicyContext) -> Iterator[Hit]:
         for workload in env.role("web", "streaming"):
             if workload.max_replicas < 2:
                 continue
-            labels = pod_labels(workload)
+            labels = pod_template_labels(workload.manifest.body)
             matching = [
                 b
                 for b in budgets

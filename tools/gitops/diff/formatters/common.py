@@ -1,4 +1,4 @@
-"""What every format says about one changed resource, as (style, text) lines the formats decorate.
+"""What every format says about one changed resource, as (role, text) lines the formats decorate.
 
 Only redacted data reaches this module: field values of Secrets never enter a FieldChange, bodies are
 redacted by the engine, and secret comparisons are reported by status words.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import yaml
@@ -19,10 +20,18 @@ from gitops.diff.secrets import ComparedBy, KeyStatus
 SYMBOLS = {Status.ADDED: "+", Status.REMOVED: "-", Status.CHANGED: "~", Status.MOVED: ">", Status.ROLLING: "^"}
 
 
+class LineRole(StrEnum):
+    PATH = "path"
+    """A field path; the value lines under it follow."""
+    DEL = "del"
+    ADD = "add"
+    NOTE = "note"
+    ORDER = "order"
+
+
 @dataclass(frozen=True)
 class Line:
-    style: str
-    """"path" (a field path), "del", "add", "note" or "order"."""
+    role: LineRole
     text: str
 
 
@@ -105,18 +114,17 @@ def secret_notes(change: ResourceChange) -> list[str]:
 
 
 def detail_lines(change: ResourceChange) -> list[Line]:
-    lines = [Line("note", text) for text in notes(change)]
+    lines = [Line(LineRole.NOTE, text) for text in notes(change)]
     for field in change.fields:
         if field.change is FieldChangeKind.ORDER:
-            lines.append(
-                Line("order", f"{field.path}: order changed: {scalar_text(field.before)} -> {scalar_text(field.after)}")
-            )
+            order = f"{scalar_text(field.before)} -> {scalar_text(field.after)}"
+            lines.append(Line(LineRole.ORDER, f"{field.path}: order changed: {order}"))
             continue
-        lines.append(Line("path", field.path))
+        lines.append(Line(LineRole.PATH, field.path))
         if field.change in (FieldChangeKind.CHANGED, FieldChangeKind.REMOVED):
-            lines.extend(Line("del", text) for text in value_lines(field.before))
+            lines.extend(Line(LineRole.DEL, text) for text in value_lines(field.before))
         if field.change in (FieldChangeKind.CHANGED, FieldChangeKind.ADDED):
-            lines.extend(Line("add", text) for text in value_lines(field.after))
+            lines.extend(Line(LineRole.ADD, text) for text in value_lines(field.after))
     return lines
 
 

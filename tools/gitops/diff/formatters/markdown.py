@@ -6,18 +6,18 @@ from __future__ import annotations
 import html
 import re
 
-from gitops.diff.formatters.common import detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.formatters.common import LineRole, detail_lines, heading, overall_summary, side_text, target_summary
 from gitops.diff.model import DiffResult, ResourceChange, Status, TargetDiff, TargetStatus
 
 MARKER = "<!-- gitops-diff -->"
 LIMIT = 65_000
-_DIFF_PREFIX = {"add": "+ ", "del": "- ", "note": "# ", "order": "! "}
+_DIFF_PREFIX = {LineRole.ADD: "+ ", LineRole.DEL: "- ", LineRole.NOTE: "# ", LineRole.ORDER: "! "}
 
 
 def resource_block(change: ResourceChange) -> str:
     lines = [heading(change)]
     for line in detail_lines(change):
-        lines.append(f"@@ {line.text} @@" if line.style == "path" else _DIFF_PREFIX[line.style] + line.text)
+        lines.append(f"@@ {line.text} @@" if line.role is LineRole.PATH else _DIFF_PREFIX[line.role] + line.text)
     return "\n".join(lines) + "\n"
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gitops.diff.formatters.common import detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.formatters.common import LineRole, detail_lines, heading, overall_summary, side_text, target_summary
 from gitops.diff.model import DiffResult, Status
 
 _COLOURS = {Status.ADDED: "32", Status.REMOVED: "31", Status.CHANGED: "33", Status.MOVED: "36", Status.ROLLING: "35"}
-_LINE_COLOURS = {"add": "32", "del": "31", "path": "1", "note": "2", "order": "36"}
+_LINE_COLOURS = {LineRole.ADD: "32", LineRole.DEL: "31", LineRole.PATH: "1", LineRole.NOTE: "2", LineRole.ORDER: "36"}
 
 
 def _paint(text: str, code: str, colour: bool) -> str:
@@ -22,9 +22,9 @@ def format_diff_text(result: DiffResult, *, colour: bool = False) -> str:
         for change in target.changes:
             out.append("  " + _paint(heading(change), _COLOURS[change.status], colour))
             for line in detail_lines(change):
-                if line.style in ("add", "del"):
-                    marker = "+" if line.style == "add" else "-"
-                    out.append("        " + _paint(f"{marker} {line.text}", _LINE_COLOURS[line.style], colour))
+                if line.role in (LineRole.ADD, LineRole.DEL):
+                    marker = "+" if line.role is LineRole.ADD else "-"
+                    out.append("        " + _paint(f"{marker} {line.text}", _LINE_COLOURS[line.role], colour))
                 else:
-                    out.append("      " + _paint(line.text, _LINE_COLOURS[line.style], colour))
+                    out.append("      " + _paint(line.text, _LINE_COLOURS[line.role], colour))
     return "\n".join(out) + "\n"
