@@ -60,7 +60,8 @@ UNKNOWN_API_VERSION = register_rule(
     "SCHEMA-UNKNOWN-API-VERSION",
     Severity.ERROR,
     "apiVersion not served",
-    "The pinned Kubernetes release (or Flux) does not serve this kind under this apiVersion, e.g. `apps/v1beta2`"
+    "The pinned Kubernetes release (or the CRD of a custom kind: Flux, Gateway API, ...) does not serve this kind"
+    " under this apiVersion, e.g. `apps/v1beta2`"
     " or `policy/v1beta1` PodDisruptionBudget: the apply fails. --ignore-missing-schemas does not change this.",
 )
 MISSING_SCHEMA = register_rule(
