@@ -12,7 +12,7 @@ import yaml
 
 from gitops.check import check_repo
 from gitops.config import load_config
-from gitops.crd_schemas import CrdSchemas, object_meta_defs, to_json_schema
+from gitops.crd_schemas import CrdSchemas, object_meta_defs, served_versions, to_json_schema
 from gitops.errors import GitopsError
 from gitops.schema import SCHEMAS_DIR, SchemaSet, validate_body
 from tests.helpers import run_gitops, write_tree
@@ -246,11 +246,25 @@ def test_root_metadata_is_object_meta_even_where_the_crd_says_only_object(schema
     ]
 
 
-def test_a_crd_without_group_or_kind_is_a_one_line_error(schemas: SchemaSet) -> None:
+def test_a_crd_without_group_or_kind_teaches_nothing_and_its_own_schema_reports_it(schemas: SchemaSet) -> None:
     crds = CrdSchemas({})
-    broken = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "spec": {"group": "x"}}
+    broken = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "b"}}
+    broken["spec"] = {"group": "x", "scope": "Namespaced", "versions": []}
+    assert crds.learn([(broken, "crds/broken.yaml")]) == set()
+    assert _rules(broken, schemas) == [("SCHEMA-REQUIRED", "/spec/names")]
     with pytest.raises(GitopsError, match=r"^crds/broken.yaml: CustomResourceDefinition without spec.group"):
-        crds.learn([(broken, "crds/broken.yaml")])
+        served_versions(broken, {}, "crds/broken.yaml")
+
+
+def test_the_crd_itself_is_validated_strictly(schemas: SchemaSet) -> None:
+    crd = yaml.safe_load(WIDGET_CRD)
+    assert _rules(crd, schemas) == []
+    crd["spec"]["versions"][0]["servd"] = True
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["typo"] = 1
+    assert _rules(crd, schemas) == [
+        ("SCHEMA-UNKNOWN-FIELD", "/spec/versions/0/schema/openAPIV3Schema/properties/spec/typo"),
+        ("SCHEMA-UNKNOWN-FIELD", "/spec/versions/0/servd"),
+    ]
 
 
 # --- end to end: a CRD in the rendered output, extra catalog directories ------------------------------------
