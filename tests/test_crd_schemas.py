@@ -395,3 +395,15 @@ def run_gitops_module(module: str, *args: str, cwd: Path) -> Any:
     import sys
 
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.kustomize
+def test_an_in_repo_crd_whose_schema_cannot_compile_is_a_one_line_error(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, "  size: 3\n")
+    crd = repo / "base/app/crd.yaml"
+    crd.write_text(crd.read_text().replace("size: {type: integer, minimum: 1}", "size: {type: integer, pattern: '(['}"))
+    proc = run_gitops("-C", str(repo), "check", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        'gitops: error: Widget (example.com/v1) from base/app/crd.yaml: cannot compile: "([" is not a "regex"'
+    ]

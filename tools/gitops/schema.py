@@ -144,7 +144,7 @@ class Validator:
         try:
             self._compiled = jsonschema_rs.validator_for(schema)
         except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
-            raise GitopsError(f"{schema.get('title', 'schema')}: cannot compile: {exc}") from None
+            raise GitopsError(f"{schema.get('title', 'schema')}: cannot compile: {str(exc).splitlines()[0]}") from None
         # keyword group (unknown, required, type, value) -> rule id, plus "noun" for unknown-field messages
         self._rules = rules or {}
         unknown = schema.get("x-gitops-unknown-key-severity", "error")
