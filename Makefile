@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 JOBS ?=
 BASE ?= $(shell git rev-parse --verify -q origin/main >/dev/null && echo origin/main || echo main)
 
-.PHONY: help venv render check diff test lint bench schemas clean
+.PHONY: help venv render check diff test lint bench schemas crd-schemas clean
 
 help:
 	@echo "make render   render every overlay and cluster target into rendered/"
@@ -15,6 +15,7 @@ help:
 	@echo "make test     lint, type-check and run the test suite"
 	@echo "make bench    performance ratios against baselines measured in the same run"
 	@echo "make schemas  regenerate the committed Kubernetes JSON schemas"
+	@echo "make crd-schemas CRDS='files or dirs'  convert CRDs into the catalog schemas/crds (see its SOURCES.md)"
 
 # The venv is rebuilt when pyproject.toml changes (stale) or when it is missing.
 $(STAMP): pyproject.toml
@@ -50,6 +51,11 @@ bench: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,schemas]'
 	$(BIN)/python -m gitops.schemagen
+
+# CRDS: CustomResourceDefinition YAML files or directories; one schema per served version lands in schemas/crds.
+crd-schemas: $(STAMP)
+	@test -n "$(CRDS)" || { echo "make crd-schemas: set CRDS to CRD files or directories (schemas/crds/SOURCES.md)"; exit 2; }
+	$(BIN)/python -m gitops.crd_schemas $(CRDS) --out schemas/crds
 
 clean:
 	rm -rf $(VENV) rendered .bench

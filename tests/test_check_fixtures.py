@@ -30,7 +30,7 @@ EXPECTED: dict[str, list[tuple[str, str, str, int, str]]] = {
     "wrong-type": [("SCHEMA-TYPE", "error", "base/app/deployment.yaml", 6, "/spec/replicas")],
     "missing-required": [("SCHEMA-REQUIRED", "error", "base/app/deployment.yaml", 5, "/spec/selector")],
     "unknown-api-version": [("SCHEMA-UNKNOWN-API-VERSION", "error", "base/app/deployment.yaml", 1, "")],
-    "no-schema": [("SCHEMA-MISSING", "error", "base/app/servicemonitor.yaml", 1, "")],
+    "no-schema": [("SCHEMA-MISSING", "error", "base/app/prometheusrule.yaml", 1, "")],
     "duplicate-key": [("SCHEMA-DUPLICATE-KEY", "error", "base/app/configmap.yaml", 8, "/data/LOG_LEVEL")],
     "flux-kustomization": [
         ("SCHEMA-REQUIRED", "error", "clusters/test/apps.yaml", 6, "/spec/prune"),

@@ -145,7 +145,7 @@ def check_repo(
     root = repo_root.resolve()
     config = load_config(root, options.schemas_dir)
     version = options.kubernetes_version or config.kubernetes_version
-    schema_set = SchemaSet.load(version, options.schemas_dir)
+    schema_set = SchemaSet.load(version, options.schemas_dir, config.schema_dirs)
     ignore_missing = (
         options.ignore_missing_schemas if options.ignore_missing_schemas is not None else config.ignore_missing_schemas
     )
@@ -160,6 +160,7 @@ def check_repo(
     to_render = [n for n in names if n not in blocked]
     rendered = render_targets(root, to_render, origins=True, jobs=options.jobs) if to_render else []
     manifests = [m for r in rendered for m in r.manifests]
+    schema_set.learn_crds(manifests)
     findings.extend(validate_manifests(manifests, schema_set, validation))
 
     context = CheckContext(root, config, options, to_render, manifests, schema_set)

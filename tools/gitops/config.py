@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class RepoConfig:
     env_configmaps: tuple[str, ...] | None = None
     environments: dict[str, Any] = field(default_factory=dict)
     disabled_checks: frozenset[str] = frozenset()
+    schema_dirs: tuple[Path, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,4 +81,10 @@ def load_config(repo_root: Path, schemas_dir: Path | None = None) -> RepoConfig:
         return RepoConfig()
     except (OSError, UnicodeDecodeError) as exc:
         raise GitopsError(f"{CONFIG_FILE}: cannot read: {exc}") from None
-    return parse_config(text, CONFIG_FILE, schemas_dir)
+    config = parse_config(text, CONFIG_FILE, schemas_dir)
+    if "schemas" not in config.raw:
+        return config
+    from gitops.crd_schemas import check_schema_dirs
+
+    dirs = check_schema_dirs(repo_root, config.raw["schemas"], text, CONFIG_FILE)
+    return replace(config, schema_dirs=tuple(dirs))

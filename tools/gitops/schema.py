@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from gitops.crd_schemas import OBJECT_META_SOURCE, CrdSchemas, object_meta_defs
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
 from gitops.manifests import Manifest
@@ -57,7 +58,8 @@ UNKNOWN_API_VERSION = register_rule(
     "SCHEMA-UNKNOWN-API-VERSION",
     Severity.ERROR,
     "apiVersion not served",
-    "The pinned Kubernetes release (or Flux) does not serve this kind under this apiVersion, e.g. `apps/v1beta2`"
+    "The pinned Kubernetes release (or the CRD of a custom kind: Flux, Gateway API, ...) does not serve this kind"
+    " under this apiVersion, e.g. `apps/v1beta2`"
     " or `policy/v1beta1` PodDisruptionBudget: the apply fails. --ignore-missing-schemas does not change this.",
 )
 MISSING_SCHEMA = register_rule(
@@ -140,7 +142,7 @@ class Validator:
         try:
             self._compiled = jsonschema_rs.validator_for(schema)
         except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
-            raise GitopsError(f"{schema.get('title', 'schema')}: cannot compile: {exc}") from None
+            raise GitopsError(f"{schema.get('title', 'schema')}: cannot compile: {str(exc).splitlines()[0]}") from None
         # keyword group (unknown, required, type, value) -> rule id, plus "noun" for unknown-field messages
         self._rules = rules or {}
         unknown = schema.get("x-gitops-unknown-key-severity", "error")
@@ -228,9 +230,13 @@ class SchemaSet:
     _files: dict[tuple[str, str], Path] = field(default_factory=dict)
     _served: dict[str, set[str]] = field(default_factory=dict)
     _cache: dict[object, Validator] = field(default_factory=dict)
+    crds: CrdSchemas = field(default_factory=lambda: CrdSchemas({}))
 
     @classmethod
-    def load(cls, kubernetes_version: str, schemas_dir: Path | None = None) -> SchemaSet:
+    def load(
+        cls, kubernetes_version: str, schemas_dir: Path | None = None, extra_dirs: Sequence[Path] = ()
+    ) -> SchemaSet:
+        """Kubernetes bundles of one release, then custom kinds (see gitops.crd_schemas for the precedence)."""
         root = schemas_dir or SCHEMAS_DIR
         version = kubernetes_version.removeprefix("v")
         k8s_dir = root / "kubernetes" / f"v{version}"
@@ -241,9 +247,16 @@ class SchemaSet:
                 " add the version to gitops.schemagen and run `make schemas`)"
             )
         schema_set = cls(root, version)
-        for directory in (k8s_dir, root / "flux"):
-            schema_set._add_index(directory)
+        schema_set._add_index(k8s_dir)
+        meta_defs = object_meta_defs(_read_schema(k8s_dir / OBJECT_META_SOURCE))
+        schema_set.crds = CrdSchemas(meta_defs, [*extra_dirs, root / "crds"])
         return schema_set
+
+    def learn_crds(self, manifests: Iterable[Manifest]) -> None:
+        """CustomResourceDefinitions in the output being checked become the schemas of their kinds."""
+        learned = self.crds.learn((m.body, m.origin or m.target) for m in manifests)
+        for key in learned:
+            self._cache.pop(key, None)
 
     def _add_index(self, directory: Path) -> None:
         index_file = directory / "index.json"
@@ -262,18 +275,31 @@ class SchemaSet:
         if found is not None:
             return Resolution(found)
         group = api_version.rpartition("/")[0]
+        custom = self.crds.served_elsewhere(api_version, kind)
+        if custom:
+            where = "Flux" if group.endswith(".toolkit.fluxcd.io") else f"The {group} CRD"
+            return Resolution(
+                None,
+                f"{where} does not serve {kind} in {api_version} (served: {', '.join(custom)})",
+                UNKNOWN_API_VERSION.id,
+            )
         if kind in self._served.get(api_version, set()):
             return Resolution(None, f"no schema for {kind} ({api_version})", MISSING_SCHEMA.id)
         elsewhere = sorted(v for v, kinds in self._served.items() if kind in kinds and v.rpartition("/")[0] == group)
         if elsewhere or (self._is_builtin_group(group) and api_version not in self._served):
-            where = "Flux" if group.endswith(".toolkit.fluxcd.io") else f"Kubernetes {self.kubernetes_version}"
+            where = f"Kubernetes {self.kubernetes_version}"
             hint = f" (served: {', '.join(elsewhere)})" if elsewhere else ""
             return Resolution(None, f"{where} does not serve {kind} in {api_version}{hint}", UNKNOWN_API_VERSION.id)
         return Resolution(None, f"no schema for {kind} ({api_version})", MISSING_SCHEMA.id)
 
     def _is_builtin_group(self, group: str) -> bool:
         served_groups = {v.rpartition("/")[0] for v in self._served}
-        return group in served_groups or group == "extensions" or group.endswith(".k8s.io")
+        # Gateway API and other CRD groups under k8s.io are not built in: the catalog's groups are excluded.
+        return (
+            group in served_groups
+            or group == "extensions"
+            or (group.endswith(".k8s.io") and not self.crds.knows_group(group))
+        )
 
     def validator(self, api_version: str, kind: str) -> Validator | None:
         key = (api_version, kind)
@@ -281,9 +307,10 @@ class SchemaSet:
         if cached is not None:
             return cached
         file = self._files.get(key)
-        if file is None:
+        source = file or self.crds.schema(api_version, kind)
+        if source is None:
             return None
-        validator = Validator(_read_schema(file))
+        validator = Validator(source if isinstance(source, dict) else _read_schema(source))
         self._cache[key] = validator
         return validator
 

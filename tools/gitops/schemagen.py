@@ -36,6 +36,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("v1", "Secret"),
     ("v1", "Service"),
     ("v1", "ServiceAccount"),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
     ("apps/v1", "DaemonSet"),
     ("apps/v1", "Deployment"),
     ("apps/v1", "StatefulSet"),
