@@ -76,9 +76,6 @@ class SyntheticFluxRepo:
     def entry_paths(self) -> list[str]:
         return [f"clusters/{c}/flux-system" for c in self.clusters]
 
-    def app_overlay(self, cluster: str, index: int) -> str:
-        return f"apps/{app_name(index)}/{cluster}"
-
 
 def app_name(index: int) -> str:
     return f"app-{index:03d}"
@@ -458,18 +455,22 @@ def _plain_manifests(cluster: str, index: int) -> dict[str, str]:
     return files
 
 
+def _manifests_for_flux(directory: Path, top: Path) -> list[str]:
+    """What Flux's generated kustomization lists: manifests, and subdirectories that have their own kustomization."""
+    found = []
+    for entry in sorted(directory.iterdir()):
+        if entry.is_dir():
+            if (entry / "kustomization.yaml").is_file():
+                found.append(entry.relative_to(top).as_posix())
+            else:
+                found += _manifests_for_flux(entry, top)
+        elif entry.suffix == ".yaml":
+            found.append(entry.relative_to(top).as_posix())
+    return found
+
+
 def _generated_kustomization(directory: Path) -> str:
-    """The kustomization Flux generates for a directory: its manifests, and subdirectories that have one."""
-    resources = []
-    for entry in sorted(directory.rglob("*")):
-        rel = entry.relative_to(directory)
-        if entry.is_dir() and (entry / "kustomization.yaml").is_file():
-            resources.append(rel.as_posix())
-        elif entry.suffix == ".yaml" and not any(
-            (directory / parent / "kustomization.yaml").is_file() for parent in rel.parents
-        ):
-            resources.append(rel.as_posix())
-    body = "".join(f"- {r}\n" for r in resources)
+    body = "".join(f"- {r}\n" for r in _manifests_for_flux(directory, directory))
     return f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{body}"
 
 
