@@ -25,6 +25,7 @@ from gitops.kustomize import BUILD_FLAGS, Kustomize, find_kustomize
 RENDER_GOAL = 0.6
 LIST_GOAL_SECONDS = 0.5
 DIFF_GOAL = 2.0
+GITOPS_TIMEOUT_SECONDS = 900
 # The one-line change of the diff section: the replicas patch of one overlay in the middle of this cluster.
 CHANGED_CLUSTER = "production"
 
@@ -48,13 +49,17 @@ def _gitops(root: Path, work: Path, *args: str) -> tuple[Callable[[], None], Out
     outcome = Outcome()
 
     def call() -> None:
-        proc = subprocess.run(
-            [sys.executable, "-m", "gitops", "-C", str(root), *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=cold_environment(work),
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "gitops", "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=cold_environment(work),
+                timeout=GITOPS_TIMEOUT_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            raise SystemExit(f"bench: gitops {' '.join(args)} ran over {GITOPS_TIMEOUT_SECONDS} s") from None
         outcome.returncode, outcome.stdout, outcome.stderr = proc.returncode, proc.stdout, proc.stderr
 
     return call, outcome
