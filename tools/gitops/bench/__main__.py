@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m gitops.bench [--only render|check|diff] [--sizes 1,50,200]`."""
+"""Run the benchmarks: `python -m gitops.bench [--only render|check|diff|flux] [--sizes 1,50,200]`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ import click
 
 from gitops.bench.check import bench_check
 from gitops.bench.diff import bench_diff
+from gitops.bench.flux import bench_flux
 from gitops.bench.render import bench_render
 from gitops.repo import find_root
 
 
 @click.command()
-@click.option("--only", type=click.Choice(["render", "check", "diff"]), multiple=True, help="Run only these sections.")
+@click.option(
+    "--only", type=click.Choice(["render", "check", "diff", "flux"]), multiple=True, help="Run only these sections."
+)
 @click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
 @click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")
-def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
+@click.option("--flux-apps", default=100, show_default=True, help="Flux Kustomizations per cluster (flux).")
+def main(only: tuple[str, ...], sizes: str, check_instances: int, flux_apps: int) -> None:
     repo = find_root()
     counts = tuple(int(s) for s in sizes.split(",") if s.strip())
     click.echo(f"machine: {os.cpu_count()} CPUs; repository: {repo}")
@@ -34,6 +38,10 @@ def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
         if not only or "diff" in only:
             click.echo()
             for line in bench_diff(repo, work):
+                click.echo(line)
+        if not only or "flux" in only:
+            click.echo()
+            for line in bench_flux(work, flux_apps):
                 click.echo(line)
 
 
