@@ -61,12 +61,15 @@ _Node = str | _Func
 
 
 class _Scanner:
-    """Reads the text rune by rune; `$$` (and `\\/`, `\\\\` where enabled) escapes are removed in place."""
+    """Reads the text rune by rune. An escape (`$$`, and `\\/`, `\\\\` where enabled) drops its first
+    character from the token and takes the second one literally; dropped positions are remembered instead of
+    cutting the buffer, which would make long texts quadratic."""
 
     def __init__(self, text: str) -> None:
         self.buf = text
         self.pos = 0
         self.start = 0
+        self.dropped: list[int] = []
         self.width = 0
         self.mode = 0
         self.escapes = _DOLLAR
@@ -89,13 +92,22 @@ class _Scanner:
         return char
 
     def skip(self) -> None:
-        self.buf = self.buf[: self.pos - 1] + self.buf[self.pos :]
+        self.dropped.append(self.pos - 1)
+        self.pos += 1
 
     def token(self) -> str:
-        return self.buf[self.start : self.pos]
+        if not self.dropped:
+            return self.buf[self.start : self.pos]
+        pieces, begin = [], self.start
+        for index in self.dropped:
+            pieces.append(self.buf[begin:index])
+            begin = index + 1
+        pieces.append(self.buf[begin : self.pos])
+        return "".join(pieces)
 
     def scan(self) -> int:
         self.start = self.pos
+        self.dropped = []
         char = self.read()
         if char == "":
             return _EOF
