@@ -127,7 +127,8 @@ def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str =
 
 
 def _is_sync_source(ref: SourceRef, sync_source: str) -> bool:
-    return ref.kind == "GitRepository" and ref.name == sync_source
+    """The GitRepository syncing this repository; bootstrap and the Flux Operator create it in flux-system."""
+    return ref.kind == "GitRepository" and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
 
 
 def _resolve_dir(root: Path, rel: str, what: str) -> Path:
