@@ -33,7 +33,11 @@ def test_nested_three_deep(operator: FluxRender) -> None:
     chain = [
         (f"{CLUSTER}/flux-system/flux-system", None, CLUSTER),
         (f"{CLUSTER}/flux-system/cluster-apps", f"{CLUSTER}/flux-system/flux-system", "kubernetes/apps"),
-        (f"{CLUSTER}/flux-system/podinfo", f"{CLUSTER}/flux-system/cluster-apps", "kubernetes/apps/default/podinfo/app"),
+        (
+            f"{CLUSTER}/flux-system/podinfo",
+            f"{CLUSTER}/flux-system/cluster-apps",
+            "kubernetes/apps/default/podinfo/app",
+        ),
         (
             f"{CLUSTER}/flux-system/podinfo-extras",
             f"{CLUSTER}/flux-system/podinfo",
@@ -91,7 +95,9 @@ def test_cycle_is_an_error_naming_the_chain(tmp_path: Path, kustomize: Kustomize
             "loop/b/a.yaml": _ks("a", "./loop/a"),
         },
     )
-    with pytest.raises(GitopsError, match=r"clusters/home: Flux Kustomization cycle: flux-system/a -> flux-system/b -> flux-system/a"):
+    with pytest.raises(
+        GitopsError, match=r"clusters/home: Flux Kustomization cycle: flux-system/a -> flux-system/b -> flux-system/a"
+    ):
         render_flux(root, ["clusters/home"], kustomize=kustomize)
 
 
@@ -146,5 +152,5 @@ def test_malformed_kustomization_names_the_field(tmp_path: Path, kustomize: Kust
     root = copy_fixture("operator", tmp_path)
     ks = root / "kubernetes/flux/cluster/ks.yaml"
     ks.write_text(ks.read_text().replace("  prune: true\n", "  prune: true\n  dependsOn: nope\n"))
-    with pytest.raises(GitopsError, match="Kustomization cluster-apps: spec.dependsOn must be a list"):
+    with pytest.raises(GitopsError, match=r"Kustomization cluster-apps: spec\.dependsOn must be a list"):
         render_flux(root, kustomize=kustomize)

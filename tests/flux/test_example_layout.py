@@ -90,7 +90,9 @@ def test_selection(example: FluxRender) -> None:
     result = example
     full = "clusters/staging/flux-system/apps"
     assert [t.name for t in select_targets(result.targets, [full])] == [full]
-    with pytest.raises(GitopsError, match="'apps' is ambiguous: clusters/production/flux-system/apps, clusters/staging"):
+    with pytest.raises(
+        GitopsError, match="'apps' is ambiguous: clusters/production/flux-system/apps, clusters/staging"
+    ):
         select_targets(result.targets, ["apps"])
     with pytest.raises(GitopsError, match="'flux-system/apps' is ambiguous"):
         select_targets(result.targets, ["flux-system/apps"])

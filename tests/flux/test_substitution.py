@@ -54,7 +54,9 @@ def test_substituted_text_is_parsed_again(rendered: FluxRender) -> None:
 
 
 def test_vars_target_itself_is_not_substituted(rendered: FluxRender) -> None:
-    assert obj(target(rendered, "clusters/subst/flux-system/vars"), "ConfigMap", "cluster-vars")["data"]["SIZE"] == "small"
+    assert (
+        obj(target(rendered, "clusters/subst/flux-system/vars"), "ConfigMap", "cluster-vars")["data"]["SIZE"] == "small"
+    )
 
 
 def _edit(root: Path, old: str, new: str) -> None:
@@ -67,7 +69,9 @@ def _edit(root: Path, old: str, new: str) -> None:
 def test_missing_required_reference_is_an_error(tmp_path: Path, kustomize: Kustomize) -> None:
     root = copy_fixture("substitution", tmp_path)
     _edit(root, "name: not-rendered-anywhere\n        optional: true", "name: not-rendered-anywhere")
-    with pytest.raises(GitopsError, match=f"{APP}: substituteFrom ConfigMap/flux-system/not-rendered-anywhere not found"):
+    with pytest.raises(
+        GitopsError, match=f"{APP}: substituteFrom ConfigMap/flux-system/not-rendered-anywhere not found"
+    ):
         render_flux(root, kustomize=kustomize)
 
 
@@ -79,7 +83,9 @@ def test_invalid_variable_name_is_an_error(tmp_path: Path, kustomize: Kustomize)
 
 
 def test_strict_mode_names_the_object(tmp_path: Path, kustomize: Kustomize) -> None:
-    with pytest.raises(GitopsError, match=r'ConfigMap/app-\$\{CLUSTER\}: envsubst error: variable not set \(strict mode\): "UNSET_VAR"'):
+    with pytest.raises(
+        GitopsError, match=r'ConfigMap/app-\$\{CLUSTER\}: envsubst error: variable not set \(strict mode\): "UNSET_VAR"'
+    ):
         render_flux(fixture("substitution"), kustomize=kustomize, strict=True)
 
 
@@ -99,7 +105,11 @@ def _add_encrypted_secret(root: Path) -> None:
         f"data:\n  TOKEN: {base64.b64encode(b's3cr3t').decode()}\nstringData:\n  SIZE: xl\n"
     )
     encrypted = encrypt_text(
-        secret, "yaml", "secret.yaml", recipients=[TEST_RECIPIENT], scope=Scope("encrypted_regex", "^(data|stringData)$")
+        secret,
+        "yaml",
+        "secret.yaml",
+        recipients=[TEST_RECIPIENT],
+        scope=Scope("encrypted_regex", "^(data|stringData)$"),
     )
     (root / "vars/secret.yaml").write_text(encrypted)
 

@@ -135,7 +135,9 @@ def build_documents(
 ) -> list[dict[str, Any]]:
     """kustomize's output for `ks` at `directory` (its resolved spec.path), as plain documents."""
     if not directory.is_dir():
-        raise GitopsError(f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)")
+        raise GitopsError(
+            f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
+        )
     if kustomization_file(directory) is not None and not ks.changes_build:
         target = directory
     else:
@@ -150,6 +152,11 @@ def build_documents(
     documents = load_documents(output, label)
     for doc in documents:
         metadata = doc.get("metadata")
-        if not doc.get("apiVersion") or not doc.get("kind") or not isinstance(metadata, dict) or not metadata.get("name"):
+        if (
+            not doc.get("apiVersion")
+            or not doc.get("kind")
+            or not isinstance(metadata, dict)
+            or not metadata.get("name")
+        ):
             raise GitopsError(f"{label}: failed to decode Kubernetes apiVersion, kind and name from a built object")
     return documents

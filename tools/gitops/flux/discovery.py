@@ -23,8 +23,8 @@ from gitops.errors import GitopsError
 from gitops.flux.build import Scratch, build_documents, scratch_space
 from gitops.flux.files import RepoFiles
 from gitops.flux.objects import (
-    SourceRef,
     FluxKustomization,
+    SourceRef,
     flux_instance_sync_path,
     is_flux_instance,
     is_flux_kustomization,
@@ -77,7 +77,9 @@ def _inside(path: str, ancestor: str) -> bool:
     return ancestor == "" or path == ancestor or path.startswith(ancestor + "/")
 
 
-def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str = DEFAULT_SYNC_SOURCE) -> list[str] | None:
+def find_clusters(
+    root: Path, files: RepoFiles | None = None, sync_source: str = DEFAULT_SYNC_SOURCE
+) -> list[str] | None:
     """Cluster entry paths found without configuration; None when the repository has no Flux Kustomization.
 
     The rule: candidates are (a) the directories of files defining a Flux Kustomization whose source is the

@@ -414,17 +414,25 @@ _OPERATIONS: dict[str, Callable[[str, list[str]], str]] = {
 }
 
 
+@dataclass(frozen=True)
+class _GlobItem:
+    kind: str  # "*", "?", "=" (a literal) or "[" (a class)
+    char: str = ""
+    negate: bool = False
+    ranges: tuple[tuple[str, str], ...] = ()
+
+
 def _glob(pattern: str) -> Callable[[str], bool]:
     """Go's path.Match as a predicate; ValueError for a malformed pattern (Go: ErrBadPattern)."""
-    items: list[tuple[str, object]] = []
+    items: list[_GlobItem] = []
     i = 0
     while i < len(pattern):
         char = pattern[i]
         if char == "*":
-            items.append(("*", None))
+            items.append(_GlobItem("*"))
             i += 1
         elif char == "?":
-            items.append(("?", None))
+            items.append(_GlobItem("?"))
             i += 1
         elif char == "[":
             i, item = _char_class(pattern, i + 1)
@@ -432,15 +440,15 @@ def _glob(pattern: str) -> Callable[[str], bool]:
         elif char == "\\":
             if i + 1 >= len(pattern):
                 raise ValueError("bad pattern")
-            items.append(("=", pattern[i + 1]))
+            items.append(_GlobItem("=", pattern[i + 1]))
             i += 2
         else:
-            items.append(("=", char))
+            items.append(_GlobItem("=", char))
             i += 1
     return lambda name: _match(items, name)
 
 
-def _char_class(pattern: str, i: int) -> tuple[int, tuple[str, object]]:
+def _char_class(pattern: str, i: int) -> tuple[int, _GlobItem]:
     negate = i < len(pattern) and pattern[i] == "^"
     if negate:
         i += 1
@@ -450,7 +458,7 @@ def _char_class(pattern: str, i: int) -> tuple[int, tuple[str, object]]:
         if i >= len(pattern):
             raise ValueError("bad pattern")
         if pattern[i] == "]" and not first:
-            return i + 1, ("[", (negate, ranges))
+            return i + 1, _GlobItem("[", negate=negate, ranges=tuple(ranges))
         first = False
         low, i = _class_char(pattern, i)
         high = low
@@ -469,23 +477,21 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
     return pattern[i], i + 1
 
 
-def _item_matches(item: tuple[str, object], char: str) -> bool:
-    kind, data = item
-    if kind == "?":
+def _item_matches(item: _GlobItem, char: str) -> bool:
+    if item.kind == "?":
         return char != "/"
-    if kind == "=":
-        return char == data
-    negate, ranges = data  # type: ignore[misc]
-    inside = any(low <= char <= high for low, high in ranges)
-    return char != "/" and inside != negate
+    if item.kind == "=":
+        return char == item.char
+    inside = any(low <= char <= high for low, high in item.ranges)
+    return char != "/" and inside != item.negate
 
 
-def _match(items: list[tuple[str, object]], name: str) -> bool:
+def _match(items: list[_GlobItem], name: str) -> bool:
     """Wildcard matching with backtracking to the last `*` only: O(len(items) * len(name))."""
     p = n = 0
     star_p, star_n = -1, 0
     while n < len(name):
-        if p < len(items) and items[p][0] == "*":
+        if p < len(items) and items[p].kind == "*":
             star_p, star_n = p, n
             p += 1
         elif p < len(items) and _item_matches(items[p], name[n]):
@@ -496,6 +502,6 @@ def _match(items: list[tuple[str, object]], name: str) -> bool:
             p, n = star_p + 1, star_n
         else:
             return False
-    while p < len(items) and items[p][0] == "*":
+    while p < len(items) and items[p].kind == "*":
         p += 1
     return p == len(items)

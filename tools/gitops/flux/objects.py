@@ -169,7 +169,9 @@ def parse_kustomization(body: dict[str, Any], source: str) -> FluxKustomization:
     ref = _mapping(spec.get("sourceRef"), "spec.sourceRef", where)
     if not isinstance(ref.get("kind"), str) or not isinstance(ref.get("name"), str):
         raise GitopsError(f"{where}: spec.sourceRef needs kind and name")
-    source_ref = SourceRef(ref["kind"], ref["name"], _optional_string(ref.get("namespace"), "sourceRef", where) or namespace)
+    source_ref = SourceRef(
+        ref["kind"], ref["name"], _optional_string(ref.get("namespace"), "sourceRef", where) or namespace
+    )
     depends_on = []
     for entry in _list(spec.get("dependsOn"), "spec.dependsOn", where):
         entry = _mapping(entry, "spec.dependsOn[]", where)

@@ -70,8 +70,8 @@ def _secret_values(
     secret: dict[str, Any], reference: SubstituteReference, identities: Sequence[Any], label: str, warnings: list[str]
 ) -> dict[str, str]:
     """A Secret's data (base64) and stringData (plain, winning as the API server merges it), as text."""
-    data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
-    string_data = secret.get("stringData") if isinstance(secret.get("stringData"), dict) else {}
+    data: dict[str, Any] = secret["data"] if isinstance(secret.get("data"), dict) else {}
+    string_data: dict[str, Any] = secret["stringData"] if isinstance(secret.get("stringData"), dict) else {}
     where = f"{label}: substituteFrom {reference}"
     if isinstance(secret.get("sops"), dict):
         opened = _decrypted(secret, identities, where)
