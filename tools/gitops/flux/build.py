@@ -26,10 +26,11 @@ from typing import Any
 import yaml
 
 from gitops.errors import GitopsError
-from gitops.flux.files import RepoFiles, generated_resources, kustomization_file
+from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.objects import FluxKustomization
 from gitops.kustomize import Kustomize
 from gitops.manifests import load_documents
+from gitops.targets import kustomization_file
 
 _REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
 # Flux's placeholder for an empty generated kustomization: it builds to nothing.

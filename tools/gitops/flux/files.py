@@ -12,8 +12,8 @@ import yaml
 
 from gitops.errors import GitopsError
 from gitops.manifests import YAML_LOADER
+from gitops.targets import kustomization_file
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 YAML_SUFFIXES = (".yaml", ".yml")
 # source-controller leaves these out of every artifact (fluxcd/pkg sourceignore: VCS, CI and extra defaults),
 # so a generated kustomization never lists them. `.sourceignore` files are not read.
@@ -33,15 +33,6 @@ EXCLUDED_FILES = frozenset(
     }
 )
 MAX_FILE_BYTES = 8 * 1024 * 1024
-
-
-def kustomization_file(directory: Path) -> Path | None:
-    """The kustomization file kustomize would read in `directory`, if any."""
-    for name in KUSTOMIZATION_FILES:
-        candidate = directory / name
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 class RepoFiles:
