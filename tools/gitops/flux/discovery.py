@@ -82,15 +82,16 @@ def find_clusters(
 ) -> list[str] | None:
     """Cluster entry paths found without configuration; None when the repository has no Flux Kustomization.
 
-    The rule: candidates are (a) the directories of files defining a Flux Kustomization whose source is the
-    sync GitRepository, (b) the spec.path of such a Kustomization defined inside its own path (bootstrap's
-    gotk-sync.yaml manages clusters/<name> from clusters/<name>/flux-system), (c) a FluxInstance's
-    spec.sync.path. A candidate is *reached* when a sync Kustomization defined outside its own path builds it
-    (its spec.path is the candidate or an ancestor). Entries are the candidates not reached and not inside
-    another such candidate.
+    The rule (docs/flux.md): a sync Kustomization (sourceRef: the sync GitRepository) defined inside its own
+    spec.path makes that path an entry (bootstrap's gotk-sync.yaml in clusters/<name>/flux-system). Other
+    candidates are the directories of files defining sync Kustomizations and a FluxInstance's
+    spec.sync.path; such a candidate is an entry unless a sync Kustomization defined outside its own path
+    builds it (its spec.path is the candidate or above it). Entries inside another entry, and paths that
+    do not exist, are dropped. Directories holding gitops.yaml or .git are other repositories: not walked.
     """
     files = files or RepoFiles(root)
     any_kustomization = False
+    declared: set[str] = set()
     candidates: set[str] = set()
     covering: list[str] = []
     for path in files.yaml_files():
@@ -117,15 +118,16 @@ def find_clusters(
                 continue
             if not _is_sync_source(ks.source_ref, sync_source):
                 continue
-            candidates.add(directory)
             if _inside(directory, ks.path):
-                candidates.add(ks.path)
+                declared.add(ks.path)
             else:
+                candidates.add(directory)
                 covering.append(ks.path)
     if not any_kustomization and not candidates:
         return None
-    unreached = sorted(c for c in candidates if not any(_inside(c, p) for p in covering))
-    return [c for c in unreached if not any(o != c and _inside(c, o) for o in unreached)]
+    unreached = declared | {c for c in candidates if not any(_inside(c, p) for p in covering)}
+    existing = sorted(c for c in unreached if (root / c).is_dir())
+    return [c for c in existing if not any(o != c and _inside(c, o) for o in existing)]
 
 
 def _is_sync_source(ref: SourceRef, sync_source: str) -> bool:

@@ -12,6 +12,7 @@ import yaml
 
 from gitops.errors import GitopsError
 from gitops.manifests import YAML_LOADER
+from gitops.repo import MARKERS as REPOSITORY_MARKERS
 from gitops.targets import kustomization_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -70,7 +71,8 @@ class RepoFiles:
         return docs
 
     def yaml_files(self, top: Path | None = None) -> Iterator[Path]:
-        """Every .yaml/.yml file under `top` (default: the root) in the artifact, in lexical walk order."""
+        """Every .yaml/.yml file under `top` (default: the root) in the artifact, in lexical walk order,
+        leaving out nested repositories (directories with their own gitops.yaml or .git, e.g. test data)."""
         yield from _walk(top or self.root)
 
 
@@ -81,7 +83,8 @@ def _walk(directory: Path) -> Iterator[Path]:
         return
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            if entry.name not in EXCLUDED_DIRS:
+            nested_repository = any(os.path.exists(os.path.join(entry.path, m)) for m in REPOSITORY_MARKERS)
+            if entry.name not in EXCLUDED_DIRS and not nested_repository:
                 yield from _walk(Path(entry.path))
         elif entry.name.endswith(YAML_SUFFIXES) and entry.name not in EXCLUDED_FILES:
             yield Path(entry.path)
