@@ -73,7 +73,8 @@ class _State:
     raw: list[dict[str, Any]] | None = None
 
 
-def _inside(path: str, ancestor: str) -> bool:
+def inside(path: str, ancestor: str) -> bool:
+    """Whether repository-relative `path` is `ancestor` or below it (\"\" is the root)."""
     return ancestor == "" or path == ancestor or path.startswith(ancestor + "/")
 
 
@@ -118,16 +119,16 @@ def find_clusters(
                 continue
             if not _is_sync_source(ks.source_ref, sync_source):
                 continue
-            if _inside(directory, ks.path):
+            if inside(directory, ks.path):
                 declared.add(ks.path)
             else:
                 candidates.add(directory)
                 covering.append(ks.path)
     if not any_kustomization and not candidates:
         return None
-    unreached = declared | {c for c in candidates if not any(_inside(c, p) for p in covering)}
+    unreached = declared | {c for c in candidates if not any(inside(c, p) for p in covering)}
     existing = sorted(c for c in unreached if (root / c).is_dir())
-    return [c for c in existing if not any(o != c and _inside(c, o) for o in existing)]
+    return [c for c in existing if not any(o != c and inside(c, o) for o in existing)]
 
 
 def _is_sync_source(ref: SourceRef, sync_source: str) -> bool:
