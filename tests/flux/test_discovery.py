@@ -154,3 +154,13 @@ def test_malformed_kustomization_names_the_field(tmp_path: Path, kustomize: Kust
     ks.write_text(ks.read_text().replace("  prune: true\n", "  prune: true\n  dependsOn: nope\n"))
     with pytest.raises(GitopsError, match=r"Kustomization cluster-apps: spec\.dependsOn must be a list"):
         render_flux(root, kustomize=kustomize)
+
+
+def test_render_output_hidden_and_nested_repositories_are_not_sources(tmp_path: Path) -> None:
+    root = copy_fixture("operator", tmp_path)
+    stray = _ks("stray", "./kubernetes/apps")
+    for place in ("rendered/x/ks.yaml", ".venv/lib/ks.yaml", "vendor/other/ks.yaml"):
+        (root / place).parent.mkdir(parents=True, exist_ok=True)
+        (root / place).write_text(stray)
+    (root / "vendor/other/gitops.yaml").write_text("")
+    assert find_clusters(root.resolve()) == [CLUSTER]

@@ -34,6 +34,9 @@ EXCLUDED_FILES = frozenset(
     }
 )
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# Discovery also skips hidden directories (.git, .venv, ...) and what tools write into a checkout: render's
+# output holds rendered Flux Kustomizations that must not count as sources.
+NOT_SOURCES = frozenset({"rendered", "node_modules"})
 
 
 class RepoFiles:
@@ -71,8 +74,8 @@ class RepoFiles:
         return docs
 
     def yaml_files(self, top: Path | None = None) -> Iterator[Path]:
-        """Every .yaml/.yml file under `top` (default: the root) in the artifact, in lexical walk order,
-        leaving out nested repositories (directories with their own gitops.yaml or .git, e.g. test data)."""
+        """Every .yaml/.yml file under `top` (default: the root) in lexical walk order, leaving out hidden
+        directories, render output and nested repositories (their own gitops.yaml or .git, e.g. test data)."""
         yield from _walk(top or self.root)
 
 
@@ -83,8 +86,9 @@ def _walk(directory: Path) -> Iterator[Path]:
         return
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            nested_repository = any(os.path.exists(os.path.join(entry.path, m)) for m in REPOSITORY_MARKERS)
-            if entry.name not in EXCLUDED_DIRS and not nested_repository:
+            if entry.name.startswith(".") or entry.name in NOT_SOURCES:
+                continue
+            if not any(os.path.exists(os.path.join(entry.path, m)) for m in REPOSITORY_MARKERS):
                 yield from _walk(Path(entry.path))
         elif entry.name.endswith(YAML_SUFFIXES) and entry.name not in EXCLUDED_FILES:
             yield Path(entry.path)
