@@ -53,7 +53,6 @@ class FluxKustomization:
     source_ref: SourceRef
     path: str
     """Normalised, relative to the source root: "" for the root, never starting with "./" or "/"."""
-    source_file: str | None = None
     depends_on: tuple[str, ...] = ()
     """`namespace/name` of each dependency (namespace defaulted to this Kustomization's)."""
     target_namespace: str | None = None
@@ -199,7 +198,6 @@ def parse_kustomization(body: dict[str, Any], source: str) -> FluxKustomization:
         namespace=namespace,
         source_ref=source_ref,
         path=normalise_path(path),
-        source_file=None,
         depends_on=tuple(depends_on),
         target_namespace=_optional_string(spec.get("targetNamespace"), "spec.targetNamespace", where),
         name_prefix=_optional_string(spec.get("namePrefix"), "spec.namePrefix", where),
