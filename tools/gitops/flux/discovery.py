@@ -33,6 +33,7 @@ from gitops.flux.objects import (
 )
 from gitops.flux.postbuild import load_variables, set_metadata, substitute_objects
 from gitops.kustomize import Kustomize, find_kustomize
+from gitops.render import default_jobs
 
 DEFAULT_SYNC_SOURCE = "flux-system"
 # The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
@@ -173,8 +174,6 @@ def render_flux(
         _resolve_dir(root, path, f"source {name}: path")
     for entry in entries:
         _resolve_dir(root, entry, "cluster entry path")
-    from gitops.render import default_jobs
-
     with scratch_space() as scratch:
         run = _Run(root, files, scratch, kustomize or find_kustomize(), source_dirs, sync_source, identities, strict)
         run.workers = max(1, jobs or default_jobs())
