@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from gitops.errors import GitopsError
-from gitops.render import render_targets, tty_progress, write_rendered
+from gitops.flux.discovery import FluxRender, render_flux, select_targets
+from gitops.flux.rendering import flux_entries, listing_line, notices, parse_source_options, rendered_targets
+from gitops.render import RenderedTarget, render_targets, tty_progress, write_rendered
 from gitops.repo import root_from_context
 from gitops.targets import Tree, discover, select
 
@@ -25,11 +27,30 @@ from gitops.targets import Tree, discover, select
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel builds (default: CPUs).")
 @click.option("--list", "list_only", is_flag=True, help="List the render targets and exit.")
+@click.option("--cluster", "clusters", multiple=True, help="Flux cluster entry path (repeatable): Flux targets.")
+@click.option("--source", "sources", multiple=True, help="Map a Flux source to a repository path: NAME=PATH.")
 @click.pass_context
-def command(ctx: click.Context, targets: tuple[str, ...], out: str, jobs: int | None, list_only: bool) -> None:
-    """Render targets (every overlay/cluster kustomization Flux would build) to rendered/<target>.yaml."""
+def command(
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    out: str,
+    jobs: int | None,
+    list_only: bool,
+    clusters: tuple[str, ...],
+    sources: tuple[str, ...],
+) -> None:
+    """Render targets (every overlay/cluster kustomization Flux would build) to rendered/<target>.yaml.
+
+    With --cluster, or in a Flux repository whose overlay/cluster kustomizations (if any) all lie inside
+    Flux cluster entry paths, the targets are Flux Kustomizations: rendered/<cluster>/<namespace>/<name>.yaml."""
     root = root_from_context(ctx)
     tree = Tree(root)
+    entries = list(clusters) or flux_entries(root, discover(root, tree))
+    if entries or sources:
+        flux = render_flux(root, entries, sources=parse_source_options(sources), identities=_identities(), jobs=jobs)
+        if flux is not None:
+            _flux_command(root, flux, targets, out, list_only)
+            return
     if list_only:
         for name in discover(root, tree):
             click.echo(name)
@@ -44,5 +65,34 @@ def command(ctx: click.Context, targets: tuple[str, ...], out: str, jobs: int | 
         sys.stdout.write(result.text)
         return
     results = render_targets(root, names, jobs=jobs, progress=tty_progress(len(names)))
+    out_dir = Path(out) if Path(out).is_absolute() else root / out
+    write_rendered(results, out_dir, complete=not targets)
+
+
+def _identities() -> list[object]:
+    from gitops.sops import load_identities
+
+    try:
+        return list(load_identities())
+    except GitopsError:
+        return []  # no usable key: encrypted substituteFrom Secrets stay unsubstituted, with a warning
+
+
+def _flux_command(root: Path, flux: FluxRender, targets: tuple[str, ...], out: str, list_only: bool) -> None:
+    for line in notices(flux):
+        click.echo(line, err=True)
+    if list_only:
+        for target in flux.targets:
+            click.echo(listing_line(target))
+        return
+    chosen = select_targets(flux.targets, targets) if targets else flux.targets
+    results: list[RenderedTarget] = rendered_targets(FluxRender(flux.clusters, chosen, []), root)
+    if not results:
+        raise GitopsError(f"{root}: every selected Flux Kustomization was skipped; nothing to render")
+    if out == "-":
+        if len(results) != 1:
+            raise GitopsError(f"--out - writes one target, but {len(results)} were selected")
+        sys.stdout.write(results[0].text)
+        return
     out_dir = Path(out) if Path(out).is_absolute() else root / out
     write_rendered(results, out_dir, complete=not targets)

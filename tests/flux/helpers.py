@@ -1,0 +1,37 @@
+"""Shared helpers for the Flux tests: fixture trees and object look-ups."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from gitops.flux.discovery import FluxRender, FluxTarget
+from tests.helpers import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "flux"
+
+
+def fixture(name: str) -> Path:
+    return FIXTURES / name
+
+
+def copy_fixture(name: str, tmp_path: Path) -> Path:
+    """A private copy, for tests that add files (e.g. an encrypted Secret) before rendering."""
+    return Path(shutil.copytree(FIXTURES / name, tmp_path / name))
+
+
+def target(result: FluxRender, name: str) -> FluxTarget:
+    found = [t for t in result.targets if t.name == name]
+    assert found, (name, [t.name for t in result.targets])
+    return found[0]
+
+
+def obj(t: FluxTarget, kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in t.documents if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name, [(d["kind"], d["metadata"]["name"]) for d in t.documents])
+    return found[0]
+
+
+def kinds_and_names(t: FluxTarget) -> set[tuple[str, str | None, str]]:
+    return {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in t.documents}

@@ -1,0 +1,163 @@
+"""What kustomize-controller builds for one Flux Kustomization, before postBuild.
+
+The controller edits the kustomization in `spec.path` (generating one when there is none) and runs kustomize
+with LoadRestrictionsNone. We never touch the repository: the edit lives in a private scratch directory.
+- no kustomization file: the scratch kustomization *is* the generated one (its resources are the files the
+  controller would list, as paths relative to the scratch directory) plus the Flux fields - the controller's
+  exact kustomization;
+- a kustomization file exists and the Flux Kustomization sets build fields: the scratch kustomization lists
+  `spec.path` as its one resource and adds the fields. This equals the controller's in-place edit except when
+  the directory's own kustomization already sets namePrefix/nameSuffix or the same image (the controller
+  overrides those, the wrapper applies both) or patches select by names its own transformers change;
+- otherwise kustomize builds `spec.path` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import yaml
+
+from gitops.errors import GitopsError
+from gitops.flux.files import RepoFiles, generated_resources
+from gitops.flux.objects import FluxKustomization
+from gitops.kustomize import Kustomize
+from gitops.manifests import load_documents
+from gitops.targets import kustomization_file
+
+_REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
+# Flux's placeholder for an empty generated kustomization: it builds to nothing.
+_EMPTY_NAMESPACE = "_placeholder"
+
+
+@dataclass
+class Scratch:
+    """A private directory for generated kustomizations, one sub-directory per build."""
+
+    root: Path
+    _numbers: Iterator[int]
+
+    def new_dir(self) -> Path:
+        directory = self.root / str(next(self._numbers))
+        directory.mkdir()
+        return directory
+
+
+@contextmanager
+def scratch_space() -> Iterator[Scratch]:
+    with TemporaryDirectory(prefix="gitops-flux-") as root:
+        yield Scratch(Path(root), count())
+
+
+def is_local_relative(path: str) -> bool:
+    """Flux's rule for component paths: no remote URL and not absolute."""
+    lowered = path.lower()
+    if any(len(prefix) < len(path) and lowered.startswith(prefix) for prefix in _REMOTE_PREFIXES):
+        return False
+    return not (os.path.isabs(path) or os.path.isabs(lowered.removeprefix("file://")))
+
+
+def flux_kustomization_file(
+    ks: FluxKustomization, directory: Path, wrapper: Path, files: RepoFiles, label: str
+) -> dict[str, Any]:
+    """The kustomization the controller would build for `ks` in `directory`, written for `wrapper`."""
+    existing = kustomization_file(directory) is not None
+    document: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    if existing:
+        document["resources"] = [os.path.relpath(directory, wrapper)]
+    else:
+        resources = [os.path.relpath(path, wrapper) for path in generated_resources(directory, files)]
+        if resources:
+            document["resources"] = resources
+        else:
+            document["namespace"] = _EMPTY_NAMESPACE
+    if ks.target_namespace is not None:
+        document["namespace"] = ks.target_namespace
+    if ks.name_prefix is not None:
+        document["namePrefix"] = ks.name_prefix
+    if ks.name_suffix is not None:
+        document["nameSuffix"] = ks.name_suffix
+    if ks.patches:
+        document["patches"] = [_patch(patch) for patch in ks.patches]
+    components = []
+    for component in ks.components:
+        if not is_local_relative(component):
+            raise GitopsError(f"{label}: component path '{component}' must be local and relative")
+        if not (directory / component).exists() and ks.ignore_missing_components:
+            continue
+        components.append(os.path.relpath(directory / component, wrapper))
+    if components:
+        document["components"] = components
+    if ks.images:
+        document["images"] = _merged_images(ks.images)
+    return document
+
+
+def _patch(patch: dict[str, Any]) -> dict[str, Any]:
+    """A Flux patch (inline `patch` and optional `target` selector) as a kustomize patch."""
+    out: dict[str, Any] = {"patch": patch.get("patch", "")}
+    if isinstance(patch.get("target"), dict):
+        out["target"] = patch["target"]
+    return out
+
+
+def _merged_images(images: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """spec.images by name: a later entry for the same name updates newName, and newTag/digest together."""
+    merged: dict[str, dict[str, Any]] = {}
+    for image in images:
+        name = str(image.get("name", ""))
+        current = merged.setdefault(name, {"name": name})
+        if image.get("newName"):
+            current["newName"] = image["newName"]
+        if image.get("newTag") or image.get("digest"):
+            current.pop("newTag", None)
+            current.pop("digest", None)
+            for key in ("newTag", "digest"):
+                if image.get(key):
+                    current[key] = image[key]
+    return list(merged.values())
+
+
+def build_documents(
+    ks: FluxKustomization,
+    directory: Path,
+    *,
+    files: RepoFiles,
+    scratch: Scratch,
+    kustomize: Kustomize,
+    label: str,
+) -> list[dict[str, Any]]:
+    """kustomize's output for `ks` at `directory` (its resolved spec.path), as plain documents."""
+    if not directory.is_dir():
+        raise GitopsError(
+            f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
+        )
+    if kustomization_file(directory) is not None and not ks.changes_build:
+        target = directory
+    else:
+        target = scratch.new_dir()
+        document = flux_kustomization_file(ks, directory, target, files, label)
+        text = yaml.safe_dump(document, sort_keys=False)
+        (target / "kustomization.yaml").write_text(text, encoding="utf-8")
+    try:
+        output = kustomize.build(target)
+    except GitopsError as exc:
+        raise GitopsError(f"{label}: kustomize build failed: {exc}") from None
+    documents = load_documents(output, label)
+    for doc in documents:
+        metadata = doc.get("metadata")
+        if (
+            not doc.get("apiVersion")
+            or not doc.get("kind")
+            or not isinstance(metadata, dict)
+            or not metadata.get("name")
+        ):
+            raise GitopsError(f"{label}: failed to decode Kubernetes apiVersion, kind and name from a built object")
+    return documents

@@ -1,0 +1,127 @@
+"""The repository's YAML files as Flux's source artifact holds them, each parsed at most once."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops.errors import GitopsError
+from gitops.manifests import YAML_LOADER
+from gitops.repo import MARKERS as REPOSITORY_MARKERS
+from gitops.targets import kustomization_file
+
+YAML_SUFFIXES = (".yaml", ".yml")
+# source-controller leaves these out of every artifact (fluxcd/pkg sourceignore: VCS, CI and extra defaults),
+# so a generated kustomization never lists them. `.sourceignore` files are not read.
+EXCLUDED_DIRS = frozenset({".git", ".github", ".circleci"})
+EXCLUDED_FILES = frozenset(
+    {
+        ".gitlab-ci.yml",
+        ".travis.yml",
+        "appveyor.yml",
+        ".drone.yml",
+        "cloudbuild.yaml",
+        "codeship-services.yml",
+        "codeship-steps.yml",
+        ".goreleaser.yml",
+        ".sops.yaml",
+        ".flux.yaml",
+    }
+)
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# Discovery also skips hidden directories (.git, .venv, ...) and what tools write into a checkout: render's
+# output holds rendered Flux Kustomizations that must not count as sources.
+NOT_SOURCES = frozenset({"rendered", "node_modules"})
+
+
+class RepoFiles:
+    """Parsed YAML documents per file, shared by discovery and the generated-kustomization scan (thread-safe)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._documents: dict[Path, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def documents(self, path: Path) -> list[Any]:
+        """The documents of one YAML file; invalid YAML is a GitopsError naming the file (and line)."""
+        with self._lock:
+            cached = self._documents.get(path)
+        if cached is not None:
+            return cached
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise GitopsError(f"{self.rel(path)}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GitopsError(f"{self.rel(path)}: cannot read: {exc}") from None
+        try:
+            docs = [d for d in yaml.load_all(text, Loader=YAML_LOADER) if d is not None]
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise GitopsError(f"{self.rel(path)}{line}: not valid YAML: {problem}") from None
+        with self._lock:
+            self._documents[path] = docs
+        return docs
+
+    def yaml_files(self, top: Path | None = None) -> Iterator[Path]:
+        """Every .yaml/.yml file under `top` (default: the root) in lexical walk order, leaving out hidden
+        directories, render output and nested repositories (their own gitops.yaml or .git, e.g. test data)."""
+        yield from _walk(top or self.root)
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name.startswith(".") or entry.name in NOT_SOURCES:
+                continue
+            if not any(os.path.exists(os.path.join(entry.path, m)) for m in REPOSITORY_MARKERS):
+                yield from _walk(Path(entry.path))
+        elif entry.name.endswith(YAML_SUFFIXES) and entry.name not in EXCLUDED_FILES:
+            yield Path(entry.path)
+
+
+def generated_resources(directory: Path, files: RepoFiles) -> list[Path]:
+    """What kustomize-controller lists in the kustomization it generates for a path without one.
+
+    Walking the directory in lexical order: a sub-directory holding a kustomization file is listed as a whole
+    and not descended into; every other .yaml/.yml file is listed after checking it parses as YAML (the
+    controller refuses the path otherwise: "failed to decode Kubernetes YAML from <file>").
+    """
+    found: list[Path] = []
+
+    def visit(current: Path) -> None:
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError as exc:
+            raise GitopsError(f"{files.rel(current)}: cannot list: {exc.strerror}") from None
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name in EXCLUDED_DIRS:
+                    continue
+                if kustomization_file(path) is not None:
+                    found.append(path)
+                else:
+                    visit(path)
+            elif entry.name.endswith(YAML_SUFFIXES) and entry.name not in EXCLUDED_FILES:
+                for doc in files.documents(path):
+                    if not isinstance(doc, dict):
+                        raise GitopsError(f"{files.rel(path)}: failed to decode Kubernetes YAML: not a mapping")
+                found.append(path)
+
+    visit(directory)
+    return found
