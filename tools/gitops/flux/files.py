@@ -12,7 +12,7 @@ import yaml
 
 from gitops.errors import GitopsError
 from gitops.manifests import YAML_LOADER
-from gitops.repo import MARKERS as REPOSITORY_MARKERS
+from gitops.repo import ROOT_MARKERS
 from gitops.targets import kustomization_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -88,7 +88,7 @@ def _walk(directory: Path) -> Iterator[Path]:
         if entry.is_dir(follow_symlinks=False):
             if entry.name.startswith(".") or entry.name in NOT_SOURCES:
                 continue
-            if not any(os.path.exists(os.path.join(entry.path, m)) for m in REPOSITORY_MARKERS):
+            if not any(os.path.exists(os.path.join(entry.path, m)) for m in ROOT_MARKERS):
                 yield from _walk(Path(entry.path))
         elif entry.name.endswith(YAML_SUFFIXES) and entry.name not in EXCLUDED_FILES:
             yield Path(entry.path)
