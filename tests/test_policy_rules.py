@@ -534,7 +534,9 @@ def test_upload_limit_on_the_gateway_applies_to_its_routes() -> None:
             for m in t["overlays/production/apps"]:
                 if m.identity.kind == "BackendTrafficPolicy":
                     m.body["metadata"]["namespace"] = "envoy-gateway-system"
-                    m.identity = type(m.identity)(m.identity.api_version, m.identity.kind, "envoy-gateway-system", m.identity.name)
+                    m.identity = type(m.identity)(
+                        m.identity.api_version, m.identity.kind, "envoy-gateway-system", m.identity.name
+                    )
 
         return step
 

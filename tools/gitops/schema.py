@@ -277,7 +277,9 @@ class SchemaSet:
         served_groups = {v.rpartition("/")[0] for v in self._served}
         # Gateway API's group ends in .k8s.io but is installed as CRDs, not served by the API server.
         crd_groups = ("gateway.networking.k8s.io",)
-        return group in served_groups or group == "extensions" or (group.endswith(".k8s.io") and group not in crd_groups)
+        return (
+            group in served_groups or group == "extensions" or (group.endswith(".k8s.io") and group not in crd_groups)
+        )
 
     def validator(self, api_version: str, kind: str) -> Validator | None:
         key = (api_version, kind)

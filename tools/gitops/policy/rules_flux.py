@@ -94,9 +94,9 @@ def _migration_layer(ctx: PolicyContext, job: Workload, label: str) -> Iterator[
     drop what old pods still use). So the Kustomization applying web must dependOn the pre-deploy one and the
     post-deploy one must dependOn it; the Jobs need Flux's per-object `kustomize.toolkit.fluxcd.io/force:
     enabled` annotation (a Job's template is immutable; force recreates it so the new tag migrates), and not a
-    Kustomization-wide `force: true`, which recreates any object of the layer whose update fails, on every
-    reconcile, as Flux's docs warn; both Job layers need wait: true (dependants wait for the Job to complete) and a timeout
-    sized for migrations (at least 10m).""",
+    Kustomization-wide `force: true`, which silently recreates any object of the layer whose update hits an
+    immutable field, on every reconcile; both Job layers need wait: true (dependants wait for the Job to
+    complete) and a timeout sized for migrations (at least 10m).""",
 )
 def check_migration_chain(ctx: PolicyContext) -> Iterator[Hit]:
     for env in ctx.environments.values():
