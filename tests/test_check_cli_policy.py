@@ -42,7 +42,7 @@ def test_explain_db1_prints_the_budget_per_environment(repo: Path) -> None:
     proc = run_gitops("check", "--explain", "DB-1", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert "DB-1 connection budget: production" in proc.stdout
-    assert "through the pooler: 210 (limit 280 poolSize)" in proc.stdout
+    assert "through the pooler: 220 (limit 280 poolSize)" in proc.stdout
     assert "result: within budget" in proc.stdout
 
 
@@ -51,7 +51,7 @@ def test_explain_db1_fails_when_the_budget_is_exceeded(repo: Path) -> None:
     (repo / "gitops.yaml").write_text(config)
     proc = run_gitops("check", "--explain", "db-1", cwd=repo)
     assert proc.returncode == 1
-    assert "through the pooler: 210 (limit 150 poolSize)" in proc.stdout
+    assert "through the pooler: 220 (limit 150 poolSize)" in proc.stdout
     assert "error DB-1" in proc.stdout
 
 
