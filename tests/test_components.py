@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from gitops.config import load_config
 from gitops.manifests import Manifest
 from gitops.render import render_targets
+from gitops.schema import SchemaSet
 from tests.helpers import REPO_ROOT, run_gitops
 
 SHIPPED = ("base", "overlays", "clusters", "gitops.yaml", ".sops.yaml")
@@ -69,3 +71,12 @@ def test_check_finds_no_errors_with_the_components_enabled(repo: Path) -> None:
     proc = run_gitops("check", "--ignore-missing-schemas", "-o", "json", cwd=repo)
     errors = [f for f in json.loads(proc.stdout)["findings"] if f["severity"] == "error"]
     assert errors == [], errors
+
+
+def test_service_monitor_validates_against_its_schema(repo: Path) -> None:
+    (monitor,) = [m for m in _rendered(repo, "overlays/production/apps") if m.identity.kind == "ServiceMonitor"]
+    schemas = SchemaSet.load(load_config(REPO_ROOT).kubernetes_version)
+    validator = schemas.validator(monitor.identity.api_version, "ServiceMonitor")
+    if validator is None:
+        pytest.skip("no schema for ServiceMonitor yet (the `schemas` branch adds the CRD schemas)")
+    assert validator.violations(monitor.body) == []

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from gitops.config import load_config
 from gitops.manifests import Manifest, iter_containers
 from gitops.render import render_targets
+from gitops.schema import SchemaSet
 from gitops.targets import discover
 from tests.helpers import REPO_ROOT
 
@@ -273,3 +275,20 @@ def test_infrastructure_serves_the_routes(rendered: dict[str, list[Manifest]], e
     assert policy["spec"]["targetRefs"] == [
         {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "mastodon-web"}
     ]
+
+
+CRD_KINDS = ("HelmRelease", "OCIRepository", "HTTPRoute", "Gateway", "GatewayClass", "ClusterIssuer")
+
+
+@pytest.mark.parametrize("kind", CRD_KINDS)
+def test_infrastructure_and_route_objects_validate_against_their_schemas(
+    rendered: dict[str, list[Manifest]], kind: str
+) -> None:
+    schemas = SchemaSet.load(load_config(REPO_ROOT).kubernetes_version)
+    objects = [m for env in ENVIRONMENTS for m in rendered[env] if m.identity.kind == kind]
+    assert objects, kind
+    validator = schemas.validator(objects[0].identity.api_version, kind)
+    if validator is None:
+        pytest.skip(f"no schema for {kind} yet (the `schemas` branch adds the CRD schemas)")
+    for manifest in objects:
+        assert validator.violations(manifest.body) == [], manifest.identity
