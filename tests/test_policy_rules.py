@@ -378,6 +378,8 @@ CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
     ("GO-3", "static-configmap", mutate(_rename_env_configmap), "ConfigMap mastodon-env, whose name has no content hash", ("Deployment", "mastodon-web")),
     ("GO-5", "routes-without-infrastructure", mutate(_drop_infra_configs_dependency),
      "applies HTTPRoute mastodon-web but does not dependOn a Kustomization that applies its Gateway", ("Kustomization", "mastodon-apps")),
+    ("GO-5", "ingress-without-controller-dependency", mutate(_ingress, _drop_infra_configs_dependency),
+     "applies Ingress mastodon but does not dependOn a Kustomization that applies an ingress controller", ("Kustomization", "mastodon-apps")),
     ("GO-5", "gateway-not-in-repository", mutate(lambda t: t.update({"overlays/production/infra-configs": []})),
      "(none in this repository does)", ("Kustomization", "mastodon-apps")),
     ("GO-5", "no-prune", mutate(lambda t: _flux(t, "mastodon-apps").update(prune=False)), "needs prune: true", ("Kustomization", "mastodon-apps")),
@@ -574,3 +576,10 @@ def test_scheduler_rolling_update_without_surge_passes() -> None:
     assert check(mutate(_surge(0))(), "SQ-2") == []
     assert check(mutate(_surge("0%"))(), "SQ-2") == []
     assert check(mutate(_surge("10%"))(), "SQ-2") != []
+
+
+def test_ingress_behind_the_infrastructure_layer_passes_go5_and_rt1() -> None:
+    # mastodon-apps -> infra-configs -> infra-controllers (the HelmReleases): reached through dependsOn.
+    targets = mutate(_ingress)()
+    assert check(targets, "GO-5") == []
+    assert check(targets, "RT-1") == []
