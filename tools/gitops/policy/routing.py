@@ -120,7 +120,8 @@ def quantity_bytes(value: object) -> int | None:
     return int(match[1]) * scale[match[2] or ""]
 
 
-def _parent_gateways(route: Manifest) -> set[tuple[str, str]]:
+def parent_gateways(route: Manifest) -> set[tuple[str, str]]:
+    """(namespace, name) of the Gateways an HTTPRoute attaches to."""
     namespace = route.identity.namespace or ""
     return {
         (str(ref.get("namespace") or namespace), str(ref.get("name", "")))
@@ -145,7 +146,7 @@ def _body_limits(env: Environment, route: Manifest) -> list[tuple[Manifest, obje
         for ref in refs:
             kind, name = ref.get("kind"), str(ref.get("name", ""))
             same_route = kind == "HTTPRoute" and name == route.identity.name and namespace == route.identity.namespace
-            if same_route or (kind == "Gateway" and (namespace, name) in _parent_gateways(route)):
+            if same_route or (kind == "Gateway" and (namespace, name) in parent_gateways(route)):
                 out.append((policy, limit))
     return out
 

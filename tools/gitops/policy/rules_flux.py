@@ -9,6 +9,7 @@ from gitops.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import HASH_SUFFIX, Environment, FluxKustomization, PolicyContext, Workload
 from gitops.policy.registry import Hit, rule
+from gitops.policy.routing import parent_gateways
 
 AREA = "Flux and GitOps"
 FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force"
@@ -290,10 +291,7 @@ def check_route_infrastructure(ctx: PolicyContext, env: Environment) -> Iterator
         if app is None:
             continue
         if route.identity.kind == "HTTPRoute":
-            parents = {
-                (str(ref.get("namespace") or route.identity.namespace), str(ref.get("name", "")))
-                for ref in (route.body.get("spec") or {}).get("parentRefs") or []
-            }
+            parents = parent_gateways(route)
             serving = [g for g in env.of_kind("Gateway") if (g.identity.namespace, g.identity.name) in parents]
             what = "its Gateway"
         else:
