@@ -36,29 +36,30 @@ def test_budget_within_declared_limits_passes() -> None:
 def test_budget_over_pool_size_fails_with_the_numbers() -> None:
     (finding,) = check(fresh(), "DB-1", _config(poolSize=200, maxConnections=397))
     assert finding.severity is Severity.ERROR
-    assert finding.message.startswith("210 connections through the pooler exceed poolSize 200")
+    # web 105 + sidekiq 55 + streaming 50 + two retention CronJobs x 5
+    assert finding.message.startswith("220 connections through the pooler exceed poolSize 200")
     assert finding.identity is not None and finding.identity.name == "mastodon-web"
 
 
 def test_budget_over_server_limit_counts_direct_migration_connections() -> None:
-    # pool backends min(210, 280) + 10 direct = 220 > 230 - 20 reserved
-    (finding,) = check(fresh(), "DB-1", _config(poolSize=280, maxConnections=230, reservedConnections=20))
-    assert finding.message.startswith("220 pool backends + direct connections exceed maxConnections 230 - reserved 20")
-    assert check(fresh(), "DB-1", _config(poolSize=280, maxConnections=230)) == []
+    # pool backends min(220, 280) + 10 direct = 230 > 240 - 20 reserved
+    (finding,) = check(fresh(), "DB-1", _config(poolSize=280, maxConnections=240, reservedConnections=20))
+    assert finding.message.startswith("230 pool backends + direct connections exceed maxConnections 240 - reserved 20")
+    assert check(fresh(), "DB-1", _config(poolSize=280, maxConnections=240)) == []
 
 
 def test_budget_counts_replica_pools_twice() -> None:
     targets = fresh()
     set_env(container(targets, "mastodon-web"), "REPLICA_DB_HOST", "replica.internal")
     (finding,) = check(targets, "DB-1", _config(poolSize=300, maxConnections=397))
-    assert finding.message.startswith("315 connections through the pooler exceed poolSize 300")  # web 105 -> 210
+    assert finding.message.startswith("325 connections through the pooler exceed poolSize 300")  # web 105 -> 210
 
 
 def test_budget_db_pool_overrides_thread_counts() -> None:
     targets = fresh()
     set_env(container(targets, "mastodon-streaming"), "DB_POOL", "3")  # streaming 5 pods x 3 instead of x 10
-    assert check(targets, "DB-1", _config(poolSize=175)) == []
-    assert check(targets, "DB-1", _config(poolSize=174)) != []
+    assert check(targets, "DB-1", _config(poolSize=185)) == []
+    assert check(targets, "DB-1", _config(poolSize=184)) != []
 
 
 def test_budget_without_declared_limit_is_a_warning() -> None:
@@ -70,13 +71,18 @@ def test_budget_without_declared_limit_is_a_warning() -> None:
 def test_explain_db1_shows_the_arithmetic() -> None:
     text = explain("db-1", None, fresh(), CONFIG)
     assert text.startswith("DB-1 (error): Peak Postgres connections fit")
-    rows = {line.split()[0]: line.split() for line in text.splitlines() if line.strip().startswith("Deployment/")}
+    rows = {
+        line.split()[0]: line.split()
+        for line in text.splitlines()
+        if line.strip().startswith(("Deployment/", "CronJob/"))
+    }
     # workload, pods, (source...), surge, procs, ..., conns, endpoint
     assert rows["Deployment/mastodon-web"][-2:] == ["105", "pooler"]
     assert rows["Deployment/mastodon-streaming"][-2:] == ["50", "pooler"]
     assert rows["Deployment/mastodon-sidekiq-default"][-2:] == ["50", "pooler"]
-    assert "through the pooler: 210 (limit 280 poolSize)" in text
-    assert "server backends:    220 (limit 397 maxConnections - 20 reserved = 377)" in text
+    assert rows["CronJob/mastodon-media-remove"][-2:] == ["5", "pooler"]
+    assert "through the pooler: 220 (limit 280 poolSize)" in text
+    assert "server backends:    230 (limit 397 maxConnections - 20 reserved = 377)" in text
     assert text.rstrip().endswith("result: within budget")
 
 

@@ -18,6 +18,7 @@ import yaml
 from gitops.findings import Finding, Severity
 from gitops.manifests import Manifest, manifests_from_build
 from gitops.policy import rules, run_policy
+from gitops.policy.routing import quantity_bytes
 
 FIXTURE = Path(__file__).parent / "fixtures" / "policy" / "production"
 TARGETS = {
@@ -25,6 +26,8 @@ TARGETS = {
     "overlays/production/pre-deploy": "pre-deploy.yaml",
     "overlays/production/apps": "apps.yaml",
     "overlays/production/post-deploy": "post-deploy.yaml",
+    "overlays/production/infra-controllers": "infra-controllers.yaml",
+    "overlays/production/infra-configs": "infra-configs.yaml",
     "clusters/production": "cluster.yaml",
 }
 CONFIG: dict[str, Any] = {
@@ -142,8 +145,54 @@ def _drop_pdb(name: str) -> Callable[[Targets], None]:
     return step
 
 
+def _ingress(t: Targets) -> None:
+    """Replace the HTTPRoutes by the equivalent ingress-nginx Ingress (the Ingress branch of RT-1)."""
+    key = "overlays/production/apps"
+    t[key] = [m for m in t[key] if m.identity.kind != "HTTPRoute"]
+    paths = [
+        {"path": path, "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": port}}}}
+        for path, name, port in (("/api/v1/streaming", "mastodon-streaming", 4000), ("/", "mastodon-web", 3000))
+    ]
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "mastodon",
+            "namespace": "mastodon",
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "99m"},
+        },
+        "spec": {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": ["social.example.org"], "secretName": "mastodon-tls"}],
+            "rules": [{"host": "social.example.org", "http": {"paths": paths}}],
+        },
+    }
+    added = manifests_from_build(yaml.safe_dump(ingress), key)[0]
+    added.origin = f"{key}/source.yaml"
+    t[key].append(added)
+
+
 def _ingress_paths(t: Targets) -> list[dict[str, Any]]:
     return obj(t, "Ingress", "mastodon")["spec"]["rules"][0]["http"]["paths"]
+
+
+def _drop_infra_configs_dependency(t: Targets) -> None:
+    _flux(t, "mastodon-apps")["dependsOn"] = [{"name": "mastodon-pre-deploy"}]
+
+
+def _web_route(t: Targets) -> dict[str, Any]:
+    return obj(t, "HTTPRoute", "mastodon-web")
+
+
+def _drop_trust_bundle(name: str, kind: str = "Deployment", target: str = "apps") -> Callable[[Targets], None]:
+    return lambda t: del_env(container(t, name, target, kind), "SSL_CERT_FILE")
+
+
+def _bundle_mount_read_only(t: Targets) -> None:
+    pod = obj(t, "Deployment", "mastodon-web")["spec"]["template"]["spec"]
+    for mount in pod["initContainers"][0]["volumeMounts"]:
+        if mount["name"] == "trust-bundle":
+            mount["readOnly"] = True
 
 
 def _flux(t: Targets, name: str) -> dict[str, Any]:
@@ -183,8 +232,8 @@ PRE = "pre-deploy"
 # (rule, case id, mutation, substring of a finding message, (kind, name) the finding is about)
 CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
     ("IMG-1", "sidekiq-behind", mutate(_image("mastodon-sidekiq-default", "ghcr.io/mastodon/mastodon:v4.6.1")),
-     "version is v4.6.2", ("Deployment", "mastodon-sidekiq-default")),
-    ("IMG-1", "streaming-rails-image", mutate(_image("mastodon-streaming", "ghcr.io/mastodon/mastodon:v4.6.2")),
+     "version is v4.6.6", ("Deployment", "mastodon-sidekiq-default")),
+    ("IMG-1", "streaming-rails-image", mutate(_image("mastodon-streaming", "ghcr.io/mastodon/mastodon:v4.6.6")),
      "must run the mastodon-streaming image", ("Deployment", "mastodon-streaming")),
     ("IMG-2", "latest", mutate(_image("mastodon-sidekiq-default", "ghcr.io/mastodon/mastodon:latest")),
      "tag 'latest'", ("Deployment", "mastodon-sidekiq-default")),
@@ -209,21 +258,21 @@ CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
     ("SQ-4", "no-smtp-login", mutate(_secret_keys_drop("SMTP_LOGIN")),
      "serves mailers but has no SMTP_LOGIN", ("Deployment", "mastodon-sidekiq-default")),
     ("DB-2", "shared-db-pool", mutate(lambda t: env_map(t).update(DB_POOL="25")),
-     "DB_POOL is set in a ConfigMap shared by", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "DB_POOL is set in a ConfigMap shared by", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("DB-2", "pool-below-concurrency", mutate(lambda t: set_env(container(t, "mastodon-sidekiq-default"), "DB_POOL", "10")),
      "DB_POOL 10 is below -c 25", ("Deployment", "mastodon-sidekiq-default")),
     ("DB-3", "prepared-statements", mutate(lambda t: env_map(t).update(PREPARED_STATEMENTS="true")),
-     "PREPARED_STATEMENTS=true", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "PREPARED_STATEMENTS=true", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("DB-3", "migration-through-pooler", mutate(lambda t: obj(t, "ConfigMap", "mastodon-db-direct-pre-deploy", PRE)["data"].update(DB_PORT="25061", DB_NAME="mastodon-pool")),
      "a pooler endpoint", ("Job", "mastodon-db-migrate-pre-deploy")),
     ("DB-4", "streaming-cluster-num", mutate(lambda t: env_map(t).update(STREAMING_CLUSTER_NUM="2")),
-     "STREAMING_CLUSTER_NUM is set", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "STREAMING_CLUSTER_NUM is set", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("SEC-1", "password-in-configmap", mutate(lambda t: env_map(t).update(DB_PASS="hunter2")),
-     "DB_PASS is secret-class and sits in a ConfigMap", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "DB_PASS is secret-class and sits in a ConfigMap", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("SEC-1", "literal-env", mutate(lambda t: set_env(container(t, "mastodon-web"), "SECRET_KEY_BASE", "abc")),
      "literal env value", ("Deployment", "mastodon-web")),
     ("SEC-1", "redis-url-with-password", mutate(lambda t: env_map(t).update(REDIS_URL="rediss://default:pw@redis:25061")),
-     "REDIS_URL is secret-class", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "REDIS_URL is secret-class", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("SEC-1", "flux-substitute", mutate(lambda t: _flux(t, "mastodon-apps").update(postBuild={"substitute": {"SMTP_PASSWORD": "x"}})),
      "postBuild.substitute", ("Kustomization", "mastodon-apps")),
     ("SEC-3", "sidekiq-without-secrets", mutate(lambda t: container(t, "mastodon-sidekiq-default").update(
@@ -235,7 +284,7 @@ CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
     ("SEC-4", "domain-differs", mutate(lambda t: set_env(container(t, "mastodon-sidekiq-default"), "LOCAL_DOMAIN", "other.example")),
      "LOCAL_DOMAIN=other.example", ("Deployment", "mastodon-sidekiq-default")),
     ("CFG-1", "port-in-shared-configmap", mutate(lambda t: env_map(t).update(PORT="3000")),
-     "PORT is set in a ConfigMap shared by", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "PORT is set in a ConfigMap shared by", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("CFG-1", "port-not-container-port", mutate(lambda t: set_env(container(t, "mastodon-web"), "PORT", "3001")),
      "listens on 3001", ("Deployment", "mastodon-web")),
     ("CFG-1", "service-named-port-mismatch", mutate(lambda t: obj(t, "Service", "mastodon-web")["spec"]["ports"][0].update(targetPort="metrics")),
@@ -247,27 +296,37 @@ CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
     ("CFG-2", "sidekiq-other-database", mutate(lambda t: set_env(container(t, "mastodon-sidekiq-default"), "DB_HOST", "db.other")),
      "DB_HOST=db.other", ("Deployment", "mastodon-sidekiq-default")),
     ("CFG-3", "public-only-proxy", mutate(lambda t: env_map(t).update(TRUSTED_PROXY_IP="203.0.113.5")),
-     "trusts no private network", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "trusts no private network", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("CFG-4", "streaming-host-unrouted", mutate(lambda t: env_map(t).update(STREAMING_API_BASE_URL="wss://streaming.social.example.org")),
-     "no route sends streaming.social.example.org", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "no route sends streaming.social.example.org", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("TLS-1", "no-ruby-driver", mutate(lambda t: env_map(t).pop("REDIS_DRIVER")),
      "REDIS_DRIVER=unset", ("Deployment", "mastodon-web")),
     ("TLS-2", "no-verify-for-ruby", mutate(lambda t: env_map(t).update(DB_SSLMODE="no-verify")),
-     "which libpq rejects", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "which libpq rejects", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("TLS-2", "streaming-without-sslmode", mutate(lambda t: env_map(t).pop("DB_SSLMODE"), lambda t: del_env(container(t, "mastodon-streaming"), "DB_SSLMODE")),
      "streaming has DB_SSLMODE=unset", ("Deployment", "mastodon-streaming")),
     ("TLS-3", "ca-not-mounted", mutate(lambda t: set_env(container(t, "mastodon-streaming"), "NODE_EXTRA_CA_CERTS", "/etc/ssl/do.crt")),
      "no Secret or ConfigMap volume is mounted there", ("Deployment", "mastodon-streaming")),
     ("TLS-3", "ca-not-in-items", mutate(lambda t: set_env(container(t, "mastodon-web"), "PGSSLROOTCERT", "/etc/mastodon/ca/root.crt")),
      "PGSSLROOTCERT=/etc/mastodon/ca/root.crt", ("Deployment", "mastodon-web")),
+    ("TLS-3", "bundle-not-written-by-init", mutate(_bundle_mount_read_only),
+     "SSL_CERT_FILE=/etc/mastodon/trust/bundle.crt in web, but no Secret or ConfigMap volume", ("Deployment", "mastodon-web")),
     ("TLS-4", "reject-unauthorized", mutate(lambda t: set_env(container(t, "mastodon-streaming"), "NODE_TLS_REJECT_UNAUTHORIZED", "0")),
      "disables TLS verification", ("Deployment", "mastodon-streaming")),
     ("TLS-4", "db-sslrootcert", mutate(lambda t: env_map(t).update(DB_SSLROOTCERT="/etc/mastodon/ca/ca.crt")),
-     "is not read by Mastodon", ("ConfigMap", "mastodon-env-mc98gffc27")),
+     "is not read by Mastodon", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("TLS-5", "job-without-root-cert", mutate(lambda t: del_env(container(t, "mastodon-db-migrate-pre-deploy", PRE, "Job"), "PGSSLROOTCERT")),
      "PGSSLROOTCERT=unset", ("Job", "mastodon-db-migrate-pre-deploy")),
     ("TLS-5", "job-mounts-other-secret", mutate(lambda t: obj(t, "Job", "mastodon-db-migrate-post-deploy", "post-deploy")["spec"]["template"]["spec"]["volumes"][0]["secret"].update(secretName="other-ca")),
      "from ('Secret', 'other-ca')", ("Job", "mastodon-db-migrate-post-deploy")),
+    ("TLS-6", "sidekiq-without-bundle", mutate(_drop_trust_bundle("mastodon-sidekiq-default")),
+     "mastodon-sidekiq-default has no SSL_CERT_FILE", ("Deployment", "mastodon-sidekiq-default")),
+    ("TLS-6", "cronjob-without-bundle", mutate(lambda t: del_env(obj(t, "CronJob", "mastodon-media-remove")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0], "SSL_CERT_FILE")),
+     "mastodon-media-remove has no SSL_CERT_FILE", ("CronJob", "mastodon-media-remove")),
+    ("TLS-7", "require-with-root-cert", mutate(lambda t: env_map(t).update(DB_SSLMODE="require")),
+     "DB_SSLMODE=require with PGSSLROOTCERT set", ("ConfigMap", "mastodon-env-425m7h8278")),
+    ("TLS-7", "streaming-verify-ca", mutate(lambda t: set_env(container(t, "mastodon-streaming"), "DB_SSLMODE", "verify-ca")),
+     "DB_SSLMODE=verify-ca with NODE_EXTRA_CA_CERTS set", ("Deployment", "mastodon-streaming")),
     ("POD-1", "web-readiness-path", mutate(lambda t: container(t, "mastodon-web")["readinessProbe"]["httpGet"].update(path="/")),
      "readinessProbe httpGet /health", ("Deployment", "mastodon-web")),
     ("POD-1", "sidekiq-http-probe", mutate(lambda t: container(t, "mastodon-sidekiq-default").update(livenessProbe={"httpGet": {"path": "/", "port": 7433}})),
@@ -285,17 +344,25 @@ CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
     ("POD-4", "no-pdb", mutate(_drop_pdb("mastodon-web")), "without a PodDisruptionBudget", ("Deployment", "mastodon-web")),
     ("POD-4", "pdb-blocks", mutate(lambda t: obj(t, "PodDisruptionBudget", "mastodon-streaming")["spec"].update(maxUnavailable=0)),
      "allows no eviction", ("PodDisruptionBudget", "mastodon-streaming")),
-    ("RT-1", "streaming-path-to-web", mutate(lambda t: _ingress_paths(t)[0]["backend"]["service"].update(name="mastodon-web", port={"number": 3000})),
+    ("RT-1", "streaming-path-to-web", mutate(lambda t: obj(t, "HTTPRoute", "mastodon-streaming")["spec"]["rules"][0]["backendRefs"][0].update(name="mastodon-web", port=3000)),
+     "Prefix /api/v1/streaming must go to the streaming Service", ("HTTPRoute", "mastodon-streaming")),
+    ("RT-1", "no-root-route", mutate(lambda t: _web_route(t)["spec"]["rules"][0]["matches"][0]["path"].update(value="/web")),
+     "Prefix / must go to the web Service", ("HTTPRoute", "mastodon-streaming")),
+    ("RT-1", "gateway-upload-limit-40m", mutate(lambda t: obj(t, "BackendTrafficPolicy", "mastodon-web-uploads")["spec"]["requestBuffer"].update(limit="40Mi")),
+     "requestBuffer limit 40Mi applies to HTTPRoute mastodon-web", ("BackendTrafficPolicy", "mastodon-web-uploads")),
+    ("RT-1", "ingress-streaming-path-to-web", mutate(_ingress, lambda t: _ingress_paths(t)[0]["backend"]["service"].update(name="mastodon-web", port={"number": 3000})),
      "Prefix /api/v1/streaming must go to the streaming Service", ("Ingress", "mastodon")),
-    ("RT-1", "no-tls", mutate(lambda t: obj(t, "Ingress", "mastodon")["spec"].pop("tls")),
+    ("RT-1", "ingress-no-tls", mutate(_ingress, lambda t: obj(t, "Ingress", "mastodon")["spec"].pop("tls")),
      "not listed under the Ingress's tls", ("Ingress", "mastodon")),
-    ("RT-1", "small-bodies", mutate(lambda t: obj(t, "Ingress", "mastodon")["metadata"]["annotations"].update(
-        {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"})),
-     "proxy-body-size is 8m", ("Ingress", "mastodon")),
+    ("RT-1", "ingress-40m-bodies", mutate(_ingress, lambda t: obj(t, "Ingress", "mastodon")["metadata"]["annotations"].update(
+        {"nginx.ingress.kubernetes.io/proxy-body-size": "40m"})),
+     "proxy-body-size is 40m; media uploads need at least 99m", ("Ingress", "mastodon")),
     ("GO-1", "apps-before-migration", mutate(lambda t: _flux(t, "mastodon-apps").update(dependsOn=[{"name": "mastodon-shared"}])),
      "does not dependOn mastodon-pre-deploy", ("Kustomization", "mastodon-apps")),
-    ("GO-1", "no-force", mutate(lambda t: _flux(t, "mastodon-pre-deploy").pop("force")),
-     "needs force: true", ("Kustomization", "mastodon-pre-deploy")),
+    ("GO-1", "job-without-force-annotation", mutate(lambda t: obj(t, "Job", "mastodon-db-migrate-pre-deploy", PRE)["metadata"].pop("annotations")),
+     "needs the annotation kustomize.toolkit.fluxcd.io/force", ("Job", "mastodon-db-migrate-pre-deploy")),
+    ("GO-1", "kustomization-wide-force", mutate(lambda t: _flux(t, "mastodon-post-deploy").update(force=True)),
+     "sets force: true for every object", ("Kustomization", "mastodon-post-deploy")),
     ("GO-1", "short-timeout", mutate(lambda t: _flux(t, "mastodon-post-deploy").update(timeout="5m")),
      "timeout 5m", ("Kustomization", "mastodon-post-deploy")),
     ("GO-1", "no-pre-deploy-job", mutate(lambda t: del_env(container(t, "mastodon-db-migrate-pre-deploy", PRE, "Job"), "SKIP_POST_DEPLOYMENT_MIGRATIONS")),
@@ -304,7 +371,17 @@ CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
      "restartPolicy OnFailure", ("Job", "mastodon-db-migrate-pre-deploy")),
     ("GO-2", "ttl", mutate(lambda t: obj(t, "Job", "mastodon-db-migrate-post-deploy", "post-deploy")["spec"].update(ttlSecondsAfterFinished=600)),
      "ttlSecondsAfterFinished", ("Job", "mastodon-db-migrate-post-deploy")),
+    ("GO-2", "no-deadline", mutate(lambda t: obj(t, "Job", "mastodon-db-migrate-post-deploy", "post-deploy")["spec"].pop("activeDeadlineSeconds")),
+     "has no activeDeadlineSeconds", ("Job", "mastodon-db-migrate-post-deploy")),
+    ("GO-2", "default-backoff", mutate(lambda t: obj(t, "Job", "mastodon-db-migrate-pre-deploy", PRE)["spec"].pop("backoffLimit")),
+     "has no backoffLimit", ("Job", "mastodon-db-migrate-pre-deploy")),
     ("GO-3", "static-configmap", mutate(_rename_env_configmap), "ConfigMap mastodon-env, whose name has no content hash", ("Deployment", "mastodon-web")),
+    ("GO-5", "routes-without-infrastructure", mutate(_drop_infra_configs_dependency),
+     "applies HTTPRoute mastodon-web but does not dependOn a Kustomization that applies its Gateway", ("Kustomization", "mastodon-apps")),
+    ("GO-5", "ingress-without-controller-dependency", mutate(_ingress, _drop_infra_configs_dependency),
+     "applies Ingress mastodon but does not dependOn a Kustomization that applies an ingress controller", ("Kustomization", "mastodon-apps")),
+    ("GO-5", "gateway-not-in-repository", mutate(lambda t: t.update({"overlays/production/infra-configs": []})),
+     "(none in this repository does)", ("Kustomization", "mastodon-apps")),
     ("GO-5", "no-prune", mutate(lambda t: _flux(t, "mastodon-apps").update(prune=False)), "needs prune: true", ("Kustomization", "mastodon-apps")),
     ("GEN-1", "no-cpu-request", mutate(lambda t: container(t, "mastodon-web")["resources"]["requests"].pop("cpu")),
      "sets no requests.cpu", ("Deployment", "mastodon-web")),
@@ -409,14 +486,14 @@ def test_image_minor_skip_against_base_and_between_environments() -> None:
     base = mutate(*(_image(n, "ghcr.io/mastodon/mastodon:v4.4.5") for n in ("mastodon-web",)))()
     findings = check(head, "IMG-2", previous=base)
     assert [f.message for f in findings] == [
-        "upgrade from v4.4.5 to v4.6.2 skips a minor series; deploy the latest release of each series in between first"
+        "upgrade from v4.4.5 to v4.6.6 skips a minor series; deploy the latest release of each series in between first"
     ]
     assert check(head, "IMG-2", previous=mutate(_image("mastodon-web", "ghcr.io/mastodon/mastodon:v4.5.1"))()) == []
     # staging two minors ahead of production: promoting it would skip 4.5 (a warning, on staging).
     staging = load("staging")
     for manifest in staging["overlays/staging/apps"]:
         for c in manifest.body.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
-            c["image"] = c["image"].replace("v4.6.2", "v4.8.0")
+            c["image"] = c["image"].replace("v4.6.6", "v4.8.0")
     both = {**fresh(), **staging}
     config = {"environments": {**CONFIG["environments"], "staging": CONFIG["environments"]["production"]}}
     warnings = [f for f in check(both, "IMG-2", config) if f.severity is Severity.WARNING]
@@ -449,11 +526,44 @@ def test_checksum_annotation_is_a_rollout_trigger() -> None:
     assert check(targets, "GO-3") == []
 
 
-def test_force_annotation_on_the_job_replaces_kustomization_force() -> None:
-    targets = mutate(lambda t: _flux(t, "mastodon-pre-deploy").pop("force"))()
-    job = obj(targets, "Job", "mastodon-db-migrate-pre-deploy", PRE)
-    job["metadata"]["annotations"] = {"kustomize.toolkit.fluxcd.io/force": "enabled"}
-    assert check(targets, "GO-1") == []
+def test_upload_limit_on_the_gateway_applies_to_its_routes() -> None:
+    def retarget(limit: str) -> Callable[[Targets], None]:
+        def step(t: Targets) -> None:
+            spec = obj(t, "BackendTrafficPolicy", "mastodon-web-uploads")["spec"]
+            spec["targetRefs"] = [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public"}]
+            spec["requestBuffer"]["limit"] = limit
+            # A policy attaches to a Gateway of its own namespace.
+            for m in t["overlays/production/apps"]:
+                if m.identity.kind == "BackendTrafficPolicy":
+                    m.body["metadata"]["namespace"] = "envoy-gateway-system"
+                    m.identity = type(m.identity)(
+                        m.identity.api_version, m.identity.kind, "envoy-gateway-system", m.identity.name
+                    )
+
+        return step
+
+    messages = [f.message for f in check(mutate(retarget("32M"))(), "RT-1")]
+    assert messages == [
+        "requestBuffer limit 32M applies to HTTPRoute mastodon-web; Mastodon accepts uploads up to 99 MB "
+        "(use at least 99Mi, 100Mi for the multipart overhead)"
+    ]
+    assert check(mutate(retarget("1Gi"))(), "RT-1") == []
+
+
+def test_no_buffer_policy_means_no_envoy_body_limit() -> None:
+    # Without a requestBuffer, Envoy streams request bodies to the backend and rejects none for size.
+    targets = fresh()
+    key = "overlays/production/apps"
+    targets[key] = [m for m in targets[key] if m.identity.kind != "BackendTrafficPolicy"]
+    assert check(targets, "RT-1") == []
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [("100Mi", 100 << 20), ("99M", 99_000_000), ("104857600", 104857600), ("1Gi", 1 << 30), ("ten", None)],
+)
+def test_quantity_bytes(quantity: str, expected: int | None) -> None:
+    assert quantity_bytes(quantity) == expected
 
 
 def _surge(value: Any) -> Callable[[Targets], None]:
@@ -466,3 +576,10 @@ def test_scheduler_rolling_update_without_surge_passes() -> None:
     assert check(mutate(_surge(0))(), "SQ-2") == []
     assert check(mutate(_surge("0%"))(), "SQ-2") == []
     assert check(mutate(_surge("10%"))(), "SQ-2") != []
+
+
+def test_ingress_behind_the_infrastructure_layer_passes_go5_and_rt1() -> None:
+    # mastodon-apps -> infra-configs -> infra-controllers (the HelmReleases): reached through dependsOn.
+    targets = mutate(_ingress)()
+    assert check(targets, "GO-5") == []
+    assert check(targets, "RT-1") == []

@@ -16,7 +16,10 @@ from gitops.policy.registry import Hit, rule
 
 STREAMING_PATH = "/api/v1/streaming"
 BODY_SIZE_ANNOTATION = "nginx.ingress.kubernetes.io/proxy-body-size"
-MIN_BODY_BYTES = 40 * 1024 * 1024
+# Mastodon's largest upload: video and audio up to 99 MB (MediaAttachment::VIDEO_LIMIT = 99.megabytes; images
+# 16 MB). Its nginx example allows client_max_body_size 99m.
+MIN_BODY_BYTES = 99 * 1024 * 1024
+ENVOY_POLICY_GROUP = "gateway.envoyproxy.io"
 
 
 def services_for(env: Environment, workload: Workload) -> list[tuple[Manifest, int, Any]]:
@@ -108,6 +111,47 @@ def _size_bytes(value: str) -> int | None:
     return int(match[1]) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[match[2].lower()]
 
 
+def quantity_bytes(value: object) -> int | None:
+    """A Kubernetes resource quantity ("100Mi", "99M", "104857600") in bytes."""
+    match = re.fullmatch(r"\s*(\d+)\s*(Ki|Mi|Gi|Ti|k|M|G|T)?\s*", str(value))
+    if match is None:
+        return None
+    scale = {"": 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "k": 10**3, "M": 10**6}
+    scale |= {"G": 10**9, "T": 10**12}
+    return int(match[1]) * scale[match[2] or ""]
+
+
+def parent_gateways(route: Manifest) -> set[tuple[str, str]]:
+    """(namespace, name) of the Gateways an HTTPRoute attaches to."""
+    namespace = route.identity.namespace or ""
+    return {
+        (str(ref.get("namespace") or namespace), str(ref.get("name", "")))
+        for ref in (route.body.get("spec") or {}).get("parentRefs") or []
+        if ref.get("kind", "Gateway") == "Gateway"
+    }
+
+
+def _body_limits(env: Environment, route: Manifest) -> list[tuple[Manifest, object]]:
+    """(BackendTrafficPolicy, requestBuffer.limit) of Envoy Gateway policies that apply to the HTTPRoute
+    (targeting the route itself, or its Gateway)."""
+    out = []
+    for policy in env.of_kind("BackendTrafficPolicy"):
+        if not policy.identity.api_version.startswith(ENVOY_POLICY_GROUP + "/"):
+            continue
+        spec = policy.body.get("spec") or {}
+        limit = (spec.get("requestBuffer") or {}).get("limit")
+        if limit is None:
+            continue
+        refs = list(spec.get("targetRefs") or []) + ([spec["targetRef"]] if spec.get("targetRef") else [])
+        namespace = policy.identity.namespace or ""
+        for ref in refs:
+            kind, name = ref.get("kind"), str(ref.get("name", ""))
+            same_route = kind == "HTTPRoute" and name == route.identity.name and namespace == route.identity.namespace
+            if same_route or (kind == "Gateway" and (namespace, name) in parent_gateways(route)):
+                out.append((policy, limit))
+    return out
+
+
 def _is_nginx(ingress: Manifest) -> bool:
     annotations = (ingress.body.get("metadata") or {}).get("annotations") or {}
     klass = (ingress.body.get("spec") or {}).get("ingressClassName") or annotations.get("kubernetes.io/ingress.class")
@@ -123,8 +167,11 @@ def _is_nginx(ingress: Manifest) -> bool:
     to web (the catch-all /), websockets fail and timelines stop updating live. Each host that routes to
     Mastodon must send Prefix / to the web Service on port 3000 and Prefix /api/v1/streaming to the streaming
     Service on 4000 (unless STREAMING_API_BASE_URL moves streaming to its own host, see CFG-4), list the host
-    under the Ingress's `tls`, and on ingress-nginx allow request bodies of at least 40m (the chart's hint;
-    nginx's 1m default rejects media uploads). TLS of an HTTPRoute lives on its Gateway and is not checked.""",
+    under the Ingress's `tls`, and allow request bodies of Mastodon's largest upload (video and audio up to
+    99 MB): on ingress-nginx the proxy-body-size annotation (nginx's 1m default rejects media uploads), on
+    Envoy Gateway the requestBuffer limit of a BackendTrafficPolicy targeting the web HTTPRoute or its Gateway
+    (without one, Envoy streams bodies unbuffered and imposes no limit). TLS of an HTTPRoute lives on its
+    Gateway and is not checked.""",
 )
 def check_routes(ctx: PolicyContext) -> Iterator[Hit]:
     for env in ctx.environments.values():
@@ -136,25 +183,30 @@ def check_routes(ctx: PolicyContext) -> Iterator[Hit]:
         streaming_ports = _service_ports(env, streaming) if streaming is not None else {}
         own_host = web.main is not None and web.main.env.value("STREAMING_API_BASE_URL")
         all_backends = backends(env)
+        # An Ingress is judged on its own (its tls and annotations are per object); HTTPRoutes of one host
+        # together, as the Gateway merges them.
         hosts: dict[tuple[int, str], list[Backend]] = {}
         for backend in all_backends:
             if backend.service in web_ports or backend.service in streaming_ports:
-                hosts.setdefault((id(backend.route), backend.host), []).append(backend)
+                owner = id(backend.route) if backend.route.identity.kind == "Ingress" else 0
+                hosts.setdefault((owner, backend.host), []).append(backend)
         if not hosts:
             yield Hit("no Ingress or HTTPRoute routes to the web Service", web.manifest)
             continue
         for (_, host), group in hosts.items():
-            route = group[0].route
             by_path = {b.path.rstrip("/") or "/": b for b in group}
             root = by_path.get("/")
+            route = root.route if root is not None else group[0].route
             if root is None or not root.prefix or not _reaches(root, web_ports, 3000):
                 yield Hit(f"host {host}: Prefix / must go to the web Service on port 3000", route, group[0].pointer)
+            elif route.identity.kind == "HTTPRoute":
+                yield from _route_body_limit(env, route)
             if streaming is not None and not own_host and any(b.service in web_ports for b in group):
                 stream = by_path.get(STREAMING_PATH)
                 if stream is None or not stream.prefix or not _reaches(stream, streaming_ports, 4000):
                     yield Hit(
                         f"host {host}: Prefix {STREAMING_PATH} must go to the streaming Service on port 4000",
-                        route,
+                        stream.route if stream is not None else route,
                         stream.pointer if stream is not None else "/spec/rules",
                     )
             if route.identity.kind != "Ingress":
@@ -172,10 +224,22 @@ def check_routes(ctx: PolicyContext) -> Iterator[Hit]:
             if size is None or (size != 0 and size < MIN_BODY_BYTES):
                 shown = raw if raw is not None else "unset (nginx default 1m)"
                 yield Hit(
-                    f"{BODY_SIZE_ANNOTATION} is {shown}; media uploads need at least 40m",
+                    f"{BODY_SIZE_ANNOTATION} is {shown}; media uploads need at least 99m",
                     ingress,
                     "/metadata/annotations",
                 )
+
+
+def _route_body_limit(env: Environment, route: Manifest) -> Iterator[Hit]:
+    for policy, limit in _body_limits(env, route):
+        size = quantity_bytes(limit)
+        if size is None or size < MIN_BODY_BYTES:
+            yield Hit(
+                f"requestBuffer limit {limit} applies to HTTPRoute {route.identity.name}; Mastodon accepts "
+                "uploads up to 99 MB (use at least 99Mi, 100Mi for the multipart overhead)",
+                policy,
+                "/spec/requestBuffer/limit",
+            )
 
 
 @rule(

@@ -10,6 +10,7 @@ from gitops.k8s import generated_base
 from gitops.manifests import Manifest
 from gitops.policy.context import Environment, FluxKustomization, PolicyContext, Workload
 from gitops.policy.registry import Hit, rule
+from gitops.policy.routing import parent_gateways
 
 AREA = "Flux and GitOps"
 FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force"
@@ -53,10 +54,17 @@ def _migration_layer(ctx: PolicyContext, job: Workload, label: str) -> Iterator[
         yield Hit(f"no Flux Kustomization applies {job.manifest.target} ({label} migration)", job.manifest)
         return
     spec = kustomization.spec
-    if spec.get("force") is not True and not _force_annotation(job.manifest):
+    if not _force_annotation(job.manifest):
         yield Hit(
-            f"Flux Kustomization {kustomization.name} needs force: true (or the Job the {FORCE_ANNOTATION} "
-            "annotation): a Job's template is immutable, so a new image tag would not re-run the migration",
+            f"migration Job {job.name} needs the annotation {FORCE_ANNOTATION}: enabled: a Job's template is "
+            "immutable, so without it a new image tag would not re-run the migration",
+            job.manifest,
+            "/metadata/annotations",
+        )
+    if spec.get("force") is True:
+        yield Hit(
+            f"Flux Kustomization {kustomization.name} sets force: true for every object it applies, on every "
+            f"reconcile; put the {FORCE_ANNOTATION}: enabled annotation on the Jobs instead",
             kustomization.manifest,
             "/spec/force",
         )
@@ -86,9 +94,11 @@ def _migration_layer(ctx: PolicyContext, job: Workload, label: str) -> Iterator[
     Mastodon needs a pre-deploy `db:migrate` with SKIP_POST_DEPLOYMENT_MIGRATIONS=true before new pods start
     (they expect the new columns), and a plain `db:migrate` after the rollout (post-deployment migrations
     drop what old pods still use). So the Kustomization applying web must dependOn the pre-deploy one and the
-    post-deploy one must dependOn it; both Job layers need force: true (a Job's template is immutable; force
-    recreates it so the new tag migrates), wait: true (dependants wait for the Job to complete) and a timeout
-    sized for migrations (at least 10m).""",
+    post-deploy one must dependOn it; the Jobs need Flux's per-object `kustomize.toolkit.fluxcd.io/force:
+    enabled` annotation (a Job's template is immutable; force recreates it so the new tag migrates), and not a
+    Kustomization-wide `force: true`, which silently recreates any object of the layer whose update hits an
+    immutable field, on every reconcile; both Job layers need wait: true (dependants wait for the Job to
+    complete) and a timeout sized for migrations (at least 10m).""",
 )
 def check_migration_chain(ctx: PolicyContext) -> Iterator[Hit]:
     for env in ctx.environments.values():
@@ -135,7 +145,10 @@ def check_migration_chain(ctx: PolicyContext) -> Iterator[Hit]:
     """A migration Job must run once per release: restartPolicy Never (a failed migration is investigated,
     not retried inside a half-migrated pod; backoffLimit governs retries), and no ttlSecondsAfterFinished: once
     the TTL controller deletes the finished Job, the next Flux reconcile re-creates it from Git and the
-    migration runs again. The image tag is checked against web by IMG-1.""",
+    migration runs again. Its retries and run time are bounded explicitly (backoffLimit, whose default of 6
+    hammers a database that fails the same way each time, and activeDeadlineSeconds): a hung migration then
+    fails the Job and the Flux chain visibly, instead of blocking it. Flux does not retry a failed Job whose
+    spec did not change; the README's runbook says how to. The image tag is checked against web by IMG-1.""",
 )
 def check_migration_jobs(ctx: PolicyContext) -> Iterator[Hit]:
     for env in ctx.environments.values():
@@ -151,6 +164,13 @@ def check_migration_jobs(ctx: PolicyContext) -> Iterator[Hit]:
                 )
             spec_pointer = job.pod_pointer.rsplit("/template/spec", 1)[0]
             spec = (job.manifest.body.get("spec") or {}) if job.kind == "Job" else None
+            for field in ("backoffLimit", "activeDeadlineSeconds"):
+                if spec is not None and field not in spec:
+                    yield Hit(
+                        f"migration Job {job.name} has no {field}: a failing or hung migration is not bounded",
+                        job.manifest,
+                        f"{spec_pointer}/{field}",
+                    )
             if spec is not None and "ttlSecondsAfterFinished" in spec:
                 yield Hit(
                     f"migration Job {job.name} sets ttlSecondsAfterFinished; Flux re-creates the deleted Job and "
@@ -227,9 +247,11 @@ def _rendered(env: Environment, kind: str, name: str) -> bool:
     "Flux Kustomizations applying Mastodon prune, wait and time out",
     """Without prune, objects removed from Git (an old Sidekiq worker still serving the scheduler queue)
     keep running; without wait, dependants (the post-deploy migration) start before the rollout is healthy;
-    without timeout, a stuck rollout holds the chain for the interval. The reference's second half of GO-5
-    (dependsOn reaching an infrastructure layer such as ingress-nginx or cert-manager) is a non-goal: this
-    repository installs no infrastructure layer, the cluster's provider does.""",
+    without timeout, a stuck rollout holds the chain for the interval. The Kustomization applying Mastodon's
+    routes must dependOn (directly or through others) the one applying what serves them: for an HTTPRoute,
+    the Kustomization that applies its parent Gateway; for an Ingress, one that applies a HelmRelease (the
+    ingress controller). Otherwise, on a new cluster, the routes are applied before anything serves them and
+    nothing orders the two.""",
 )
 def check_app_kustomizations(ctx: PolicyContext) -> Iterator[Hit]:
     for env in ctx.environments.values():
@@ -250,3 +272,41 @@ def check_app_kustomizations(ctx: PolicyContext) -> Iterator[Hit]:
                 yield Hit(
                     f"Flux Kustomization {kustomization.name} needs a timeout", kustomization.manifest, "/spec/timeout"
                 )
+        yield from check_route_infrastructure(ctx, env)
+
+
+def _applied_by(ctx: PolicyContext, manifests: list[Manifest]) -> set[str]:
+    """Names of the Flux Kustomizations applying any of `manifests`."""
+    names = set()
+    for manifest in manifests:
+        kustomization = ctx.flux_for_target(manifest.target)
+        if kustomization is not None:
+            names.add(kustomization.name)
+    return names
+
+
+def check_route_infrastructure(ctx: PolicyContext, env: Environment) -> Iterator[Hit]:
+    """GO-5's second half: routes depend on the layer that serves them."""
+    for route in env.of_kind("HTTPRoute", "Ingress"):
+        app = ctx.flux_for_target(route.target)
+        if app is None:
+            continue
+        if route.identity.kind == "HTTPRoute":
+            parents = parent_gateways(route)
+            serving = [g for g in env.of_kind("Gateway") if (g.identity.namespace, g.identity.name) in parents]
+            what = "its Gateway"
+        else:
+            serving = env.of_kind("HelmRelease")
+            what = "an ingress controller (HelmRelease)"
+        applying = _applied_by(ctx, serving)
+        if app.name in applying:
+            continue  # one layer applies both, as the gateway's own redirect route
+        providers = applying
+        if not any(_depends(ctx, app, name) for name in providers):
+            yield Hit(
+                f"Flux Kustomization {app.name} applies {route.identity.kind} {route.identity.name} but does not "
+                f"dependOn a Kustomization that applies {what}"
+                + ("" if providers else " (none in this repository does)"),
+                app.manifest,
+                "/spec/dependsOn",
+            )

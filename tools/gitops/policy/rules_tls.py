@@ -141,6 +141,24 @@ def volume_source(volume: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def built_at_start(workload: Workload, container: Container, path: str) -> str | None:
+    """The init container that writes `path` for `container`: both mount the same emptyDir over it.
+
+    A bundle built at pod start (system roots + private CA) lives in an emptyDir, not in a Secret; the init
+    container is what provides it."""
+    path = posixpath.normpath(path)
+    for mount in container.body.get("volumeMounts") or []:
+        mount_path = posixpath.normpath(str(mount.get("mountPath", "")))
+        volume = _volume(workload, str(mount.get("name", "")))
+        if volume is None or "emptyDir" not in volume or not path.startswith(mount_path.rstrip("/") + "/"):
+            continue
+        for init in (c for c in workload.containers if c.init):
+            for init_mount in init.body.get("volumeMounts") or []:
+                if init_mount.get("name") == volume["name"] and not init_mount.get("readOnly"):
+                    return init.name
+    return None
+
+
 def mounted_file(workload: Workload, container: Container, path: str) -> tuple[dict[str, Any], str] | None:
     """The (volume, key or file inside it) that provides `path` in `container`, when a Secret/ConfigMap does."""
     path = posixpath.normpath(path)
@@ -174,7 +192,8 @@ def mounted_file(workload: Workload, container: Container, path: str) -> tuple[d
     AREA,
     "CA file settings point at a file mounted from a Secret or ConfigMap",
     """NODE_EXTRA_CA_CERTS (streaming), PGSSLROOTCERT (libpq) and SSL_CERT_FILE (Ruby's OpenSSL) name a file;
-    if no volumeMount of a Secret or ConfigMap provides it, Node silently starts without the extra CA (and
+    if no volumeMount of a Secret or ConfigMap provides it (or, for a bundle built at pod start, an emptyDir
+    that an init container of the pod writes), Node silently starts without the extra CA (and
     rejects the managed database's certificate with SELF_SIGNED_CERT_IN_CHAIN) and libpq falls back to
     encrypt-only. The path must fall under a mount of the same container, and when the volume lists `items`,
     be one of them. SSL_CERT_FILE replaces OpenSSL's whole trust store: a Secret key holding a single
@@ -190,6 +209,8 @@ def check_ca_files(ctx: PolicyContext) -> Iterator[Hit]:
                     if var is None or not var.value:
                         continue
                     found = mounted_file(workload, container, var.value)
+                    if found is None and built_at_start(workload, container, var.value):
+                        continue
                     if found is None:
                         yield Hit(
                             f"{name}={var.value} in {container.name}, but no Secret or ConfigMap volume is "
@@ -289,3 +310,75 @@ def check_job_tls(ctx: PolicyContext) -> Iterator[Hit]:
                             job.manifest,
                             f"{main.pointer}/volumeMounts",
                         )
+
+
+def _private_ca(env: Environment) -> str | None:
+    """Evidence that the databases' certificates chain to a private CA: a CA file some workload mounts for them."""
+    for workload in env.mastodon_workloads():
+        for container in workload.containers:
+            for name in ("PGSSLROOTCERT", "NODE_EXTRA_CA_CERTS"):
+                value = container.env.value(name)
+                if value and mounted_file(workload, container, value) is not None:
+                    return f"{workload.name} trusts a private CA ({name}={value})"
+    return None
+
+
+@rule(
+    "TLS-6",
+    Severity.ERROR,
+    AREA,
+    "Rails trusts the private CA for rediss:// through an SSL_CERT_FILE bundle",
+    """For a Redis URL Mastodon passes no CA option: the Ruby driver verifies `rediss://` against OpenSSL's
+    default trust only. PGSSLROOTCERT is libpq's and NODE_EXTRA_CA_CERTS is Node's; neither reaches Ruby's
+    OpenSSL. So when Redis is (or may be) reached over TLS and the environment trusts a private CA for its
+    managed databases, every Rails process (web, Sidekiq, Jobs and CronJobs) needs SSL_CERT_FILE naming a
+    bundle of the system roots plus that CA, or Sidekiq never connects and the apps never get Ready. The
+    bundle must keep the system roots (federation, S3 and SMTP use the same store); TLS-3 checks the file is
+    provided, e.g. built by an init container into an emptyDir.""",
+)
+def check_redis_trust(ctx: PolicyContext) -> Iterator[Hit]:
+    for env in ctx.environments.values():
+        redis = _redis_tls_evidence(env)
+        private = _private_ca(env)
+        if redis is None or private is None:
+            continue
+        for workload in rails_workloads(env):
+            main = workload.main
+            assert main is not None
+            if main.env.value("SSL_CERT_FILE"):
+                continue
+            yield Hit(
+                f"{workload.name} has no SSL_CERT_FILE, but {redis} and {private}: Ruby verifies rediss:// "
+                "against the system roots only; set SSL_CERT_FILE to a bundle of the system roots plus the CA",
+                workload.manifest,
+                main.pointer,
+            )
+
+
+@rule(
+    "TLS-7",
+    Severity.ERROR,
+    AREA,
+    "DB_SSLMODE is verify-full wherever a root certificate is configured",
+    """With a root certificate file, libpq's `require` and `verify-ca` check the chain only, not that the
+    certificate was issued for DB_HOST: any certificate the CA ever signed (for another customer of the same
+    managed database provider) is accepted. `verify-full` adds the host name check. Node (streaming) already
+    checks the host for any mode but disable/no-verify; the rule asks for verify-full there too so that one
+    value means the same thing in every runtime.""",
+)
+def check_verify_full(ctx: PolicyContext) -> Iterator[Hit]:
+    for env in ctx.environments.values():
+        for workload in env.mastodon_workloads():
+            main = workload.main
+            if main is None:
+                continue
+            root = next((n for n in ("PGSSLROOTCERT", "NODE_EXTRA_CA_CERTS") if main.env.value(n)), None)
+            var = main.env.get("DB_SSLMODE")
+            if root is None or var is None or var.value not in ("require", "verify-ca"):
+                continue
+            yield Hit(
+                f"{workload.name} has DB_SSLMODE={var.value} with {root} set: the chain is checked but not the "
+                "host name; use verify-full",
+                var.defined_in or workload.manifest,
+                var.pointer,
+            )
