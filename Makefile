@@ -55,7 +55,7 @@ schemas: $(STAMP)
 # CRDS: CustomResourceDefinition YAML files or directories; one schema per served version lands in schemas/crds.
 crd-schemas: $(STAMP)
 	@test -n "$(CRDS)" || { echo "make crd-schemas: set CRDS to CRD files or directories (schemas/crds/SOURCES.md)"; exit 2; }
-	$(BIN)/python -m gitops.crd_schemas $(CRDS) --out schemas/crds
+	$(BIN)/python -m gitops.crd_schemagen $(CRDS) --out schemas/crds
 
 clean:
 	rm -rf $(VENV) rendered .bench

@@ -51,11 +51,3 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
     assert "Traceback" not in proc.stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
-
-
-# The shipped repository applies CRD kinds (Gateway API, Flux HelmRelease/OCIRepository, cert-manager, Envoy
-# Gateway, Prometheus Operator) whose schemas arrive with the `schemas` branch. Until they are merged, checks of
-# the shipped repository run with --ignore-missing-schemas and set the resulting SCHEMA-MISSING warnings aside;
-# drop both once the schemas are in.
-SHIPPED_CHECK = ("check", "--ignore-missing-schemas")
-PENDING_SCHEMA_RULE = "SCHEMA-MISSING"

@@ -68,7 +68,7 @@ def test_metrics_expose_web_sidekiq_and_streaming(repo: Path) -> None:
 
 
 def test_check_finds_no_errors_with_the_components_enabled(repo: Path) -> None:
-    proc = run_gitops("check", "--ignore-missing-schemas", "-o", "json", cwd=repo)
+    proc = run_gitops("check", "-o", "json", cwd=repo)
     errors = [f for f in json.loads(proc.stdout)["findings"] if f["severity"] == "error"]
     assert errors == [], errors
 
@@ -77,6 +77,5 @@ def test_service_monitor_validates_against_its_schema(repo: Path) -> None:
     (monitor,) = [m for m in _rendered(repo, "overlays/production/apps") if m.identity.kind == "ServiceMonitor"]
     schemas = SchemaSet.load(load_config(REPO_ROOT).kubernetes_version)
     validator = schemas.validator(monitor.identity.api_version, "ServiceMonitor")
-    if validator is None:
-        pytest.skip("no schema for ServiceMonitor yet (the `schemas` branch adds the CRD schemas)")
+    assert validator is not None
     assert validator.violations(monitor.body) == []

@@ -368,7 +368,7 @@ def test_regeneration_writes_the_catalog_layout(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "widgets.yaml").write_text(WIDGET_CRD)
     (tmp_path / "in" / "notes.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    proc = run_gitops_module("gitops.crd_schemas", str(tmp_path / "in"), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    proc = run_gitops_module("gitops.crd_schemagen", str(tmp_path / "in"), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.json")) == [
         "example.com/widget_v1.json"
@@ -381,11 +381,11 @@ def test_regeneration_writes_the_catalog_layout(tmp_path: Path) -> None:
 def test_regeneration_without_any_crd_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     proc = run_gitops_module(
-        "gitops.crd_schemas", str(tmp_path / "cm.yaml"), "--out", str(tmp_path / "o"), cwd=tmp_path
+        "gitops.crd_schemagen", str(tmp_path / "cm.yaml"), "--out", str(tmp_path / "o"), cwd=tmp_path
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"gitops.crd_schemas: error: {tmp_path / 'cm.yaml'}: no CustomResourceDefinition with a served version"
+        f"gitops.crd_schemagen: error: {tmp_path / 'cm.yaml'}: no CustomResourceDefinition with a served version"
     ]
     assert not (tmp_path / "o").exists()
 

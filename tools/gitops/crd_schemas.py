@@ -12,22 +12,17 @@ Where a custom kind's schema comes from, first match wins:
 3. the committed catalog schemas/crds (generated from the upstream CRDs listed in schemas/crds/SOURCES.md).
 Catalog directories use kubeconform's layout: `{group}/{kind lowercased}_{version}.json`.
 
-Regenerate the committed catalog: python -m gitops.crd_schemas CRD_PATH... (make crd-schemas CRDS="...").
+Regenerate the committed catalog: python -m gitops.crd_schemagen CRD_PATH... (make crd-schemas CRDS="...").
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops.errors import GitopsError
-from gitops.manifests import YAML_LOADER
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 CRD_KIND = "CustomResourceDefinition"
@@ -265,63 +260,3 @@ def _item_line(config_text: str, index: int) -> int:
     data = YAML(typ="rt").load(config_text)
     line, _column = data["schemas"].lc.item(index)
     return int(line) + 1
-
-
-# --- regeneration of the committed catalog ------------------------------------------------------------------
-
-
-def _crd_files(paths: Iterable[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise GitopsError(f"{path}: no such file or directory")
-    return files
-
-
-def generate(paths: Iterable[Path], out: Path, meta_defs: Mapping[str, Any]) -> list[Path]:
-    """Write one catalog file per served version of every CRD found under `paths`; returns the files written."""
-    from gitops.schemagen import _write_json as write_json  # one atomic JSON writer
-
-    written: list[Path] = []
-    for file in _crd_files(paths):
-        try:
-            documents = list(yaml.load_all(file.read_text(encoding="utf-8"), Loader=YAML_LOADER))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise GitopsError(f"{file}: cannot read: {str(exc).splitlines()[0]}") from None
-        for body in documents:
-            if isinstance(body, dict) and is_crd(body):
-                for version in served_versions(body, meta_defs, file.name):
-                    target = out / catalog_file_name(version.group, version.kind, version.version)
-                    write_json(target, version.schema)
-                    written.append(target)
-    if not written:
-        raise GitopsError(f"{', '.join(str(p) for p in paths)}: no CustomResourceDefinition with a served version")
-    return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    from gitops.config import DEFAULT_KUBERNETES_VERSION
-    from gitops.schema import SCHEMAS_DIR, _read_schema
-
-    parser = argparse.ArgumentParser(prog="python -m gitops.crd_schemas", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="CRD YAML files or directories holding them")
-    parser.add_argument("--out", type=Path, default=SCHEMAS_DIR / "crds", help="catalog directory")
-    parser.add_argument("--kubernetes-version", default=DEFAULT_KUBERNETES_VERSION, help="ObjectMeta source")
-    args = parser.parse_args(argv)
-    try:
-        bundle = _read_schema(SCHEMAS_DIR / "kubernetes" / f"v{args.kubernetes_version}" / OBJECT_META_SOURCE)
-        written = generate(args.paths, args.out, object_meta_defs(bundle))
-    except GitopsError as exc:
-        print(f"gitops.crd_schemas: error: {exc}", file=sys.stderr)
-        return 2
-    for path in written:
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
