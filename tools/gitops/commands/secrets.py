@@ -27,12 +27,20 @@ _INPUT_TYPE = click.option(
 )
 
 
-def _source(ctx: click.Context, path: Path) -> tuple[Path, str]:
-    root = root_from_context(ctx)
-    return root, relative(path, root)
+def _optional_root(ctx: click.Context) -> Path | None:
+    """sops works on any file: a repository only shortens names and bounds the .sops.yaml search."""
+    try:
+        return root_from_context(ctx)
+    except GitopsError:
+        return None
 
 
-def _rule_recipients(path: Path, root: Path, name: str) -> tuple[str, ...]:
+def _source(ctx: click.Context, path: Path) -> tuple[Path | None, str]:
+    root = _optional_root(ctx)
+    return root, relative(path, root) if root is not None else str(path)
+
+
+def _rule_recipients(path: Path, root: Path | None, name: str) -> tuple[str, ...]:
     rule = creation_rule(path, root)
     if rule is None or not rule.age:
         raise GitopsError(f"{name}: no .sops.yaml creation rule with age recipients matches this file")
@@ -107,10 +115,9 @@ def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
 @click.pass_context
 def verify(ctx: click.Context, files: tuple[Path, ...], input_type: str | None) -> None:
     """Check each FILE decrypts with an available identity and its MAC is correct."""
-    root = root_from_context(ctx)
     identities = load_identities()
     for file in files:
-        name = relative(file, root)
+        _, name = _source(ctx, file)
         meta = verify_text(read_text(file, name), format_for(name, input_type), name, identities)
         click.echo(f"ok {name} (MAC verified, {len(meta.age)} age recipient(s))")
 

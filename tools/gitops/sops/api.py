@@ -15,7 +15,14 @@ from pyrage import x25519
 
 from gitops.errors import GitopsError
 from gitops.sops import crypto, formats, tree
-from gitops.sops.comments import decrypt_comments
+from gitops.sops.comments import (
+    decrypt_comments,
+    decrypt_dotenv_comments,
+    encrypt_comments,
+    encrypt_dotenv_comments,
+    inline_after_ciphertext,
+    tighten,
+)
 from gitops.sops.keys import unwrap_data_key, wrap_data_key
 from gitops.sops.metadata import Metadata, now_lastmodified, parse_metadata
 from gitops.sops.rules import Scope
@@ -61,9 +68,18 @@ def _seal(
 ) -> str:
     stanzas = wrap_data_key(data_key, recipients, source)
     mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, formats.ciphertext_renderer(fmt))
+    seal_comments(parsed, fmt, data_key, scope)
     lastmodified = now_lastmodified(now)
     meta = Metadata(tuple(stanzas), lastmodified, tree.seal_mac(data_key, mac, lastmodified), scope)
     return formats.dump(parsed, fmt, meta)
+
+
+def seal_comments(parsed: formats.Parsed, fmt: str, data_key: bytes, scope: Scope) -> None:
+    """Comments are encrypted as sops encrypts them (JSON has none); they are not part of the MAC."""
+    if fmt == "yaml":
+        encrypt_comments(parsed.documents, data_key, scope)
+    elif fmt == "dotenv":
+        parsed.layout = encrypt_dotenv_comments(parsed.layout, data_key, scope)
 
 
 def read_metadata(text: str, fmt: str, source: str) -> Metadata | None:
@@ -92,6 +108,7 @@ def open_with_data_key(text: str, fmt: str, source: str, data_key: bytes) -> Ope
 
 
 def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, source: str) -> Opened:
+    displaced = inline_after_ciphertext(parsed.documents) if fmt == "yaml" else []
     computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, formats.renderer(fmt))
     try:
         aad = rfc3339_aad(meta.lastmodified)
@@ -102,6 +119,9 @@ def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, sou
         raise GitopsError(f"{source}: MAC mismatch (the file was changed outside sops or is corrupt)")
     if fmt == "yaml":
         decrypt_comments(parsed.documents, data_key)
+        tighten(displaced)
+    elif fmt == "dotenv":
+        parsed.layout = decrypt_dotenv_comments(parsed.layout, data_key)
     return Opened(parsed, meta, data_key, fmt)
 
 

@@ -55,12 +55,13 @@ class Target:
     rule: CreationRule | None
 
 
-def creation_rule(path: Path, repo_root: Path) -> CreationRule | None:
+def creation_rule(path: Path, repo_root: Path | None) -> CreationRule | None:
+    """The rule from the nearest .sops.yaml above the file (not above the repository, when inside one)."""
     config = find_config(path, repo_root)
     return rule_for(path, config) if config is not None else None
 
 
-def encryption_target(path: Path, repo_root: Path, age: tuple[str, ...] = ()) -> Target:
+def encryption_target(path: Path, repo_root: Path | None, age: tuple[str, ...] = ()) -> Target:
     """From --age when given (scope still from the matching rule), else from the first matching rule."""
     rule = creation_rule(path, repo_root)
     scope = rule.scope if rule is not None else Scope()

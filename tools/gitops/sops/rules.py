@@ -16,7 +16,9 @@ CONFIG_NAME = ".sops.yaml"
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 SELECTOR_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
 UNSUPPORTED_SELECTORS = ("unencrypted_comment_regex", "encrypted_comment_regex")
-_OTHER_MASTER_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms", "key_groups")
+_OTHER_MASTER_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms")
+# Master-key types a key group may hold besides age (config/config.go keyGroup).
+_OTHER_GROUP_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms")
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,9 @@ def load_rules(config: Path) -> list[CreationRule]:
         for key in _OTHER_MASTER_KEYS:
             if rule.get(key):
                 raise GitopsError(f"{where}: {key} is not supported (age recipients only)")
-        age = rule.get("age") or []
-        recipients = age.split(",") if isinstance(age, str) else [str(r) for r in age]
+        recipients = _age_list(rule.get("age"))
+        if rule.get("key_groups"):
+            recipients = _key_group_recipients(rule["key_groups"], where)
         regex = rule.get("path_regex")
         if regex is not None:
             try:
@@ -121,6 +124,28 @@ def load_rules(config: Path) -> list[CreationRule]:
             )
         )
     return out
+
+
+def _age_list(age: Any) -> list[str]:
+    if not age:
+        return []
+    return age.split(",") if isinstance(age, str) else [str(r) for r in age]
+
+
+def _key_group_recipients(groups: Any, where: str) -> list[str]:
+    """The age recipients of a rule's key_groups. sops writes one group as the flat layout; several groups
+    need Shamir secret sharing of the data key, which is not implemented here."""
+    if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
+        raise GitopsError(f"{where}: key_groups must be a list of mappings")
+    for number, group in enumerate(groups):
+        for key in _OTHER_GROUP_KEYS:
+            if group.get(key):
+                raise GitopsError(f"{where}: key_groups[{number}] uses {key}, which is not supported (age only)")
+    if len(groups) > 1:
+        raise GitopsError(
+            f"{where}: key_groups with {len(groups)} groups (Shamir secret sharing) is not supported (one group only)"
+        )
+    return _age_list(groups[0].get("age"))
 
 
 def rule_for(file: Path, config: Path) -> CreationRule | None:
