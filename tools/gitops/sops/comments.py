@@ -54,26 +54,28 @@ def _is_container(node: Any) -> bool:
     return isinstance(node, CommentedMap | CommentedSeq)
 
 
-Slot = tuple[CommentToken, list[_Container], tuple[str, ...]]
+Slot = tuple[CommentToken, list[_Container], tuple[str, ...] | None]
+_EOL_SLOT = 2  # ruamel's position for the comment at the end of an entry's line
 
 
 def _slots(node: Any, chain: list[_Container]) -> Iterator[Slot]:
-    """Every comment token on `node`, the containers it may belong to (outermost first) and `node`'s own path
-    (where an inline comment on one of its entries belongs)."""
+    """Every comment token on `node`, the containers it may belong to (outermost first) and, for a comment at
+    the end of an entry's line, `node`'s own path (where sops files such an inline comment)."""
     attributes = node.ca
     own = chain[-1].path
     for token in _tokens(attributes.comment):
-        yield token, chain, own
+        yield token, chain, None
     for key, slot in attributes.items.items():
-        child = node[key] if key in node or isinstance(node, CommentedSeq) else None
+        child = node[key] if isinstance(node, CommentedSeq) or key in node else None
         candidates = chain
         if _is_container(child):
-            child_path = (*chain[-1].path, key) if isinstance(node, CommentedMap) else chain[-1].path
+            child_path = (*own, key) if isinstance(node, CommentedMap) else own
             candidates = [*chain, _Container(child_path, _column(child))]
-        for token in _tokens(slot):
-            yield token, candidates, own
+        for position, entry in enumerate(slot or []):
+            for token in _tokens(entry):
+                yield token, candidates, own if position == _EOL_SLOT else None
     for token in _tokens(attributes.end):
-        yield token, chain, own
+        yield token, chain, None
 
 
 def _visit(node: Any, chain: list[_Container]) -> Iterator[Slot]:
@@ -88,9 +90,14 @@ def _visit(node: Any, chain: list[_Container]) -> Iterator[Slot]:
 
 
 def _all_tokens(documents: list[Any]) -> Iterator[Slot]:
+    """Each token once: ruamel may hang one token on a parent's entry and on the child mapping."""
+    seen: set[int] = set()
     for document in documents:
         if _is_container(document):
-            yield from _visit(document, [_Container((), _column(document))])
+            for slot in _visit(document, [_Container((), _column(document))]):
+                if id(slot[0]) not in seen:
+                    seen.add(id(slot[0]))
+                    yield slot
 
 
 def _owner(chain: list[_Container], column: int) -> tuple[str, ...]:
@@ -117,7 +124,8 @@ def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope) -> Non
                 continue
             column = token.column if index == 0 else len(line) - len(stripped)
             # An inline comment (first line, after a value) belongs to the innermost container of its token.
-            path = own if index == 0 and token.value[:1] == "#" else _owner(chain, column)
+            inline = index == 0 and own is not None and token.value.lstrip(" ")[:1] == "#"
+            path = own if inline and own is not None else _owner(chain, column)
             if not scope.should_encrypt(path) or not stripped[1:]:
                 out.append(line)
                 continue

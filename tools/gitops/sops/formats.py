@@ -23,7 +23,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 
 from gitops.errors import GitopsError
 from gitops.sops.metadata import Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
-from gitops.sops.scalars import GoTime, Typed, resolve_plain, yaml_plain_text
+from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
 from gitops.sops.tree import Comment, Render
 
 FORMATS = ("yaml", "json", "dotenv")
@@ -139,7 +139,7 @@ def _pop_metadata(documents: list[Any]) -> Any:
 
 def _load_json(text: str, source: str) -> Parsed:
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=lambda digits: JsonInt(int(digits)))
     except json.JSONDecodeError as exc:
         raise GitopsError(f"{source}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(doc, dict):
@@ -254,8 +254,16 @@ def renderer(fmt: str) -> Render:
     if fmt == "yaml":
         return _yaml_value
     if fmt == "json":
-        return lambda value: str(value) if isinstance(value, GoTime) else value
+        return _json_value
     return str
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, GoTime):
+        return str(value)
+    if isinstance(value, float):
+        return json_number(value)
+    return value
 
 
 def ciphertext_renderer(fmt: str) -> Render:

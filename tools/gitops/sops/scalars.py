@@ -50,6 +50,18 @@ class Typed(str):
         return obj
 
 
+class JsonInt(int):
+    """A JSON integer. sops 3.11 decodes JSON into Go's interface{}, where every number is a float64: it is
+    encrypted with type `float`, and an integral float is written back without a fraction."""
+
+
+def json_number(value: float) -> Any:
+    """How Go's encoding/json writes a float64 back: integral values below 1e21 have no fraction."""
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
+        return JsonInt(int(value))
+    return value
+
+
 def resolve_plain(text: str) -> Any:
     """The value yaml.v3 gives an unquoted scalar: None, bool, int, float, GoTime or the string itself."""
     if text in _NULLS:
@@ -160,6 +172,8 @@ def type_and_bytes(value: Any) -> tuple[str, bytes] | None:
         return None
     if isinstance(value, bool | ScalarBoolean):
         return "bool", b"True" if value else b"False"
+    if isinstance(value, JsonInt):
+        return "float", go_float(float(value)).encode()
     if isinstance(value, int):
         return "int", str(int(value)).encode()
     if isinstance(value, float):
