@@ -58,7 +58,7 @@ class JsonInt(int):
 def json_number(value: float) -> Any:
     """How Go's encoding/json writes a float64 back: integral values below 1e21 have no fraction."""
     if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
-        return JsonInt(int(value))
+        return JsonInt(int(go_float(value)))  # shortest digits, zero-padded: 1.2345678901234567e19 -> ...67000
     return value
 
 
