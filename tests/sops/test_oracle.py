@@ -45,7 +45,10 @@ stringData:
 plain_unencrypted: visible
 """
 MULTI_DOC = YAML_DOC + "---\nsecond: doc  # x\nnumbers: [1, 2.5, -3]\n"
-JSON_DOC = '{"a": 1, "b": 1.5, "big": 12345678901234567890, "odd": 9007199254740993, "t": true, "s": "x", "n": null, "l": [1, "two"]}\n'
+JSON_DOC = (
+    '{"a": 1, "b": 1.5, "big": 12345678901234567890, "odd": 9007199254740993, "t": true, "s": "x", "n": null,'
+    ' "l": [1, "two"]}\n'
+)
 DOTENV_DOC = f"# comment {SENTINEL}\nPASSWORD=hunter2\n#another\nEMPTY=\nMULTI=a\\nb\n"
 CASES = {"yaml": (".yaml", YAML_DOC), "multi": (".yaml", MULTI_DOC), "json": (".json", JSON_DOC)}
 CASES["dotenv"] = (".env", DOTENV_DOC)

@@ -73,6 +73,11 @@ class CreationRule:
     index: int
     config: Path
 
+    @property
+    def key_groups(self) -> tuple[tuple[str, ...], ...]:
+        """The rule's recipients as sops groups them (a flat `age:` list is one group)."""
+        return (self.age,) if self.age else ()
+
     def describe(self) -> str:
         return f"{self.config} creation_rules[{self.index}]"
 
