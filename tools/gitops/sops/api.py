@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pyrage import x25519
@@ -37,6 +37,8 @@ class Opened:
     metadata: Metadata
     data_key: bytes
     fmt: str
+    ledger: crypto.Ledger = field(default_factory=crypto.Ledger)
+    """Every ciphertext of the file by (path, type, plaintext): what an edit may keep."""
 
 
 def encrypt_text(
@@ -67,19 +69,47 @@ def _seal(
     now: dt.datetime | None,
 ) -> str:
     stanzas = wrap_data_key(data_key, recipients, source)
-    mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, formats.ciphertext_renderer(fmt))
-    seal_comments(parsed, fmt, data_key, scope)
+    lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
+    return formats.dump(parsed, fmt, Metadata(tuple(stanzas), lastmodified, mac, scope))
+
+
+def _encrypt_tree(
+    parsed: formats.Parsed,
+    fmt: str,
+    source: str,
+    data_key: bytes,
+    scope: Scope,
+    ledger: crypto.Ledger,
+    now: dt.datetime | None,
+) -> tuple[str, str]:
+    """Values and comments encrypted in place; returns (lastmodified, sealed MAC)."""
+    render = formats.ciphertext_renderer(fmt)
+    mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, render, ledger)
+    seal_comments(parsed, fmt, data_key, scope, ledger)
     lastmodified = now_lastmodified(now)
-    meta = Metadata(tuple(stanzas), lastmodified, tree.seal_mac(data_key, mac, lastmodified), scope)
-    return formats.dump(parsed, fmt, meta)
+    return lastmodified, tree.seal_mac(data_key, mac, lastmodified)
 
 
-def seal_comments(parsed: formats.Parsed, fmt: str, data_key: bytes, scope: Scope) -> None:
+def seal_comments(parsed: formats.Parsed, fmt: str, data_key: bytes, scope: Scope, ledger: crypto.Ledger) -> None:
     """Comments are encrypted as sops encrypts them (JSON has none); they are not part of the MAC."""
     if fmt == "yaml":
-        encrypt_comments(parsed.documents, data_key, scope)
+        encrypt_comments(parsed.documents, data_key, scope, ledger)
     elif fmt == "dotenv":
-        parsed.layout = encrypt_dotenv_comments(parsed.layout, data_key, scope)
+        parsed.layout = encrypt_dotenv_comments(parsed.layout, data_key, scope, ledger)
+
+
+def reseal_text(edited: str, opened: Opened, source: str, now: dt.datetime | None = None) -> str:
+    """An edited plaintext of an opened file, encrypted again with the same data key and master keys. Values and
+    comments unchanged at the same path keep their ciphertext; new or changed ones get a fresh IV."""
+    parsed = formats.load(edited, opened.fmt, source)
+    if parsed.metadata is not None:
+        raise GitopsError(f"{source}: the edited text must not contain a sops block")
+    if not parsed.documents:
+        raise GitopsError(f"{source}: the edited text is empty")
+    parsed.metadata = opened.parsed.metadata
+    scope = opened.metadata.scope
+    lastmodified, mac = _encrypt_tree(parsed, opened.fmt, source, opened.data_key, scope, opened.ledger, now)
+    return formats.dump(parsed, opened.fmt, replace(opened.metadata, lastmodified=lastmodified, mac=mac))
 
 
 def read_metadata(text: str, fmt: str, source: str) -> Metadata | None:
@@ -109,7 +139,8 @@ def open_with_data_key(text: str, fmt: str, source: str, data_key: bytes) -> Ope
 
 def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, source: str) -> Opened:
     displaced = inline_after_ciphertext(parsed.documents) if fmt == "yaml" else []
-    computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, formats.renderer(fmt))
+    ledger = crypto.Ledger()
+    computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, formats.renderer(fmt), ledger)
     try:
         aad = rfc3339_aad(meta.lastmodified)
     except ValueError:
@@ -118,11 +149,11 @@ def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, sou
     if stored != computed:
         raise GitopsError(f"{source}: MAC mismatch (the file was changed outside sops or is corrupt)")
     if fmt == "yaml":
-        decrypt_comments(parsed.documents, data_key)
+        decrypt_comments(parsed.documents, data_key, ledger)
         tighten(displaced)
     elif fmt == "dotenv":
-        parsed.layout = decrypt_dotenv_comments(parsed.layout, data_key)
-    return Opened(parsed, meta, data_key, fmt)
+        parsed.layout = decrypt_dotenv_comments(parsed.layout, data_key, ledger)
+    return Opened(parsed, meta, data_key, fmt, ledger)
 
 
 def decrypt_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Identity]) -> str:

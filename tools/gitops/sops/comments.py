@@ -107,12 +107,12 @@ def _owner(chain: list[_Container], column: int) -> tuple[str, ...]:
     return chain[0].path
 
 
-def encrypt_comment_text(data_key: bytes, text: str, path: tuple[str, ...]) -> str:
+def encrypt_comment_text(data_key: bytes, text: str, path: tuple[str, ...], ledger: crypto.Ledger) -> str:
     """`text` is what follows the `#`; returns the ENC string to put after it."""
-    return crypto.encrypt(data_key, text.encode("utf-8"), _aad(path), COMMENT_KIND) or text
+    return ledger.encrypt(data_key, text.encode("utf-8"), _aad(path), COMMENT_KIND) or text
 
 
-def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope) -> None:
+def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope, ledger: crypto.Ledger) -> None:
     """Encrypt in place every YAML comment line whose container the scope selects (comments are not in the MAC)."""
     for token, chain, own in _all_tokens(documents):
         lines = token.value.split("\n")
@@ -129,19 +129,25 @@ def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope) -> Non
             if not scope.should_encrypt(path) or not stripped[1:]:
                 out.append(line)
                 continue
-            out.append(line[: len(line) - len(stripped)] + "#" + encrypt_comment_text(data_key, stripped[1:], path))
+            out.append(
+                line[: len(line) - len(stripped)] + "#" + encrypt_comment_text(data_key, stripped[1:], path, ledger)
+            )
         token.value = "\n".join(out)
 
 
-def decrypt_comments(documents: list[Any], data_key: bytes) -> None:
+def decrypt_comments(documents: list[Any], data_key: bytes, ledger: crypto.Ledger) -> None:
     """Replace every decryptable encrypted comment by its plaintext; others are left as they are (as sops does)."""
     for token, chain, _ in _all_tokens(documents):
         if "#ENC[" in token.value:
             paths = [container.path for container in reversed(chain)]
-            token.value = _ENC_COMMENT.sub(lambda m, p=paths: "#" + open_comment(m[1], data_key, p), token.value)
+
+            def plaintext(match: re.Match[str], paths: list[tuple[str, ...]] = paths) -> str:
+                return "#" + open_comment(match[1], data_key, paths, ledger)
+
+            token.value = _ENC_COMMENT.sub(plaintext, token.value)
 
 
-def open_comment(value: str, data_key: bytes, paths: list[tuple[str, ...]]) -> str:
+def open_comment(value: str, data_key: bytes, paths: list[tuple[str, ...]], ledger: crypto.Ledger) -> str:
     """The plaintext of an encrypted comment tried against each candidate path (and every ancestor of them)."""
     tried: set[tuple[str, ...]] = set()
     for path in paths:
@@ -151,26 +157,30 @@ def open_comment(value: str, data_key: bytes, paths: list[tuple[str, ...]]) -> s
                 continue
             tried.add(candidate)
             try:
-                plaintext, _ = crypto.decrypt(data_key, value, _aad(candidate))
+                plaintext, _ = ledger.decrypt(data_key, value, _aad(candidate))
             except crypto.CipherError:
                 continue
             return plaintext.decode("utf-8", errors="replace")
     return value
 
 
-def encrypt_dotenv_comments(layout: list[tuple[str, str]], data_key: bytes, scope: Scope) -> list[tuple[str, str]]:
+def encrypt_dotenv_comments(
+    layout: list[tuple[str, str]], data_key: bytes, scope: Scope, ledger: crypto.Ledger
+) -> list[tuple[str, str]]:
     """dotenv comments are entries of the one top-level branch: AAD ":" (the empty path)."""
     if not scope.should_encrypt(()):
         return layout
     return [
-        (kind, encrypt_comment_text(data_key, text, ()) if kind == "comment" and text else text)
+        (kind, encrypt_comment_text(data_key, text, (), ledger) if kind == "comment" and text else text)
         for kind, text in layout
     ]
 
 
-def decrypt_dotenv_comments(layout: list[tuple[str, str]], data_key: bytes) -> list[tuple[str, str]]:
+def decrypt_dotenv_comments(
+    layout: list[tuple[str, str]], data_key: bytes, ledger: crypto.Ledger
+) -> list[tuple[str, str]]:
     return [
-        (kind, open_comment(text, data_key, [()]) if kind == "comment" and crypto.is_enc(text) else text)
+        (kind, open_comment(text, data_key, [()], ledger) if kind == "comment" and crypto.is_enc(text) else text)
         for kind, text in layout
     ]
 

@@ -37,7 +37,7 @@ class Metadata:
         return tuple(stanza.recipient for stanza in self.age)
 
     def with_keys(self, age: tuple[AgeStanza, ...]) -> Metadata:
-        return replace(self, age=age, other_keys=(), version=SOPS_VERSION)
+        return replace(self, age=age, other_keys=())
 
 
 def now_lastmodified(now: dt.datetime | None = None) -> str:
