@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -80,6 +81,30 @@ def decrypt(ctx: click.Context, file: Path, input_type: str | None) -> None:
     _, name = _source(ctx, file)
     plaintext = decrypt_text(read_text(file, name), format_for(name, input_type), name, load_identities())
     click.echo(plaintext, nl=not plaintext.endswith("\n"))
+
+
+@command.command("edit")
+@_FILE
+@_INPUT_TYPE
+@click.pass_context
+def edit(ctx: click.Context, file: Path, input_type: str | None) -> None:
+    """Decrypt FILE into a private in-memory file, open $EDITOR, re-encrypt with the same data key (values left
+    as they were keep their ciphertext) and replace FILE atomically. Nothing is written without a change."""
+    from gitops.sops.edit import edit_file
+
+    _, name = _source(ctx, file)
+
+    def reopen(error: str) -> bool:
+        try:
+            return click.confirm(f"{error}. Re-open the editor?", default=True, err=True)
+        except click.Abort:
+            return False
+
+    fmt = format_for(name, input_type)
+    if edit_file(file, name, fmt, load_identities(), os.environ, reopen):
+        click.echo(f"encrypted {name} again (unchanged values keep their ciphertext)", err=True)
+    else:
+        click.echo(f"{name}: no changes, nothing written", err=True)
 
 
 @command.command("updatekeys")
