@@ -10,7 +10,7 @@ from pyrage import x25519
 
 from gitops.sops import rotate_text, update_keys_text
 from tests.sops.oracle import sops_decrypt, sops_encrypt
-from tests.sops.test_oracle import IDENTITIES, YAML_DOC
+from tests.sops.test_oracle import IDENTITIES, SENTINEL, YAML_DOC
 from tests.sops_helpers import TEST_RECIPIENT
 
 
@@ -50,6 +50,7 @@ def test_updatekeys_changes_only_the_age_stanzas(tmp_path: Path) -> None:
 def test_rotate_keeps_layout_and_version(tmp_path: Path) -> None:
     before = _sops_written(tmp_path)
     after = rotate_text(before, "yaml", "f", IDENTITIES)
+    assert SENTINEL not in after
     assert _masked(after.split("\nsops:\n")[0]) == _masked(before.split("\nsops:\n")[0])
     assert after.split("\nsops:\n")[0] != before.split("\nsops:\n")[0]  # a new data key: new ciphertexts
     version = [line for line in before.splitlines() if line.startswith("    version:")]

@@ -106,6 +106,10 @@ def encrypt_documents(
     ledger = ledger or crypto.Ledger()
     for container, key, path in walk(documents, source):
         if isinstance(container[key], Comment):
+            # sops writes a comment inside a sequence as an ENC list item: it goes back the way it came
+            if scope.should_encrypt(path):
+                sealed = ledger.encrypt(data_key, str(container[key]).encode("utf-8"), _aad(path), "comment")
+                _set(container, key, render(sealed))
             continue
         typed = _typed(container[key], path, source)
         if typed is None:
