@@ -11,11 +11,14 @@ import click
 from gitops.bench.check import bench_check
 from gitops.bench.diff import bench_diff
 from gitops.bench.render import bench_render
+from gitops.bench.sops import bench_sops
 from gitops.repo import find_root
 
 
 @click.command()
-@click.option("--only", type=click.Choice(["render", "check", "diff"]), multiple=True, help="Run only these sections.")
+@click.option(
+    "--only", type=click.Choice(["render", "check", "diff", "sops"]), multiple=True, help="Run only these sections."
+)
 @click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
 @click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")
 def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
@@ -34,6 +37,10 @@ def main(only: tuple[str, ...], sizes: str, check_instances: int) -> None:
         if not only or "diff" in only:
             click.echo()
             for line in bench_diff(repo, work):
+                click.echo(line)
+        if not only or "sops" in only:
+            click.echo()
+            for line in bench_sops(repo, work):
                 click.echo(line)
 
 

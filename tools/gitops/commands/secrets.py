@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from gitops import certs
 from gitops.errors import GitopsError
 from gitops.repo import relative, root_from_context
 from gitops.sops import (
@@ -153,6 +152,8 @@ def verify(ctx: click.Context, files: tuple[Path, ...], input_type: str | None) 
 @click.pass_context
 def ca_cert(ctx: click.Context, pem: Path, env: str) -> None:
     """Validate PEM and write overlays/ENV/shared/mastodon-db-ca.sops.yaml encrypted for ENV's rule."""
+    from gitops import certs  # x509 parsing costs a third of a second of start-up every other command skips
+
     root = root_from_context(ctx)
     target = certs.package_ca_cert(root, pem, env)
     click.echo(f"wrote {relative(target, root)}", err=True)
