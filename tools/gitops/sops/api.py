@@ -23,7 +23,8 @@ from gitops.sops.comments import (
     inline_after_ciphertext,
     tighten,
 )
-from gitops.sops.keys import unwrap_data_key, wrap_data_key
+from gitops.sops.groups import data_key_for, refuse_key_groups
+from gitops.sops.keys import wrap_data_key
 from gitops.sops.metadata import Metadata, now_lastmodified, parse_metadata
 from gitops.sops.rules import Scope
 from gitops.sops.scalars import rfc3339_aad
@@ -126,7 +127,7 @@ def open_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Iden
     if parsed.metadata is None:
         raise GitopsError(f"{source}: sops metadata not found (the file is not encrypted)")
     meta = parse_metadata(parsed.metadata, source)
-    return _open(parsed, meta, unwrap_data_key(meta.age, identities, source), fmt, source)
+    return _open(parsed, meta, data_key_for(meta, identities, source), fmt, source)
 
 
 def open_with_data_key(text: str, fmt: str, source: str, data_key: bytes) -> Opened:
@@ -171,6 +172,7 @@ def update_keys_text(
 ) -> str:
     """Re-wrap the same data key for `recipients`; values, MAC and lastmodified stay as they are."""
     opened = open_text(text, fmt, source, identities)
+    refuse_key_groups(opened.metadata, source, "updatekeys")
     untouched = formats.load(text, fmt, source)
     meta = opened.metadata.with_keys(tuple(wrap_data_key(opened.data_key, recipients, source)))
     return formats.dump(untouched, fmt, meta)
@@ -186,6 +188,7 @@ def rotate_text(
 ) -> str:
     """A new data key, every value re-encrypted, for `recipients` (default: the file's current ones)."""
     opened = open_text(text, fmt, source, identities)
+    refuse_key_groups(opened.metadata, source, "rotate")
     targets = list(recipients) if recipients else list(opened.metadata.recipients)
     return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, opened.metadata.scope, now)
 
@@ -199,7 +202,7 @@ def decrypt_values(
     if not isinstance(document.get("sops"), dict):
         raise GitopsError(f"{source}: sops metadata not found (the object is not encrypted)")
     meta = parse_metadata(document["sops"], source)
-    data_key = unwrap_data_key(meta.age, identities, source)
+    data_key = data_key_for(meta, identities, source)
     body = {key: value for key, value in document.items() if key != "sops"}
     return {
         path: crypto.decrypt(data_key, container[key], ":".join(path) + ":")

@@ -221,11 +221,12 @@ def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
 
 def _update_yaml_block(raw: Any, meta: Metadata) -> CommentedMap:
     block = copy.deepcopy(raw)
-    for name in OTHER_KEY_TYPES:
-        if block.get(name):  # their stanzas wrap a data key we did not write: only age is kept current
-            del block[name]
     fresh = _yaml_metadata(meta)
-    block["age"] = fresh["age"]
+    if not meta.groups:  # key groups are kept as they are (edit); everything else rewrites the age stanzas
+        for name in OTHER_KEY_TYPES:
+            if block.get(name):  # their stanzas wrap a data key we did not write: only age is kept current
+                del block[name]
+        block["age"] = fresh["age"]
     for key in ("lastmodified", "mac"):
         old = block.get(key)
         same_style = type(old) if isinstance(old, DoubleQuotedScalarString | PlainScalarString) else None
@@ -274,8 +275,11 @@ def _dump_json(parsed: Parsed, meta: Metadata | None) -> str:
     if meta is not None:
         fresh = {k: (v if v != [] else None) for k, v in metadata_fields(meta, empty_lists=True)}
         if isinstance(parsed.metadata, dict):
-            kept = {k: v for k, v in parsed.metadata.items() if not (k in OTHER_KEY_TYPES and v)}
-            fresh = kept | {key: fresh[key] for key in ("age", "lastmodified", "mac")}
+            if meta.groups:
+                fresh = dict(parsed.metadata) | {key: fresh[key] for key in ("lastmodified", "mac")}
+            else:
+                kept = {k: v for k, v in parsed.metadata.items() if not (k in OTHER_KEY_TYPES and v)}
+                fresh = kept | {key: fresh[key] for key in ("age", "lastmodified", "mac")}
         body["sops"] = fresh
     return json.dumps(body, indent="\t", ensure_ascii=False)
 

@@ -118,8 +118,11 @@ def wrap_data_key(data_key: bytes, recipients: Iterable[str], source: str) -> li
     return stanzas
 
 
-def unwrap_data_key(stanzas: Sequence[AgeStanza], identities: Sequence[x25519.Identity], source: str) -> bytes:
-    """The data key from the first stanza any identity opens; recipients do not pick the identity."""
+def unwrap_data_key(
+    stanzas: Sequence[AgeStanza], identities: Sequence[x25519.Identity], source: str, size: int = 32
+) -> bytes:
+    """The data key (or, in a key group, its `size`-byte Shamir share) from the first stanza any identity opens;
+    recipients do not pick the identity."""
     if not stanzas:
         raise GitopsError(f"{source}: no age key in the sops metadata (only age is supported)")
     if all(stanza.recipient.startswith(PQ_RECIPIENT_PREFIX) for stanza in stanzas):
@@ -136,8 +139,8 @@ def unwrap_data_key(stanzas: Sequence[AgeStanza], identities: Sequence[x25519.Id
             data_key = pyrage.decrypt(stanza.enc.lstrip().encode("ascii"), list(identities))
         except (pyrage.DecryptError, UnicodeEncodeError, ValueError):
             continue
-        if len(data_key) != 32:
-            raise GitopsError(f"{source}: the age stanza holds a {len(data_key)}-byte data key, expected 32")
+        if len(data_key) != size:
+            raise GitopsError(f"{source}: the age stanza holds a {len(data_key)}-byte data key, expected {size}")
         return bytes(data_key)
     listed = ", ".join(s.recipient for s in stanzas)
     raise GitopsError(f"{source}: no available age identity matches the file's recipients ({listed})")

@@ -49,6 +49,10 @@ class Typed(str):
         obj.value = value
         return obj
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy.deepcopy of a sops block (rewrites keep the file's own block) must rebuild both parts
+        return (Typed, (str(self), self.value))
+
 
 class JsonInt(int):
     """A JSON integer. sops 3.11 decodes JSON into Go's interface{}, where every number is a float64: it is
