@@ -42,7 +42,8 @@ def test_a_key_group_of_age_recipients_is_a_rule(tmp_path: Path) -> None:
     [
         ("      - pgp: [ABCDEF]\n", "key_groups[0] uses pgp, which is not supported"),
         ("      - hc_vault: [https://vault/v1/transit/keys/k]\n", "key_groups[0] uses hc_vault"),
-        (f"      - age: [{TEST_RECIPIENT}]\n      - age: [{OTHER_RECIPIENT}]\n", "Shamir secret sharing"),
+        ("      - age: []\n", "key_groups[0] has no age recipients"),
+        (f"      - age: [{TEST_RECIPIENT}]\n      - age: [{OTHER_RECIPIENT}]\n    shamir_threshold: 3\n", "from 2 to"),
     ],
 )
 def test_key_groups_we_cannot_use_are_named_in_one_line(tmp_path: Path, group: str, needle: str) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 from pyrage import x25519
 
 from gitops.errors import GitopsError
-from gitops.sops import decrypt_text, open_text, parse_identities, update_keys_text
+from gitops.sops import decrypt_text, encrypt_text, open_text, parse_identities, update_keys_text
 from gitops.sops.api import reseal_text
-from tests.sops.oracle import run_sops
-from tests.sops_helpers import TEST_KEY_FILE, TEST_RECIPIENT
+from tests.helpers import run_gitops
+from tests.sops.oracle import run_sops, sops_binary, sops_env
+from tests.sops_helpers import TEST_KEY_FILE, TEST_RECIPIENT, key_env
 
 PLAIN = "stringData:\n    password: hunter2\n    port: 5432\n"  # sops' own indentation
 
@@ -65,3 +67,39 @@ def test_an_edit_keeps_the_key_groups_and_sops_decrypts_it(tmp_path: Path) -> No
     path = tmp_path / "edited.yaml"
     path.write_text(edited)
     assert run_sops(tmp_path, "decrypt", str(path), key_file=everyone) == PLAIN.replace("hunter2", "hunter3")
+
+
+def test_we_encrypt_for_key_groups_and_sops_needs_the_threshold(tmp_path: Path) -> None:
+    others = [x25519.Identity.generate() for _ in range(2)]
+    groups = [[TEST_RECIPIENT], [str(others[0].to_public())], [str(others[1].to_public())]]
+    text = encrypt_text(PLAIN, "yaml", "g", recipients=[], key_groups=groups, threshold=2)
+    assert "shamir_threshold: 2" in text and text.count("recipient:") == 3
+    path = tmp_path / "ours.yaml"
+    path.write_text(text)
+    two = tmp_path / "two.txt"
+    two.write_text(TEST_KEY_FILE.read_text() + f"{others[1]}\n")
+    assert run_sops(tmp_path, "decrypt", str(path), key_file=two) == PLAIN
+    one = subprocess.run(
+        [str(sops_binary()), "decrypt", str(path)],
+        env=sops_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert one.returncode != 0  # one group of three is below the threshold for sops too
+
+
+def test_a_rule_with_key_groups_encrypts_through_the_cli(tmp_path: Path) -> None:
+    other = x25519.Identity.generate()
+    (tmp_path / ".sops.yaml").write_text(
+        "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n"
+        f"      - age: [{TEST_RECIPIENT}]\n      - age: [{other.to_public()}]\n"
+    )
+    secret = tmp_path / "s.yaml"
+    secret.write_text(PLAIN)
+    proc = run_gitops("secrets", "encrypt", "-i", str(secret), cwd=tmp_path, env=key_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    both = tmp_path / "both.txt"
+    both.write_text(TEST_KEY_FILE.read_text() + f"{other}\n")
+    assert run_sops(tmp_path, "decrypt", str(secret), key_file=both) == PLAIN

@@ -44,6 +44,10 @@ def _rule_recipients(path: Path, root: Path | None, name: str) -> tuple[str, ...
     rule = creation_rule(path, root)
     if rule is None or not rule.age:
         raise GitopsError(f"{name}: no .sops.yaml creation rule with age recipients matches this file")
+    if rule.groups:
+        raise GitopsError(
+            f"{name}: {rule.describe()} has several key_groups: updatekeys/rotate to them is not supported"
+        )
     return rule.age
 
 
@@ -63,7 +67,16 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
     root, name = _source(ctx, file)
     fmt = format_for(name, input_type)
     plan = encryption_target(file, root, age)
-    ciphertext = encrypt_text(read_text(file, name), fmt, name, recipients=plan.recipients, scope=plan.scope)
+    plaintext = read_text(file, name)
+    ciphertext = encrypt_text(
+        plaintext,
+        fmt,
+        name,
+        recipients=plan.recipients,
+        scope=plan.scope,
+        key_groups=plan.key_groups,
+        threshold=plan.threshold,
+    )
     if in_place:
         write_atomic(file, ciphertext)
         click.echo(f"encrypted {name} for {len(plan.recipients)} recipient(s)", err=True)
@@ -127,7 +140,7 @@ def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """New data key for FILE, every value re-encrypted (recipients from its rule, else its own), in place."""
     root, name = _source(ctx, file)
     rule = creation_rule(file, root)
-    recipients = rule.age if rule is not None and rule.age else None
+    recipients = _rule_recipients(file, root, name) if rule is not None and rule.age else None
     text = rotate_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
     write_atomic(file, text)
     click.echo(f"rotated the data key of {name}", err=True)

@@ -14,7 +14,7 @@ from typing import Any
 from pyrage import x25519
 
 from gitops.errors import GitopsError
-from gitops.sops import crypto, formats, tree
+from gitops.sops import crypto, formats, shamir, tree
 from gitops.sops.comments import (
     decrypt_comments,
     decrypt_dotenv_comments,
@@ -50,14 +50,38 @@ def encrypt_text(
     recipients: Sequence[str],
     scope: Scope | None = None,
     now: dt.datetime | None = None,
+    key_groups: Sequence[Sequence[str]] = (),
+    threshold: int = 0,
 ) -> str:
-    """Encrypt a plaintext YAML/JSON/dotenv file for the age recipients; returns the sops file text."""
+    """Encrypt a plaintext YAML/JSON/dotenv file for the age recipients; returns the sops file text. With
+    several `key_groups` the data key is split into Shamir shares, one per group, `threshold` of them needed."""
     parsed = formats.load(text, fmt, source)
     if parsed.metadata is not None:
         raise GitopsError(f"{source}: already encrypted (it has a sops metadata block)")
     if not parsed.documents:
         raise GitopsError(f"{source}: nothing to encrypt (the file is empty)")
+    if len(key_groups) > 1:
+        return _seal_groups(parsed, fmt, source, key_groups, threshold, scope or Scope(), now)
     return _seal(parsed, fmt, source, crypto.new_data_key(), list(recipients), scope or Scope(), now)
+
+
+def _seal_groups(
+    parsed: formats.Parsed,
+    fmt: str,
+    source: str,
+    key_groups: Sequence[Sequence[str]],
+    threshold: int,
+    scope: Scope,
+    now: dt.datetime | None,
+) -> str:
+    if fmt == "dotenv":
+        raise GitopsError(f"{source}: several key_groups in a dotenv file are not supported")
+    data_key = crypto.new_data_key()
+    needed = threshold or len(key_groups)
+    shares = shamir.split(data_key, len(key_groups), needed)
+    groups = tuple(tuple(wrap_data_key(share, group, source)) for share, group in zip(shares, key_groups, strict=True))
+    lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
+    return formats.dump(parsed, fmt, Metadata((), lastmodified, mac, scope, groups=groups, threshold=needed))
 
 
 def _seal(

@@ -54,6 +54,15 @@ class Target:
     scope: Scope
     rule: CreationRule | None
 
+    @property
+    def key_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Several groups only when they come from the rule (--age is one flat group)."""
+        return self.rule.groups if self.rule is not None and self.recipients == self.rule.age else ()
+
+    @property
+    def threshold(self) -> int:
+        return self.rule.threshold if self.rule is not None else 0
+
 
 def creation_rule(path: Path, repo_root: Path | None) -> CreationRule | None:
     """The rule from the nearest .sops.yaml above the file (not above the repository, when inside one)."""

@@ -237,21 +237,27 @@ def _update_yaml_block(raw: Any, meta: Metadata) -> CommentedMap:
 def _yaml_metadata(meta: Metadata) -> CommentedMap:
     block = CommentedMap()
     for key, value in metadata_fields(meta, empty_lists=True):
-        if isinstance(value, list):
-            seq = CommentedSeq()
-            for entry in value:
-                item = CommentedMap()
-                item["recipient"] = entry["recipient"]
-                item["enc"] = LiteralScalarString(entry["enc"])
-                seq.append(item)
-            block[key] = seq
+        if key == "key_groups":
+            block[key] = CommentedSeq([CommentedMap([("age", _stanza_seq(group["age"]))]) for group in value])
+        elif isinstance(value, list):
+            block[key] = _stanza_seq(value)
         elif key == "lastmodified":
             block[key] = DoubleQuotedScalarString(value)
-        elif isinstance(value, bool):
+        elif isinstance(value, bool | int):
             block[key] = Typed(yaml_plain_text(value), value)
         else:
             block[key] = value
     return block
+
+
+def _stanza_seq(entries: list[dict[str, str]]) -> CommentedSeq:
+    seq = CommentedSeq()
+    for entry in entries:
+        item = CommentedMap()
+        item["recipient"] = entry["recipient"]
+        item["enc"] = LiteralScalarString(entry["enc"])
+        seq.append(item)
+    return seq
 
 
 def _restore_sequence_comments(node: Any) -> None:

@@ -103,9 +103,14 @@ def _plain(value: Any) -> Any:
 def metadata_fields(meta: Metadata, *, empty_lists: bool) -> list[tuple[str, Any]]:
     """(key, value) pairs in sops 3.9 order. Values are plain Python; formats decide the styling."""
     pairs: list[tuple[str, Any]] = []
-    if empty_lists:
-        pairs += [(name, []) for name in EMPTY_KEY_LISTS_BEFORE_AGE]
-    pairs.append(("age", [{"recipient": s.recipient, "enc": s.enc} for s in meta.age]))
+    if meta.groups:  # sops 3.11's layout for several groups: no flat key lists at all
+        pairs.append(("shamir_threshold", meta.threshold or len(meta.groups)))
+        pairs.append(("key_groups", [{"age": _entries(group)} for group in meta.groups]))
+        empty_lists = False
+    else:
+        if empty_lists:
+            pairs += [(name, []) for name in EMPTY_KEY_LISTS_BEFORE_AGE]
+        pairs.append(("age", _entries(meta.age)))
     pairs += [("lastmodified", meta.lastmodified), ("mac", meta.mac)]
     if empty_lists:
         pairs.append(("pgp", []))
@@ -114,6 +119,10 @@ def metadata_fields(meta: Metadata, *, empty_lists: bool) -> list[tuple[str, Any
         pairs.append(("mac_only_encrypted", True))
     pairs.append(("version", meta.version or SOPS_VERSION))
     return pairs
+
+
+def _entries(stanzas: tuple[AgeStanza, ...]) -> list[dict[str, str]]:
+    return [{"recipient": s.recipient, "enc": s.enc} for s in stanzas]
 
 
 def flatten_for_dotenv(meta: Metadata) -> list[tuple[str, str]]:

@@ -72,11 +72,14 @@ class CreationRule:
     scope: Scope
     index: int
     config: Path
+    groups: tuple[tuple[str, ...], ...] = ()
+    """Several `key_groups`: the data key is split into one Shamir share per group. () for one group."""
+    threshold: int = 0
 
     @property
     def key_groups(self) -> tuple[tuple[str, ...], ...]:
         """The rule's recipients as sops groups them (a flat `age:` list is one group)."""
-        return (self.age,) if self.age else ()
+        return self.groups or ((self.age,) if self.age else ())
 
     def describe(self) -> str:
         return f"{self.config} creation_rules[{self.index}]"
@@ -111,8 +114,11 @@ def load_rules(config: Path) -> list[CreationRule]:
             if rule.get(key):
                 raise GitopsError(f"{where}: {key} is not supported (age recipients only)")
         recipients = _age_list(rule.get("age"))
+        groups: list[list[str]] = []
         if rule.get("key_groups"):
-            recipients = _key_group_recipients(rule["key_groups"], where)
+            groups = _key_groups(rule["key_groups"], where)
+            recipients = [recipient for group in groups for recipient in group]
+        threshold = _threshold(rule.get("shamir_threshold"), len(groups), where)
         regex = rule.get("path_regex")
         if regex is not None:
             try:
@@ -126,6 +132,8 @@ def load_rules(config: Path) -> list[CreationRule]:
                 scope=scope_from_mapping(rule, where),
                 index=index,
                 config=config,
+                groups=tuple(tuple(g) for g in groups) if len(groups) > 1 else (),
+                threshold=threshold,
             )
         )
     return out
@@ -137,20 +145,26 @@ def _age_list(age: Any) -> list[str]:
     return age.split(",") if isinstance(age, str) else [str(r) for r in age]
 
 
-def _key_group_recipients(groups: Any, where: str) -> list[str]:
-    """The age recipients of a rule's key_groups. sops writes one group as the flat layout; several groups
-    need Shamir secret sharing of the data key, which is not implemented here."""
+def _key_groups(groups: Any, where: str) -> list[list[str]]:
+    """The age recipients of each of a rule's key_groups (sops writes one group as the flat layout)."""
     if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
         raise GitopsError(f"{where}: key_groups must be a list of mappings")
     for number, group in enumerate(groups):
         for key in _OTHER_GROUP_KEYS:
             if group.get(key):
                 raise GitopsError(f"{where}: key_groups[{number}] uses {key}, which is not supported (age only)")
-    if len(groups) > 1:
-        raise GitopsError(
-            f"{where}: key_groups with {len(groups)} groups (Shamir secret sharing) is not supported (one group only)"
-        )
-    return _age_list(groups[0].get("age"))
+        if not group.get("age"):
+            raise GitopsError(f"{where}: key_groups[{number}] has no age recipients")
+    return [[r.strip() for r in _age_list(group.get("age")) if r.strip()] for group in groups]
+
+
+def _threshold(value: Any, groups: int, where: str) -> int:
+    """sops: 0 means every group; with several groups at least 2 (a Shamir split) and at most their number."""
+    if value in (None, "", 0):
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or (groups > 1 and not 2 <= value <= groups):
+        raise GitopsError(f"{where}: shamir_threshold must be a number from 2 to the number of key groups")
+    return value
 
 
 def rule_for(file: Path, config: Path) -> CreationRule | None:
