@@ -92,12 +92,11 @@ def test_aes_layer_matches_expected_leaves_without_age(entry: dict[str, Any]) ->
 def test_post_quantum_vector_is_a_clean_error() -> None:
     root = vectors()
     name = "kustomize-controller/internal/controller/testdata/sops/algorithms/age-pq.yaml"
-    pq_ids = parse_identities(
-        (root / "kustomize-controller/internal/controller/testdata/sops/keys/age-pq.txt").read_text(), "pq"
-    )
-    assert pq_ids == []  # skipped: pyrage cannot parse post-quantum identities
-    with pytest.raises(GitopsError, match="no age identity found"):
-        decrypt_text((root / name).read_text(), "yaml", name, pq_ids)
+    key_text = (root / "kustomize-controller/internal/controller/testdata/sops/keys/age-pq.txt").read_text()
+    with pytest.raises(GitopsError, match=r"^pq: line \d+: post-quantum age identity .* is not supported$"):
+        parse_identities(key_text, "pq")
+    with pytest.raises(GitopsError, match=r"post-quantum age recipient .* is not supported"):
+        decrypt_text((root / name).read_text(), "yaml", name, [])
 
 
 def _pgp_data_keys() -> dict[str, bytes]:

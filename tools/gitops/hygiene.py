@@ -25,6 +25,7 @@ from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of
 from gitops.rules import register_rule
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
+from gitops.sops.recipients import recipient_drift
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
 
 SOURCE_DIRS = ("base", "overlays", "clusters")
@@ -246,9 +247,8 @@ def unmatched_or_drifted_recipients(repo_root: Path, encrypted: list[EncryptedFi
         if rule is None:
             message = "SOPS-encrypted file matches no .sops.yaml creation rule"
             findings.append(Finding("SEC-SOPS-RULE", Severity.ERROR, message, file=item.file))
-        elif item.recipients is not None and frozenset(rule.age) != item.recipients:
-            missing = sorted(frozenset(rule.age) - item.recipients)
-            extra = sorted(item.recipients - frozenset(rule.age))
+        elif item.recipients is not None and any(drift := recipient_drift(rule, item.recipients)):
+            missing, extra = drift
             message = (
                 f"age recipients differ from .sops.yaml creation_rules[{rule.index}] "
                 f"(missing: {', '.join(missing) or '-'}; not in rule: {', '.join(extra) or '-'}); "

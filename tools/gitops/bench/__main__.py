@@ -12,12 +12,13 @@ from gitops.bench.check import bench_check
 from gitops.bench.diff import bench_diff
 from gitops.bench.flux import bench_flux
 from gitops.bench.render import bench_render
+from gitops.bench.sops import bench_sops
 from gitops.repo import find_root
 
 
 @click.command()
 @click.option(
-    "--only", type=click.Choice(["render", "check", "diff", "flux"]), multiple=True, help="Run only these sections."
+    "--only", type=click.Choice(["render", "check", "diff", "flux", "sops"]), multiple=True, help="Run only these sections."
 )
 @click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
 @click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")
@@ -42,6 +43,10 @@ def main(only: tuple[str, ...], sizes: str, check_instances: int, flux_apps: int
         if not only or "flux" in only:
             click.echo()
             for line in bench_flux(work, flux_apps):
+                click.echo(line)
+        if not only or "sops" in only:
+            click.echo()
+            for line in bench_sops(repo, work):
                 click.echo(line)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from gitops import certs
 from gitops.atomic import write_text_atomically
 from gitops.errors import GitopsError
 from gitops.repo import relative, root_from_context
@@ -28,15 +28,27 @@ _INPUT_TYPE = click.option(
 )
 
 
-def _source(ctx: click.Context, path: Path) -> tuple[Path, str]:
-    root = root_from_context(ctx)
-    return root, relative(path, root)
+def _optional_root(ctx: click.Context) -> Path | None:
+    """sops works on any file: a repository only shortens names and bounds the .sops.yaml search."""
+    try:
+        return root_from_context(ctx)
+    except GitopsError:
+        return None
 
 
-def _rule_recipients(path: Path, root: Path, name: str) -> tuple[str, ...]:
+def _source(ctx: click.Context, path: Path) -> tuple[Path | None, str]:
+    root = _optional_root(ctx)
+    return root, relative(path, root) if root is not None else str(path)
+
+
+def _rule_recipients(path: Path, root: Path | None, name: str) -> tuple[str, ...]:
     rule = creation_rule(path, root)
     if rule is None or not rule.age:
         raise GitopsError(f"{name}: no .sops.yaml creation rule with age recipients matches this file")
+    if rule.groups:
+        raise GitopsError(
+            f"{name}: {rule.describe()} has several key_groups: updatekeys/rotate to them is not supported"
+        )
     return rule.age
 
 
@@ -56,7 +68,16 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
     root, name = _source(ctx, file)
     fmt = format_for(name, input_type)
     plan = encryption_target(file, root, age)
-    ciphertext = encrypt_text(read_text(file, name), fmt, name, recipients=plan.recipients, scope=plan.scope)
+    plaintext = read_text(file, name)
+    ciphertext = encrypt_text(
+        plaintext,
+        fmt,
+        name,
+        recipients=plan.recipients,
+        scope=plan.scope,
+        key_groups=plan.key_groups,
+        threshold=plan.threshold,
+    )
     if in_place:
         write_text_atomically(file, ciphertext)
         click.echo(f"encrypted {name} for {len(plan.recipients)} recipient(s)", err=True)
@@ -73,6 +94,30 @@ def decrypt(ctx: click.Context, file: Path, input_type: str | None) -> None:
     _, name = _source(ctx, file)
     plaintext = decrypt_text(read_text(file, name), format_for(name, input_type), name, load_identities())
     click.echo(plaintext, nl=not plaintext.endswith("\n"))
+
+
+@command.command("edit")
+@_FILE
+@_INPUT_TYPE
+@click.pass_context
+def edit(ctx: click.Context, file: Path, input_type: str | None) -> None:
+    """Decrypt FILE into a private in-memory file, open $EDITOR, re-encrypt with the same data key (values left
+    as they were keep their ciphertext) and replace FILE atomically. Nothing is written without a change."""
+    from gitops.sops.edit import edit_file
+
+    _, name = _source(ctx, file)
+
+    def reopen(error: str) -> bool:
+        try:
+            return click.confirm(f"{error}. Re-open the editor?", default=True, err=True)
+        except click.Abort:
+            return False
+
+    fmt = format_for(name, input_type)
+    if edit_file(file, name, fmt, load_identities(), os.environ, reopen):
+        click.echo(f"encrypted {name} again (unchanged values keep their ciphertext)", err=True)
+    else:
+        click.echo(f"{name}: no changes, nothing written", err=True)
 
 
 @command.command("updatekeys")
@@ -96,7 +141,7 @@ def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """New data key for FILE, every value re-encrypted (recipients from its rule, else its own), in place."""
     root, name = _source(ctx, file)
     rule = creation_rule(file, root)
-    recipients = rule.age if rule is not None and rule.age else None
+    recipients = _rule_recipients(file, root, name) if rule is not None and rule.age else None
     text = rotate_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
     write_text_atomically(file, text)
     click.echo(f"rotated the data key of {name}", err=True)
@@ -108,10 +153,9 @@ def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
 @click.pass_context
 def verify(ctx: click.Context, files: tuple[Path, ...], input_type: str | None) -> None:
     """Check each FILE decrypts with an available identity and its MAC is correct."""
-    root = root_from_context(ctx)
     identities = load_identities()
     for file in files:
-        name = relative(file, root)
+        _, name = _source(ctx, file)
         meta = verify_text(read_text(file, name), format_for(name, input_type), name, identities)
         click.echo(f"ok {name} (MAC verified, {len(meta.age)} age recipient(s))")
 
@@ -122,6 +166,8 @@ def verify(ctx: click.Context, files: tuple[Path, ...], input_type: str | None) 
 @click.pass_context
 def ca_cert(ctx: click.Context, pem: Path, env: str) -> None:
     """Validate PEM and write overlays/ENV/shared/mastodon-db-ca.sops.yaml encrypted for ENV's rule."""
+    from gitops import certs  # x509 parsing costs a third of a second of start-up every other command skips
+
     root = root_from_context(ctx)
     target = certs.package_ca_cert(root, pem, env)
     click.echo(f"wrote {relative(target, root)}", err=True)

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pyrage import x25519
 
 from gitops.errors import GitopsError
-from gitops.sops import crypto, formats, tree
-from gitops.sops.comments import decrypt_comments
-from gitops.sops.keys import unwrap_data_key, wrap_data_key
+from gitops.sops import crypto, formats, shamir, tree
+from gitops.sops.comments import (
+    decrypt_comments,
+    decrypt_dotenv_comments,
+    encrypt_comments,
+    encrypt_dotenv_comments,
+    inline_after_ciphertext,
+    tighten,
+)
+from gitops.sops.groups import data_key_for, refuse_key_groups
+from gitops.sops.keys import wrap_data_key
 from gitops.sops.metadata import Metadata, now_lastmodified, parse_metadata
 from gitops.sops.rules import Scope
 from gitops.sops.scalars import rfc3339_aad
@@ -30,6 +38,8 @@ class Opened:
     metadata: Metadata
     data_key: bytes
     fmt: str
+    ledger: crypto.Ledger = field(default_factory=crypto.Ledger)
+    """Every ciphertext of the file by (path, type, plaintext): what an edit may keep."""
 
 
 def encrypt_text(
@@ -40,14 +50,38 @@ def encrypt_text(
     recipients: Sequence[str],
     scope: Scope | None = None,
     now: dt.datetime | None = None,
+    key_groups: Sequence[Sequence[str]] = (),
+    threshold: int = 0,
 ) -> str:
-    """Encrypt a plaintext YAML/JSON/dotenv file for the age recipients; returns the sops file text."""
+    """Encrypt a plaintext YAML/JSON/dotenv file for the age recipients; returns the sops file text. With
+    several `key_groups` the data key is split into Shamir shares, one per group, `threshold` of them needed."""
     parsed = formats.load(text, fmt, source)
     if parsed.metadata is not None:
         raise GitopsError(f"{source}: already encrypted (it has a sops metadata block)")
     if not parsed.documents:
         raise GitopsError(f"{source}: nothing to encrypt (the file is empty)")
+    if len(key_groups) > 1:
+        return _seal_groups(parsed, fmt, source, key_groups, threshold, scope or Scope(), now)
     return _seal(parsed, fmt, source, crypto.new_data_key(), list(recipients), scope or Scope(), now)
+
+
+def _seal_groups(
+    parsed: formats.Parsed,
+    fmt: str,
+    source: str,
+    key_groups: Sequence[Sequence[str]],
+    threshold: int,
+    scope: Scope,
+    now: dt.datetime | None,
+) -> str:
+    if fmt == "dotenv":
+        raise GitopsError(f"{source}: several key_groups in a dotenv file are not supported")
+    data_key = crypto.new_data_key()
+    needed = threshold or len(key_groups)
+    shares = shamir.split(data_key, len(key_groups), needed)
+    groups = tuple(tuple(wrap_data_key(share, group, source)) for share, group in zip(shares, key_groups, strict=True))
+    lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
+    return formats.dump(parsed, fmt, Metadata((), lastmodified, mac, scope, groups=groups, threshold=needed))
 
 
 def _seal(
@@ -60,10 +94,47 @@ def _seal(
     now: dt.datetime | None,
 ) -> str:
     stanzas = wrap_data_key(data_key, recipients, source)
-    mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, formats.ciphertext_renderer(fmt))
+    lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
+    return formats.dump(parsed, fmt, Metadata(tuple(stanzas), lastmodified, mac, scope))
+
+
+def _encrypt_tree(
+    parsed: formats.Parsed,
+    fmt: str,
+    source: str,
+    data_key: bytes,
+    scope: Scope,
+    ledger: crypto.Ledger,
+    now: dt.datetime | None,
+) -> tuple[str, str]:
+    """Values and comments encrypted in place; returns (lastmodified, sealed MAC)."""
+    render = formats.ciphertext_renderer(fmt)
+    mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, render, ledger)
+    seal_comments(parsed, fmt, data_key, scope, ledger)
     lastmodified = now_lastmodified(now)
-    meta = Metadata(tuple(stanzas), lastmodified, tree.seal_mac(data_key, mac, lastmodified), scope)
-    return formats.dump(parsed, fmt, meta)
+    return lastmodified, tree.seal_mac(data_key, mac, lastmodified)
+
+
+def seal_comments(parsed: formats.Parsed, fmt: str, data_key: bytes, scope: Scope, ledger: crypto.Ledger) -> None:
+    """Comments are encrypted as sops encrypts them (JSON has none); they are not part of the MAC."""
+    if fmt == "yaml":
+        encrypt_comments(parsed.documents, data_key, scope, ledger)
+    elif fmt == "dotenv":
+        parsed.layout = encrypt_dotenv_comments(parsed.layout, data_key, scope, ledger)
+
+
+def reseal_text(edited: str, opened: Opened, source: str, now: dt.datetime | None = None) -> str:
+    """An edited plaintext of an opened file, encrypted again with the same data key and master keys. Values and
+    comments unchanged at the same path keep their ciphertext; new or changed ones get a fresh IV."""
+    parsed = formats.load(edited, opened.fmt, source)
+    if parsed.metadata is not None:
+        raise GitopsError(f"{source}: the edited text must not contain a sops block")
+    if not parsed.documents:
+        raise GitopsError(f"{source}: the edited text is empty")
+    parsed.metadata = opened.parsed.metadata
+    scope = opened.metadata.scope
+    lastmodified, mac = _encrypt_tree(parsed, opened.fmt, source, opened.data_key, scope, opened.ledger, now)
+    return formats.dump(parsed, opened.fmt, replace(opened.metadata, lastmodified=lastmodified, mac=mac))
 
 
 def read_metadata(text: str, fmt: str, source: str) -> Metadata | None:
@@ -80,7 +151,7 @@ def open_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Iden
     if parsed.metadata is None:
         raise GitopsError(f"{source}: sops metadata not found (the file is not encrypted)")
     meta = parse_metadata(parsed.metadata, source)
-    return _open(parsed, meta, unwrap_data_key(meta.age, identities, source), fmt, source)
+    return _open(parsed, meta, data_key_for(meta, identities, source), fmt, source)
 
 
 def open_with_data_key(text: str, fmt: str, source: str, data_key: bytes) -> Opened:
@@ -92,7 +163,9 @@ def open_with_data_key(text: str, fmt: str, source: str, data_key: bytes) -> Ope
 
 
 def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, source: str) -> Opened:
-    computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, formats.renderer(fmt))
+    displaced = inline_after_ciphertext(parsed.documents) if fmt == "yaml" else []
+    ledger = crypto.Ledger()
+    computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, formats.renderer(fmt), ledger)
     try:
         aad = rfc3339_aad(meta.lastmodified)
     except ValueError:
@@ -101,8 +174,11 @@ def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, sou
     if stored != computed:
         raise GitopsError(f"{source}: MAC mismatch (the file was changed outside sops or is corrupt)")
     if fmt == "yaml":
-        decrypt_comments(parsed.documents, data_key)
-    return Opened(parsed, meta, data_key, fmt)
+        decrypt_comments(parsed.documents, data_key, ledger)
+        tighten(displaced)
+    elif fmt == "dotenv":
+        parsed.layout = decrypt_dotenv_comments(parsed.layout, data_key, ledger)
+    return Opened(parsed, meta, data_key, fmt, ledger)
 
 
 def decrypt_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Identity]) -> str:
@@ -120,6 +196,7 @@ def update_keys_text(
 ) -> str:
     """Re-wrap the same data key for `recipients`; values, MAC and lastmodified stay as they are."""
     opened = open_text(text, fmt, source, identities)
+    refuse_key_groups(opened.metadata, source, "updatekeys")
     untouched = formats.load(text, fmt, source)
     meta = opened.metadata.with_keys(tuple(wrap_data_key(opened.data_key, recipients, source)))
     return formats.dump(untouched, fmt, meta)
@@ -135,6 +212,7 @@ def rotate_text(
 ) -> str:
     """A new data key, every value re-encrypted, for `recipients` (default: the file's current ones)."""
     opened = open_text(text, fmt, source, identities)
+    refuse_key_groups(opened.metadata, source, "rotate")
     targets = list(recipients) if recipients else list(opened.metadata.recipients)
     return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, opened.metadata.scope, now)
 
@@ -148,7 +226,7 @@ def decrypt_values(
     if not isinstance(document.get("sops"), dict):
         raise GitopsError(f"{source}: sops metadata not found (the object is not encrypted)")
     meta = parse_metadata(document["sops"], source)
-    data_key = unwrap_data_key(meta.age, identities, source)
+    data_key = data_key_for(meta, identities, source)
     body = {key: value for key, value in document.items() if key != "sops"}
     return {
         path: crypto.decrypt(data_key, container[key], ":".join(path) + ":")

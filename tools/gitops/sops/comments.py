@@ -1,23 +1,38 @@
-"""Decrypting sops' `#ENC[...,type:comment]` YAML comments.
+"""YAML and dotenv comments encrypted as sops does: `#ENC[AES256_GCM,...,type:comment]`, AAD = parent path.
 
-sops encrypts a comment with its parent mapping's path as AAD. ruamel attaches a comment to whichever node
-precedes it, which may be deeper than its real parent, so each candidate path from the attaching node up to
-the root is tried; AES-GCM authentication tells which one is right. Comments we write stay plaintext (the
-format allows it), so this only matters for files written by sops itself.
+sops (yaml.v3) files a comment under the mapping or sequence it sits in, and encrypts it with that container's
+key path as AAD when the scope selects that path. ruamel attaches a comment token to whichever node precedes
+it, often deeper than its real container, so encryption picks the container by indentation: the deepest
+candidate container whose column is at or left of the comment's. Decryption tries every candidate and lets
+AES-GCM authentication tell which one is right; a comment that does not authenticate is left as it is (as sops
+does with comments written by old versions).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.tokens import CommentToken
 
 from gitops.sops import crypto
+from gitops.sops.rules import Scope
 
 _ENC_COMMENT = re.compile(r"#(ENC\[AES256_GCM,[^\]]*type:comment\])")
+COMMENT_KIND = "comment"
+
+
+@dataclass(frozen=True)
+class _Container:
+    path: tuple[str, ...]
+    column: int
+
+
+def _aad(path: tuple[str, ...]) -> str:
+    return ":".join(path) + ":"
 
 
 def _tokens(value: Any) -> Iterator[CommentToken]:
@@ -28,35 +43,171 @@ def _tokens(value: Any) -> Iterator[CommentToken]:
             yield from _tokens(item)
 
 
-def _comment_slots(node: Any) -> Iterator[CommentToken]:
+def _column(node: Any) -> int:
+    try:
+        return int(node.lc.col or 0)
+    except (AttributeError, TypeError):
+        return 0
+
+
+def _is_container(node: Any) -> bool:
+    return isinstance(node, CommentedMap | CommentedSeq)
+
+
+Slot = tuple[CommentToken, list[_Container], tuple[str, ...] | None]
+_EOL_SLOT = 2  # ruamel's position for the comment at the end of an entry's line
+
+
+def _slots(node: Any, chain: list[_Container]) -> Iterator[Slot]:
+    """Every comment token on `node`, the containers it may belong to (outermost first) and, for a comment at
+    the end of an entry's line, `node`'s own path (where sops files such an inline comment)."""
     attributes = node.ca
-    yield from _tokens(attributes.comment)
-    yield from _tokens(list(attributes.items.values()))
-    yield from _tokens(attributes.end)
+    own = chain[-1].path
+    for token in _tokens(attributes.comment):
+        yield token, chain, None
+    for key, slot in attributes.items.items():
+        child = node[key] if isinstance(node, CommentedSeq) or key in node else None
+        candidates = chain
+        if _is_container(child):
+            child_path = (*own, key) if isinstance(node, CommentedMap) else own
+            candidates = [*chain, _Container(child_path, _column(child))]
+        for position, entry in enumerate(slot or []):
+            for token in _tokens(entry):
+                yield token, candidates, own if position == _EOL_SLOT else None
+    for token in _tokens(attributes.end):
+        yield token, chain, None
 
 
-def decrypt_comments(documents: list[Any], data_key: bytes) -> None:
-    """Replace every decryptable encrypted comment by its plaintext; others are left as they are (as sops does)."""
-    for document in documents:
-        _visit(document, data_key, ())
-
-
-def _visit(node: Any, data_key: bytes, path: tuple[str, ...]) -> None:
-    if not isinstance(node, CommentedMap | CommentedSeq):
+def _visit(node: Any, chain: list[_Container]) -> Iterator[Slot]:
+    if not _is_container(node):
         return
-    for token in _comment_slots(node):
-        if "#ENC[" in token.value:
-            token.value = _ENC_COMMENT.sub(lambda m: "#" + _open(m[1], data_key, path), token.value)
+    yield from _slots(node, chain)
     items = node.items() if isinstance(node, CommentedMap) else ((None, v) for v in node)
     for key, child in items:
-        _visit(child, data_key, (*path, key) if key is not None else path)
+        if _is_container(child):
+            path = (*chain[-1].path, key) if key is not None else chain[-1].path
+            yield from _visit(child, [*chain, _Container(path, _column(child))])
 
 
-def _open(value: str, data_key: bytes, path: tuple[str, ...]) -> str:
-    for depth in range(len(path), -1, -1):
-        try:
-            plaintext, _ = crypto.decrypt(data_key, value, ":".join(path[:depth]) + ":")
-        except crypto.CipherError:
-            continue
-        return plaintext.decode("utf-8", errors="replace")
+def _all_tokens(documents: list[Any]) -> Iterator[Slot]:
+    """Each token once: ruamel may hang one token on a parent's entry and on the child mapping."""
+    seen: set[int] = set()
+    for document in documents:
+        if _is_container(document):
+            for slot in _visit(document, [_Container((), _column(document))]):
+                if id(slot[0]) not in seen:
+                    seen.add(id(slot[0]))
+                    yield slot
+
+
+def _owner(chain: list[_Container], column: int) -> tuple[str, ...]:
+    for container in reversed(chain):
+        if container.column <= column:
+            return container.path
+    return chain[0].path
+
+
+def encrypt_comment_text(data_key: bytes, text: str, path: tuple[str, ...], ledger: crypto.Ledger) -> str:
+    """`text` is what follows the `#`; returns the ENC string to put after it."""
+    return ledger.encrypt(data_key, text.encode("utf-8"), _aad(path), COMMENT_KIND) or text
+
+
+def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope, ledger: crypto.Ledger) -> None:
+    """Encrypt in place every YAML comment line whose container the scope selects (comments are not in the MAC)."""
+    for token, chain, own in _all_tokens(documents):
+        lines = token.value.split("\n")
+        out = []
+        for index, line in enumerate(lines):
+            stripped = line.lstrip(" \t")
+            if not stripped.startswith("#") or stripped.startswith("#ENC[AES256_GCM,"):
+                out.append(line)
+                continue
+            column = token.column if index == 0 else len(line) - len(stripped)
+            # An inline comment (first line, after a value) belongs to the innermost container of its token.
+            inline = index == 0 and own is not None and token.value.lstrip(" ")[:1] == "#"
+            path = own if inline and own is not None else _owner(chain, column)
+            if not scope.should_encrypt(path) or not stripped[1:]:
+                out.append(line)
+                continue
+            out.append(
+                line[: len(line) - len(stripped)] + "#" + encrypt_comment_text(data_key, stripped[1:], path, ledger)
+            )
+        token.value = "\n".join(out)
+
+
+def decrypt_comments(documents: list[Any], data_key: bytes, ledger: crypto.Ledger) -> None:
+    """Replace every decryptable encrypted comment by its plaintext; others are left as they are (as sops does)."""
+    for token, chain, _ in _all_tokens(documents):
+        if "#ENC[" in token.value:
+            paths = [container.path for container in reversed(chain)]
+
+            def plaintext(match: re.Match[str], paths: list[tuple[str, ...]] = paths) -> str:
+                return "#" + open_comment(match[1], data_key, paths, ledger)
+
+            token.value = _ENC_COMMENT.sub(plaintext, token.value)
+
+
+def open_comment(value: str, data_key: bytes, paths: list[tuple[str, ...]], ledger: crypto.Ledger) -> str:
+    """The plaintext of an encrypted comment tried against each candidate path (and every ancestor of them)."""
+    tried: set[tuple[str, ...]] = set()
+    for path in paths:
+        for depth in range(len(path), -1, -1):
+            candidate = path[:depth]
+            if candidate in tried:
+                continue
+            tried.add(candidate)
+            try:
+                plaintext, _ = ledger.decrypt(data_key, value, _aad(candidate))
+            except crypto.CipherError:
+                continue
+            return plaintext.decode("utf-8", errors="replace")
     return value
+
+
+def encrypt_dotenv_comments(
+    layout: list[tuple[str, str]], data_key: bytes, scope: Scope, ledger: crypto.Ledger
+) -> list[tuple[str, str]]:
+    """dotenv comments are entries of the one top-level branch: AAD ":" (the empty path)."""
+    if not scope.should_encrypt(()):
+        return layout
+    return [
+        (kind, encrypt_comment_text(data_key, text, (), ledger) if kind == "comment" and text else text)
+        for kind, text in layout
+    ]
+
+
+def decrypt_dotenv_comments(
+    layout: list[tuple[str, str]], data_key: bytes, ledger: crypto.Ledger
+) -> list[tuple[str, str]]:
+    return [
+        (kind, open_comment(text, data_key, [()], ledger) if kind == "comment" and crypto.is_enc(text) else text)
+        for kind, text in layout
+    ]
+
+
+def inline_after_ciphertext(documents: list[Any]) -> list[CommentToken]:
+    """Inline comments that follow an ENC value: their column was set by the ciphertext's length."""
+    found: list[CommentToken] = []
+    for node, key, slot in _item_slots(documents):
+        if crypto.is_enc(node[key]):
+            found += [token for token in _tokens(slot) if token.value[:1] == "#"]
+    return found
+
+
+def _item_slots(documents: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
+    stack = [doc for doc in documents if _is_container(doc)]
+    while stack:
+        node = stack.pop()
+        for key, slot in node.ca.items.items():
+            if isinstance(node, CommentedSeq) or key in node:
+                yield node, key, slot
+        stack += [
+            child for child in (node.values() if isinstance(node, CommentedMap) else node) if _is_container(child)
+        ]
+
+
+def tighten(tokens: list[CommentToken]) -> None:
+    """Put each inline comment two spaces after its (now plaintext) value instead of at the ciphertext's end."""
+    for token in tokens:
+        token.start_mark.column = 0
+        token.value = " " + token.value

@@ -69,3 +69,26 @@ def decrypt(key: bytes, value: str, aad: str) -> tuple[bytes, str]:
     except InvalidTag:
         raise CipherError("authentication failed (wrong data key, tampered value or value moved)") from None
     return plaintext, enc.kind
+
+
+class Ledger:
+    """Ciphertexts met while decrypting, keyed by (AAD, type, plaintext). Re-encrypting an unchanged value at the
+    same key path reuses its ciphertext (so an edit of one value changes one line); anything new or changed gets
+    a fresh IV. Each ciphertext is handed out once, so equal values in one list do not end up identical."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, bytes], list[str]] = {}
+
+    def record(self, aad: str, kind: str, plaintext: bytes, ciphertext: str) -> None:
+        self._seen.setdefault((aad, kind, plaintext), []).append(ciphertext)
+
+    def encrypt(self, key: bytes, plaintext: bytes, aad: str, kind: str) -> str:
+        previous = self._seen.get((aad, kind, plaintext))
+        if previous:
+            return previous.pop(0)
+        return encrypt(key, plaintext, aad, kind)
+
+    def decrypt(self, key: bytes, value: str, aad: str) -> tuple[bytes, str]:
+        plaintext, kind = decrypt(key, value, aad)
+        self.record(aad, kind, plaintext, value)
+        return plaintext, kind

@@ -33,13 +33,23 @@ class Target:
     scope: Scope
     rule: CreationRule | None
 
+    @property
+    def key_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Several groups only when they come from the rule (--age is one flat group)."""
+        return self.rule.groups if self.rule is not None and self.recipients == self.rule.age else ()
 
-def creation_rule(path: Path, repo_root: Path) -> CreationRule | None:
+    @property
+    def threshold(self) -> int:
+        return self.rule.threshold if self.rule is not None else 0
+
+
+def creation_rule(path: Path, repo_root: Path | None) -> CreationRule | None:
+    """The rule from the nearest .sops.yaml above the file (not above the repository, when inside one)."""
     config = find_config(path, repo_root)
     return rule_for(path, config) if config is not None else None
 
 
-def encryption_target(path: Path, repo_root: Path, age: tuple[str, ...] = ()) -> Target:
+def encryption_target(path: Path, repo_root: Path | None, age: tuple[str, ...] = ()) -> Target:
     """From --age when given (scope still from the matching rule), else from the first matching rule."""
     rule = creation_rule(path, repo_root)
     scope = rule.scope if rule is not None else Scope()

@@ -6,7 +6,9 @@ unencrypted values are written back exactly as they were and the MAC sees the by
 
 from __future__ import annotations
 
+import copy
 import io
+import itertools
 import json
 import re
 from collections.abc import MutableMapping, MutableSequence
@@ -22,8 +24,8 @@ from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, PlainScalarString
 
 from gitops.errors import GitopsError
-from gitops.sops.metadata import Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
-from gitops.sops.scalars import GoTime, Typed, resolve_plain, yaml_plain_text
+from gitops.sops.metadata import OTHER_KEY_TYPES, Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
+from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
 from gitops.sops.tree import Comment, Render
 
 FORMATS = ("yaml", "json", "dotenv")
@@ -51,6 +53,8 @@ class Parsed:
     """The raw `sops` mapping of the first document (None when the file is not encrypted)."""
     layout: list[tuple[str, str]] = field(default_factory=list)
     """dotenv only: ("comment", text) and ("key", name) lines in file order."""
+    indent: tuple[int, int, int] = (2, 4, 2)
+    """YAML only: ruamel's (mapping, sequence, offset) indentation, as found in the file (sops writes 4s)."""
 
 
 class _TextResolver(VersionedResolver):
@@ -74,12 +78,12 @@ for _cls in (Typed, GoTime, Comment):
     _Representer.add_representer(_cls, _represent_text)
 
 
-def _yaml() -> YAML:
+def _yaml(indent: tuple[int, int, int] = (2, 4, 2)) -> YAML:
     y = YAML(typ="rt")
     y.Resolver = _TextResolver
     y.Representer = _Representer
     y.preserve_quotes = True
-    y.indent(mapping=2, sequence=4, offset=2)
+    y.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
     y.width = 1 << 20
     return y
 
@@ -104,7 +108,33 @@ def _load_yaml(text: str, source: str) -> Parsed:
         if not isinstance(doc, CommentedMap):
             raise GitopsError(f"{source}: YAML documents that are sequences or values are not supported")
         documents.append(_type_plain_scalars(doc, source, set()))
-    return Parsed(documents, _pop_metadata(documents))
+    return Parsed(documents, _pop_metadata(documents), indent=_indentation(text))
+
+
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^:#]*:\s*(#.*)?$")
+
+
+def _indentation(text: str) -> tuple[int, int, int]:
+    """The (mapping, sequence, offset) indentation of the first nested block of each kind, so that a rewrite
+    (updatekeys, rotate, edit) keeps a sops-written 4-space file at 4 spaces."""
+    mapping: int | None = None
+    offset: int | None = None
+    lines = text.splitlines()
+    for previous, line in itertools.pairwise(lines):
+        parent = _KEY_LINE.match(previous)
+        if parent is None or not line.strip() or line.lstrip().startswith("#"):
+            continue
+        column = len(line) - len(line.lstrip(" "))
+        if line.lstrip().startswith("- "):
+            if offset is None and column >= len(parent[1]):
+                offset = column - len(parent[1])
+        elif mapping is None and column > len(parent[1]):
+            mapping = column - len(parent[1])
+        if mapping is not None and offset is not None:
+            break
+    mapping = mapping or 2
+    offset = mapping if offset is None else offset
+    return mapping, offset + 2, offset
 
 
 def _first_line(exc: Exception) -> str:
@@ -139,7 +169,7 @@ def _pop_metadata(documents: list[Any]) -> Any:
 
 def _load_json(text: str, source: str) -> Parsed:
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=lambda digits: JsonInt(int(digits)))
     except json.JSONDecodeError as exc:
         raise GitopsError(f"{source}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(doc, dict):
@@ -170,41 +200,64 @@ def _load_dotenv(text: str, source: str) -> Parsed:
 
 
 def dump(parsed: Parsed, fmt: str, meta: Metadata | None) -> str:
+    """The file text. A file that had a sops block keeps it with only what changed replaced (keys, lastmodified,
+    MAC): its key order, quoting and `version` stay, so a rewrite is a small diff."""
     if fmt == "yaml":
-        return _dump_yaml(parsed.documents, meta)
+        return _dump_yaml(parsed, meta)
     if fmt == "json":
-        return _dump_json(parsed.documents[0], meta)
+        return _dump_json(parsed, meta)
     return _dump_dotenv(parsed, meta)
 
 
-def _dump_yaml(documents: list[Any], meta: Metadata | None) -> str:
-    for doc in documents:
+def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
+    for doc in parsed.documents:
         _restore_sequence_comments(doc)
         if meta is not None:
-            doc["sops"] = _yaml_metadata(meta)
+            doc["sops"] = _yaml_metadata(meta) if parsed.metadata is None else _update_yaml_block(parsed.metadata, meta)
     out = io.StringIO()
-    _yaml().dump_all(documents, out)
+    _yaml(parsed.indent).dump_all(parsed.documents, out)
     return out.getvalue()
+
+
+def _update_yaml_block(raw: Any, meta: Metadata) -> CommentedMap:
+    block = copy.deepcopy(raw)
+    fresh = _yaml_metadata(meta)
+    if not meta.groups:  # key groups are kept as they are (edit); everything else rewrites the age stanzas
+        for name in OTHER_KEY_TYPES:
+            if block.get(name):  # their stanzas wrap a data key we did not write: only age is kept current
+                del block[name]
+        block["age"] = fresh["age"]
+    for key in ("lastmodified", "mac"):
+        old = block.get(key)
+        same_style = type(old) if isinstance(old, DoubleQuotedScalarString | PlainScalarString) else None
+        block[key] = same_style(fresh[key]) if same_style else fresh[key]
+    return block
 
 
 def _yaml_metadata(meta: Metadata) -> CommentedMap:
     block = CommentedMap()
     for key, value in metadata_fields(meta, empty_lists=True):
-        if isinstance(value, list):
-            seq = CommentedSeq()
-            for entry in value:
-                item = CommentedMap()
-                item["recipient"] = entry["recipient"]
-                item["enc"] = LiteralScalarString(entry["enc"])
-                seq.append(item)
-            block[key] = seq
+        if key == "key_groups":
+            block[key] = CommentedSeq([CommentedMap([("age", _stanza_seq(group["age"]))]) for group in value])
+        elif isinstance(value, list):
+            block[key] = _stanza_seq(value)
         elif key == "lastmodified":
             block[key] = DoubleQuotedScalarString(value)
-        elif isinstance(value, bool):
+        elif isinstance(value, bool | int):
             block[key] = Typed(yaml_plain_text(value), value)
         else:
             block[key] = value
     return block
+
+
+def _stanza_seq(entries: list[dict[str, str]]) -> CommentedSeq:
+    seq = CommentedSeq()
+    for entry in entries:
+        item = CommentedMap()
+        item["recipient"] = entry["recipient"]
+        item["enc"] = LiteralScalarString(entry["enc"])
+        seq.append(item)
+    return seq
 
 
 def _restore_sequence_comments(node: Any) -> None:
@@ -223,10 +276,17 @@ def _restore_sequence_comments(node: Any) -> None:
                 _restore_sequence_comments(item)
 
 
-def _dump_json(doc: dict[str, Any], meta: Metadata | None) -> str:
-    body = dict(doc)
+def _dump_json(parsed: Parsed, meta: Metadata | None) -> str:
+    body = dict(parsed.documents[0])
     if meta is not None:
-        body["sops"] = {k: (v if v != [] else None) for k, v in metadata_fields(meta, empty_lists=True)}
+        fresh = {k: (v if v != [] else None) for k, v in metadata_fields(meta, empty_lists=True)}
+        if isinstance(parsed.metadata, dict):
+            if meta.groups:
+                fresh = dict(parsed.metadata) | {key: fresh[key] for key in ("lastmodified", "mac")}
+            else:
+                kept = {k: v for k, v in parsed.metadata.items() if not (k in OTHER_KEY_TYPES and v)}
+                fresh = kept | {key: fresh[key] for key in ("age", "lastmodified", "mac")}
+        body["sops"] = fresh
     return json.dumps(body, indent="\t", ensure_ascii=False)
 
 
@@ -254,8 +314,16 @@ def renderer(fmt: str) -> Render:
     if fmt == "yaml":
         return _yaml_value
     if fmt == "json":
-        return lambda value: str(value) if isinstance(value, GoTime) else value
+        return _json_value
     return str
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, GoTime):
+        return str(value)
+    if isinstance(value, float):
+        return json_number(value)
+    return value
 
 
 def ciphertext_renderer(fmt: str) -> Render:

@@ -19,6 +19,7 @@ from gitops.errors import GitopsError
 
 IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 PQ_IDENTITY_PREFIX = "AGE-SECRET-KEY-PQ-1"
+PQ_RECIPIENT_PREFIX = "age1pq1"
 
 
 @dataclass(frozen=True)
@@ -44,20 +45,31 @@ def default_keys_file(env: Mapping[str, str] | None = None, home: Path | None = 
 
 
 def parse_identities(text: str, source: str) -> list[x25519.Identity]:
-    """age's ParseIdentities: one identity per line, blank lines and # comments ignored."""
+    """age's ParseIdentities: one identity per line, blank lines and # comments ignored.
+
+    Post-quantum (age 1.3 hybrid ML-KEM-768 + X25519) identities are skipped when the file also holds X25519
+    ones; a file with only those is refused by name: pyrage 1.4 (the maintained age binding on PyPI, rage
+    underneath) has no ML-KEM recipient type, only the `tagpq` hardware-tag recipient."""
     identities: list[x25519.Identity] = []
+    post_quantum: list[int] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith(PQ_IDENTITY_PREFIX):
-            continue  # post-quantum identities need an age library pyrage does not have yet
+            post_quantum.append(number)
+            continue
         if not line.startswith(IDENTITY_PREFIX):
             raise GitopsError(f"{source}: line {number} is not an age identity")
         try:
             identities.append(x25519.Identity.from_str(line))
         except pyrage.IdentityError:
             raise GitopsError(f"{source}: line {number} is not a valid age identity") from None
+    if post_quantum and not identities:
+        raise GitopsError(
+            f"{source}: line {post_quantum[0]}: post-quantum age identity ({PQ_IDENTITY_PREFIX}..., age 1.3 hybrid "
+            "ML-KEM) is not supported"
+        )
     return identities
 
 
@@ -86,6 +98,8 @@ def _read_key_file(path: Path) -> str:
 
 
 def parse_recipient(recipient: str, source: str) -> x25519.Recipient:
+    if recipient.strip().startswith(PQ_RECIPIENT_PREFIX):
+        raise GitopsError(f"{source}: post-quantum age recipient ({PQ_RECIPIENT_PREFIX}...) is not supported")
     try:
         return x25519.Recipient.from_str(recipient.strip())
     except pyrage.RecipientError:
@@ -104,10 +118,17 @@ def wrap_data_key(data_key: bytes, recipients: Iterable[str], source: str) -> li
     return stanzas
 
 
-def unwrap_data_key(stanzas: Sequence[AgeStanza], identities: Sequence[x25519.Identity], source: str) -> bytes:
-    """The data key from the first stanza any identity opens; recipients do not pick the identity."""
+def unwrap_data_key(
+    stanzas: Sequence[AgeStanza], identities: Sequence[x25519.Identity], source: str, size: int = 32
+) -> bytes:
+    """The data key (or, in a key group, its `size`-byte Shamir share) from the first stanza any identity opens;
+    recipients do not pick the identity."""
     if not stanzas:
         raise GitopsError(f"{source}: no age key in the sops metadata (only age is supported)")
+    if all(stanza.recipient.startswith(PQ_RECIPIENT_PREFIX) for stanza in stanzas):
+        raise GitopsError(
+            f"{source}: post-quantum age recipient ({PQ_RECIPIENT_PREFIX}..., age 1.3 hybrid ML-KEM) is not supported"
+        )
     if not identities:
         raise GitopsError(
             f"{source}: no age identity found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, "
@@ -118,8 +139,8 @@ def unwrap_data_key(stanzas: Sequence[AgeStanza], identities: Sequence[x25519.Id
             data_key = pyrage.decrypt(stanza.enc.lstrip().encode("ascii"), list(identities))
         except (pyrage.DecryptError, UnicodeEncodeError, ValueError):
             continue
-        if len(data_key) != 32:
-            raise GitopsError(f"{source}: the age stanza holds a {len(data_key)}-byte data key, expected 32")
+        if len(data_key) != size:
+            raise GitopsError(f"{source}: the age stanza holds a {len(data_key)}-byte data key, expected {size}")
         return bytes(data_key)
     listed = ", ".join(s.recipient for s in stanzas)
     raise GitopsError(f"{source}: no available age identity matches the file's recipients ({listed})")

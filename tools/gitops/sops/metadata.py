@@ -31,13 +31,18 @@ class Metadata:
     version: str = SOPS_VERSION
     other_keys: tuple[str, ...] = field(default=())
     """Names of non-age master-key lists that are present and non-empty (pgp, kms...): kept for messages."""
+    groups: tuple[tuple[AgeStanza, ...], ...] = ()
+    """The age stanzas of each of several `key_groups` (each wraps one Shamir share); () for the flat layout."""
+    threshold: int = 0
+    """`shamir_threshold`: how many groups rebuild the data key (0: all of them, as sops defaults)."""
 
     @property
     def recipients(self) -> tuple[str, ...]:
-        return tuple(stanza.recipient for stanza in self.age)
+        grouped = tuple(stanza.recipient for group in self.groups for stanza in group)
+        return tuple(stanza.recipient for stanza in self.age) + grouped
 
     def with_keys(self, age: tuple[AgeStanza, ...]) -> Metadata:
-        return replace(self, age=age, other_keys=(), version=SOPS_VERSION)
+        return replace(self, age=age, other_keys=())
 
 
 def now_lastmodified(now: dt.datetime | None = None) -> str:
@@ -59,11 +64,14 @@ def parse_metadata(raw: Any, source: str) -> Metadata:
         raise GitopsError(f"{source}: sops metadata not found")
     if not raw.get("lastmodified"):
         raise GitopsError(f"{source}: sops metadata has no lastmodified")
-    stanzas = []
-    for entry in raw.get("age") or []:
-        if not isinstance(entry, dict) or not entry.get("enc"):
-            raise GitopsError(f"{source}: malformed sops.age entry")
-        stanzas.append(AgeStanza(_text(entry.get("recipient")), _text(entry.get("enc"))))
+    stanzas = _stanzas(raw.get("age"), source)
+    groups = raw.get("key_groups") or []
+    if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
+        raise GitopsError(f"{source}: sops key_groups is not a list of mappings")
+    try:
+        threshold = int(_text(raw.get("shamir_threshold")) or 0)
+    except ValueError:
+        raise GitopsError(f"{source}: sops shamir_threshold is not a number") from None
     version = _text(raw.get("version"))
     if version and not _SEMVER.match(version):
         raise GitopsError(f"{source}: sops metadata version {version!r} is not semver")
@@ -74,7 +82,18 @@ def parse_metadata(raw: Any, source: str) -> Metadata:
         scope=scope_from_mapping({k: _plain(v) for k, v in raw.items() if isinstance(k, str)}, source),
         version=version or "",
         other_keys=tuple(k for k in OTHER_KEY_TYPES if raw.get(k)),
+        groups=tuple(tuple(_stanzas(group.get("age"), source)) for group in groups),
+        threshold=threshold,
     )
+
+
+def _stanzas(entries: Any, source: str) -> list[AgeStanza]:
+    stanzas = []
+    for entry in entries or []:
+        if not isinstance(entry, dict) or not entry.get("enc"):
+            raise GitopsError(f"{source}: malformed sops age entry")
+        stanzas.append(AgeStanza(_text(entry.get("recipient")), _text(entry.get("enc"))))
+    return stanzas
 
 
 def _plain(value: Any) -> Any:
@@ -84,9 +103,14 @@ def _plain(value: Any) -> Any:
 def metadata_fields(meta: Metadata, *, empty_lists: bool) -> list[tuple[str, Any]]:
     """(key, value) pairs in sops 3.9 order. Values are plain Python; formats decide the styling."""
     pairs: list[tuple[str, Any]] = []
-    if empty_lists:
-        pairs += [(name, []) for name in EMPTY_KEY_LISTS_BEFORE_AGE]
-    pairs.append(("age", [{"recipient": s.recipient, "enc": s.enc} for s in meta.age]))
+    if meta.groups:  # sops 3.11's layout for several groups: no flat key lists at all
+        pairs.append(("shamir_threshold", meta.threshold or len(meta.groups)))
+        pairs.append(("key_groups", [{"age": _entries(group)} for group in meta.groups]))
+        empty_lists = False
+    else:
+        if empty_lists:
+            pairs += [(name, []) for name in EMPTY_KEY_LISTS_BEFORE_AGE]
+        pairs.append(("age", _entries(meta.age)))
     pairs += [("lastmodified", meta.lastmodified), ("mac", meta.mac)]
     if empty_lists:
         pairs.append(("pgp", []))
@@ -95,6 +119,10 @@ def metadata_fields(meta: Metadata, *, empty_lists: bool) -> list[tuple[str, Any
         pairs.append(("mac_only_encrypted", True))
     pairs.append(("version", meta.version or SOPS_VERSION))
     return pairs
+
+
+def _entries(stanzas: tuple[AgeStanza, ...]) -> list[dict[str, str]]:
+    return [{"recipient": s.recipient, "enc": s.enc} for s in stanzas]
 
 
 def flatten_for_dotenv(meta: Metadata) -> list[tuple[str, str]]:

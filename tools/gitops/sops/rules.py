@@ -16,7 +16,9 @@ CONFIG_NAME = ".sops.yaml"
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 SELECTOR_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
 UNSUPPORTED_SELECTORS = ("unencrypted_comment_regex", "encrypted_comment_regex")
-_OTHER_MASTER_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms", "key_groups")
+_OTHER_MASTER_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms")
+# Master-key types a key group may hold besides age (config/config.go keyGroup).
+_OTHER_GROUP_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,14 @@ class CreationRule:
     scope: Scope
     index: int
     config: Path
+    groups: tuple[tuple[str, ...], ...] = ()
+    """Several `key_groups`: the data key is split into one Shamir share per group. () for one group."""
+    threshold: int = 0
+
+    @property
+    def key_groups(self) -> tuple[tuple[str, ...], ...]:
+        """The rule's recipients as sops groups them (a flat `age:` list is one group)."""
+        return self.groups or ((self.age,) if self.age else ())
 
     def describe(self) -> str:
         return f"{self.config} creation_rules[{self.index}]"
@@ -103,8 +113,12 @@ def load_rules(config: Path) -> list[CreationRule]:
         for key in _OTHER_MASTER_KEYS:
             if rule.get(key):
                 raise GitopsError(f"{where}: {key} is not supported (age recipients only)")
-        age = rule.get("age") or []
-        recipients = age.split(",") if isinstance(age, str) else [str(r) for r in age]
+        recipients = _age_list(rule.get("age"))
+        groups: list[list[str]] = []
+        if rule.get("key_groups"):
+            groups = _key_groups(rule["key_groups"], where)
+            recipients = [recipient for group in groups for recipient in group]
+        threshold = _threshold(rule.get("shamir_threshold"), len(groups), where)
         regex = rule.get("path_regex")
         if regex is not None:
             try:
@@ -118,9 +132,39 @@ def load_rules(config: Path) -> list[CreationRule]:
                 scope=scope_from_mapping(rule, where),
                 index=index,
                 config=config,
+                groups=tuple(tuple(g) for g in groups) if len(groups) > 1 else (),
+                threshold=threshold,
             )
         )
     return out
+
+
+def _age_list(age: Any) -> list[str]:
+    if not age:
+        return []
+    return age.split(",") if isinstance(age, str) else [str(r) for r in age]
+
+
+def _key_groups(groups: Any, where: str) -> list[list[str]]:
+    """The age recipients of each of a rule's key_groups (sops writes one group as the flat layout)."""
+    if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
+        raise GitopsError(f"{where}: key_groups must be a list of mappings")
+    for number, group in enumerate(groups):
+        for key in _OTHER_GROUP_KEYS:
+            if group.get(key):
+                raise GitopsError(f"{where}: key_groups[{number}] uses {key}, which is not supported (age only)")
+        if not group.get("age"):
+            raise GitopsError(f"{where}: key_groups[{number}] has no age recipients")
+    return [[r.strip() for r in _age_list(group.get("age")) if r.strip()] for group in groups]
+
+
+def _threshold(value: Any, groups: int, where: str) -> int:
+    """sops: 0 means every group; with several groups at least 2 (a Shamir split) and at most their number."""
+    if value in (None, "", 0):
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or (groups > 1 and not 2 <= value <= groups):
+        raise GitopsError(f"{where}: shamir_threshold must be a number from 2 to the number of key groups")
+    return value
 
 
 def rule_for(file: Path, config: Path) -> CreationRule | None:

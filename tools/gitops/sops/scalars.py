@@ -49,6 +49,22 @@ class Typed(str):
         obj.value = value
         return obj
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy.deepcopy of a sops block (rewrites keep the file's own block) must rebuild both parts
+        return (Typed, (str(self), self.value))
+
+
+class JsonInt(int):
+    """A JSON integer. sops 3.11 decodes JSON into Go's interface{}, where every number is a float64: it is
+    encrypted with type `float`, and an integral float is written back without a fraction."""
+
+
+def json_number(value: float) -> Any:
+    """How Go's encoding/json writes a float64 back: integral values below 1e21 have no fraction."""
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
+        return JsonInt(int(go_float(value)))  # shortest digits, zero-padded: 1.2345678901234567e19 -> ...67000
+    return value
+
 
 def resolve_plain(text: str) -> Any:
     """The value yaml.v3 gives an unquoted scalar: None, bool, int, float, GoTime or the string itself."""
@@ -160,6 +176,8 @@ def type_and_bytes(value: Any) -> tuple[str, bytes] | None:
         return None
     if isinstance(value, bool | ScalarBoolean):
         return "bool", b"True" if value else b"False"
+    if isinstance(value, JsonInt):
+        return "float", go_float(float(value)).encode()
     if isinstance(value, int):
         return "int", str(int(value)).encode()
     if isinstance(value, float):

@@ -93,12 +93,23 @@ def _typed(value: Any, path: tuple[str, ...], source: str) -> tuple[str, bytes] 
 
 
 def encrypt_documents(
-    documents: Sequence[Any], data_key: bytes, scope: Scope, source: str, render: Render = _identity
+    documents: Sequence[Any],
+    data_key: bytes,
+    scope: Scope,
+    source: str,
+    render: Render = _identity,
+    ledger: crypto.Ledger | None = None,
 ) -> str:
-    """Encrypt in place the values the scope selects; return the MAC (128 uppercase hex chars)."""
+    """Encrypt in place the values the scope selects; return the MAC (128 uppercase hex chars). Values the
+    ledger saw at the same path keep their ciphertext."""
     digest = _hasher(scope)
+    ledger = ledger or crypto.Ledger()
     for container, key, path in walk(documents, source):
         if isinstance(container[key], Comment):
+            # sops writes a comment inside a sequence as an ENC list item: it goes back the way it came
+            if scope.should_encrypt(path):
+                sealed = ledger.encrypt(data_key, str(container[key]).encode("utf-8"), _aad(path), "comment")
+                _set(container, key, render(sealed))
             continue
         typed = _typed(container[key], path, source)
         if typed is None:
@@ -108,19 +119,26 @@ def encrypt_documents(
         if encrypt or not scope.mac_only_encrypted:
             digest.update(plaintext)
         if encrypt and plaintext:  # sops leaves empty values as they are
-            _set(container, key, render(crypto.encrypt(data_key, plaintext, _aad(path), kind)))
+            _set(container, key, render(ledger.encrypt(data_key, plaintext, _aad(path), kind)))
     return digest.hexdigest().upper()
 
 
 def decrypt_documents(
-    documents: Sequence[Any], data_key: bytes, scope: Scope, source: str, render: Render = _identity
+    documents: Sequence[Any],
+    data_key: bytes,
+    scope: Scope,
+    source: str,
+    render: Render = _identity,
+    ledger: crypto.Ledger | None = None,
 ) -> str:
-    """Decrypt in place; return the MAC recomputed over the plaintext (caller compares it)."""
+    """Decrypt in place (recording each ciphertext in the ledger); return the MAC recomputed over the plaintext
+    (the caller compares it)."""
     digest = _hasher(scope)
+    ledger = ledger or crypto.Ledger()
     for container, key, path in walk(documents, source):
         value = container[key]
         if isinstance(container, MutableSequence) and crypto.is_enc(value) and value.endswith(",type:comment]"):
-            _set(container, key, Comment(_open(data_key, value, path, source)))
+            _set(container, key, Comment(_open(data_key, value, path, source, ledger)))
             continue
         typed = _typed(value, path, source)
         if typed is None:
@@ -129,7 +147,7 @@ def decrypt_documents(
         if encrypt and typed != ("str", b""):
             if not crypto.is_enc(value):
                 raise GitopsError(f"{source}: value at {_where(path)} should be encrypted but is plaintext")
-            plain = _open(data_key, value, path, source)
+            plain = _open(data_key, value, path, source, ledger)
             _set(container, key, render(plain))
             typed = _typed(plain, path, source)
         if typed is not None and (encrypt or not scope.mac_only_encrypted):
@@ -137,9 +155,9 @@ def decrypt_documents(
     return digest.hexdigest().upper()
 
 
-def _open(data_key: bytes, value: str, path: tuple[str, ...], source: str) -> Any:
+def _open(data_key: bytes, value: str, path: tuple[str, ...], source: str, ledger: crypto.Ledger) -> Any:
     try:
-        plaintext, kind = crypto.decrypt(data_key, value, _aad(path))
+        plaintext, kind = ledger.decrypt(data_key, value, _aad(path))
         return from_bytes(kind, plaintext)
     except crypto.CipherError as exc:
         raise GitopsError(f"{source}: cannot decrypt value at {_where(path)}: {exc}") from None
