@@ -18,7 +18,10 @@ from gitops.repo import find_root
 
 @click.command()
 @click.option(
-    "--only", type=click.Choice(["render", "check", "diff", "flux", "sops"]), multiple=True, help="Run only these sections."
+    "--only",
+    type=click.Choice(["render", "check", "diff", "flux", "sops"]),
+    multiple=True,
+    help="Run only these sections.",
 )
 @click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
 @click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pyrage import x25519
 
+from gitops.atomic import write_text_atomically
 from gitops.errors import GitopsError
 from gitops.sops import formats
 from gitops.sops.api import open_text, reseal_text
-from gitops.atomic import write_text_atomically
 from gitops.sops.files import read_text
 from gitops.sops.private import memory_directory, private_file
 
