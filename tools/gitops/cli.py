@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from gitops.errors import GitopsError
+from gitops.processes import stop_all, terminate_as_interrupt
 
 # name -> module under gitops.commands exposing a click command called `command`
 COMMANDS: dict[str, str] = {
@@ -54,6 +56,7 @@ def cli(ctx: click.Context, repo: Path | None) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, terminate_as_interrupt)  # CI cancels with SIGTERM: clean up as for Ctrl-C
     try:
         code = cli.main(prog_name="gitops", standalone_mode=False)
     except GitopsError as exc:
@@ -64,6 +67,7 @@ def main() -> None:
         exc.show()
         sys.exit(2)
     except KeyboardInterrupt:
+        stop_all()
         _fail("interrupted", code=130)
     except BrokenPipeError:
         sys.exit(1)

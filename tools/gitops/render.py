@@ -13,7 +13,10 @@ from pathlib import Path
 
 from gitops.errors import GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
+from gitops.limits import DEFAULT_LIMITS, Limits
 from gitops.manifests import Manifest, dump_documents, manifests_from_build
+from gitops.outdir import mark, new_staging
+from gitops.processes import stop_all
 from gitops.targets import Tree, discover
 
 Progress = Callable[[int, int, str], None]
@@ -63,6 +66,7 @@ def render_targets(
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
     progress: Progress | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[RenderedTarget]:
     """Build each target (all discovered ones by default); results keep the order of `targets`.
 
@@ -71,10 +75,12 @@ def render_targets(
     annotations are stripped from the manifests, and `text` is the plain build output without them.
     """
     root = repo_root.resolve()
-    tree = Tree(root)
+    tree = Tree(root, limits=limits)
     names = list(targets) if targets is not None else discover(root, tree)
     for name in names:
-        tree.inputs(root / name)  # the guard: refuses references outside the root before kustomize runs
+        # the guard, before kustomize runs: references stay inside the root, every input file parses,
+        # is bounded in size and alias expansion and has no duplicate keys
+        tree.preflight(root / name)
     tool = kustomize or find_kustomize()
     workers = max(1, min(jobs or default_jobs(), len(names) or 1))
 
@@ -84,20 +90,21 @@ def render_targets(
             index, name = index_name
             directory = root / name
             if not origins:
-                return RenderedTarget(name, _build(tool, directory, name), root)
+                return RenderedTarget(name, _build(tool, directory, name, limits), root)
             wrapper = Path(scratch) / str(index)
             wrapper.mkdir()
             rel = os.path.relpath(directory, wrapper)
             (wrapper / "kustomization.yaml").write_text(
                 f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
             )
-            rendered = RenderedTarget(name, _build(tool, wrapper, name), root, wrapper)
+            rendered = RenderedTarget(name, _build(tool, wrapper, name, limits), root, wrapper)
             rendered.manifests  # noqa: B018 - parse in the worker thread, overlapping the other builds
             return rendered
 
         results: list[RenderedTarget | None] = [None] * len(names)
         errors: list[GitopsError] = []
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             futures = {pool.submit(build, (i, n)): i for i, n in enumerate(names)}
             for done, future in enumerate(as_completed(futures), start=1):
                 i = futures[future]
@@ -107,14 +114,20 @@ def render_targets(
                     errors.append(exc)
                 if progress is not None:
                     progress(done, len(names), names[i])
+        except BaseException:
+            # Ctrl-C or SIGTERM: kill running builds' process groups, drop queued ones, do not wait
+            stop_all()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     if errors:
         raise sorted(errors, key=str)[0]
     return [r for r in results if r is not None]
 
 
-def _build(tool: Kustomize, directory: Path, name: str) -> str:
+def _build(tool: Kustomize, directory: Path, name: str, limits: Limits) -> str:
     try:
-        return tool.build(directory)
+        return tool.build(directory, timeout=limits.build_timeout)
     except GitopsError as exc:
         raise GitopsError(f"{name}: kustomize build failed: {exc}") from None
 
@@ -126,12 +139,12 @@ def output_path(out_dir: Path, target: str) -> Path:
 def write_rendered(results: Sequence[RenderedTarget], out_dir: Path, *, complete: bool) -> None:
     """Write one YAML file per target. Nothing is written unless every target rendered.
 
-    With `complete` (all targets were rendered) the whole directory is swapped in, so files of targets that
-    no longer exist disappear; otherwise each file is replaced atomically and the others stay.
+    `out_dir` must have passed outdir.check_output_dir. With `complete` (all targets were rendered) the
+    whole directory is swapped in, so files of targets that no longer exist disappear; otherwise each file
+    is replaced atomically and the others stay.
     """
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    staging = new_staging(out_dir)
     try:
         for result in results:
             path = output_path(staging, result.target)
@@ -140,6 +153,7 @@ def write_rendered(results: Sequence[RenderedTarget], out_dir: Path, *, complete
         if complete:
             _swap_directory(staging, out_dir)
         else:
+            mark(out_dir)
             for result in results:
                 final = output_path(out_dir, result.target)
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +166,7 @@ def _swap_directory(new: Path, final: Path) -> None:
     if not final.exists():
         os.replace(new, final)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{final.name}-old-", dir=final.parent))
-    old.rmdir()
+    old = new.with_name(new.name + "-old")
     os.replace(final, old)
     try:
         os.replace(new, final)

@@ -7,29 +7,41 @@ from pathlib import Path
 
 import click
 
+from gitops.config import load_config
 from gitops.errors import GitopsError
+from gitops.outdir import check_output_dir
 from gitops.render import render_targets, tty_progress, write_rendered
 from gitops.repo import root_from_context
 from gitops.targets import Tree, discover, select
 
 
+def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        raise GitopsError(
+            f"render -o {value}: -o/--output selects a report format in check and diff; render writes YAML"
+            " files, use --out DIR (or --out - for stdout)"
+        )
+
+
 @click.command("render")
 @click.argument("targets", nargs=-1)
 @click.option(
-    "-o",
     "--out",
     "out",
     default="rendered",
     show_default=True,
-    help="Output directory (relative to the repository root), or - to write one target to stdout.",
+    help="Output directory (relative to the repository root), or - to write one target to stdout. Only a new,"
+    " empty or previously rendered directory is accepted.",
 )
+@click.option("-o", "--output", expose_value=False, callback=_refuse_format, hidden=True, is_eager=True)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel builds (default: CPUs).")
 @click.option("--list", "list_only", is_flag=True, help="List the render targets and exit.")
 @click.pass_context
 def command(ctx: click.Context, targets: tuple[str, ...], out: str, jobs: int | None, list_only: bool) -> None:
     """Render targets (every overlay/cluster kustomization Flux would build) to rendered/<target>.yaml."""
     root = root_from_context(ctx)
-    tree = Tree(root)
+    limits = load_config(root).limits
+    tree = Tree(root, limits=limits)
     if list_only:
         for name in discover(root, tree):
             click.echo(name)
@@ -40,9 +52,9 @@ def command(ctx: click.Context, targets: tuple[str, ...], out: str, jobs: int | 
     if out == "-":
         if len(names) != 1:
             raise GitopsError(f"--out - writes one target, but {len(names)} were selected")
-        (result,) = render_targets(root, names, jobs=jobs)
+        (result,) = render_targets(root, names, jobs=jobs, limits=limits)
         sys.stdout.write(result.text)
         return
-    results = render_targets(root, names, jobs=jobs, progress=tty_progress(len(names)))
-    out_dir = Path(out) if Path(out).is_absolute() else root / out
+    out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
+    results = render_targets(root, names, jobs=jobs, progress=tty_progress(len(names)), limits=limits)
     write_rendered(results, out_dir, complete=not targets)
