@@ -22,8 +22,9 @@ DEFAULT_BUILD_TIMEOUT = 120.0
 # document adds millions from a few hundred bytes, and every consumer (kustomize, json.dumps, a tree walk)
 # pays for the full expansion.
 MAX_ALIAS_EXPANSION = 100_000
-# kustomize's virtual address space: Go reserves generous ranges up front, so this only stops runaway growth.
-BUILD_ADDRESS_SPACE = 16 * 1024 * 1024 * 1024
+# kustomize's virtual address space (RLIMIT_AS). A real build runs in under 1 GiB; the garbage collector is
+# deferred to GOMEMLIMIT=1GiB (kustomize.build_environment), so 4 GiB only stops runaway growth.
+BUILD_ADDRESS_SPACE = 4 * 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)

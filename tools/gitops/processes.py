@@ -60,10 +60,9 @@ def run_bounded(
         _live.add(proc)
     try:
         if address_space is not None:
-            try:
+            # fails when the child already exited, or without prlimit: the timeout still bounds it
+            with contextlib.suppress(OSError, ValueError):
                 resource.prlimit(proc.pid, resource.RLIMIT_AS, (address_space, address_space))
-            except (OSError, ValueError):
-                pass  # already exited, or a platform without prlimit: the timeout still bounds it
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
