@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gitops.errors import GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
-from gitops.limits import DEFAULT_LIMITS, Limits
+from gitops.limits import Limits, limits_from
 from gitops.manifests import Manifest, dump_documents, manifests_from_build
 from gitops.outdir import mark, new_staging
 from gitops.processes import stop_all
@@ -66,7 +66,7 @@ def render_targets(
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
     progress: Progress | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: Limits | None = None,
 ) -> list[RenderedTarget]:
     """Build each target (all discovered ones by default); results keep the order of `targets`.
 
@@ -74,6 +74,7 @@ def render_targets(
     kustomization (outside the repository) that turns on `buildMetadata: [originAnnotations]`; the
     annotations are stripped from the manifests, and `text` is the plain build output without them.
     """
+    limits = limits or limits_from({})  # callers without a config still honour the environment's bounds
     root = repo_root.resolve()
     tree = Tree(root, limits=limits)
     names = list(targets) if targets is not None else discover(root, tree)

@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.findings import Finding, Severity
 from gitops.manifests import Identity
 from gitops.rules import register_rule
@@ -95,6 +96,7 @@ def duplicate_key_findings(repo_root: Path, files: Iterable[Path] | None = None)
         rel = path.relative_to(repo_root).as_posix() if path.is_absolute() else path.as_posix()
         try:
             text = path.read_text(encoding="utf-8")
+            refuse_alias_bombs(text, rel)  # the walk below would expand them
             duplicates = duplicate_keys_in(text)
         except UnicodeDecodeError:
             findings.append(Finding(UNPARSABLE.id, Severity.ERROR, "not UTF-8 text", file=rel))

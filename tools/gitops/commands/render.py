@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from gitops.config import load_config
 from gitops.errors import GitopsError
 from gitops.outdir import check_output_dir
 from gitops.render import render_targets, tty_progress, write_rendered
-from gitops.repo import root_from_context
+from gitops.repo import config_from_context, root_from_context
 from gitops.targets import Tree, discover, select
 
 
@@ -40,7 +39,7 @@ def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None
 def command(ctx: click.Context, targets: tuple[str, ...], out: str, jobs: int | None, list_only: bool) -> None:
     """Render targets (every overlay/cluster kustomization Flux would build) to rendered/<target>.yaml."""
     root = root_from_context(ctx)
-    limits = load_config(root).limits
+    limits = config_from_context(ctx).limits
     tree = Tree(root, limits=limits)
     if list_only:
         for name in discover(root, tree):
