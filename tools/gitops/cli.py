@@ -61,8 +61,9 @@ def main() -> None:
         code = cli.main(prog_name="gitops", standalone_mode=False)
     except GitopsError as exc:
         _fail(str(exc))
-    except click.exceptions.Abort:
-        _fail("aborted")
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt (and of SIGTERM, see above)
+        stop_all()
+        _fail("interrupted", code=130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)

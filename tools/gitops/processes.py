@@ -27,6 +27,10 @@ class Stopped(GitopsError):
     """The run is being interrupted; raised instead of starting or finishing a child."""
 
 
+class TimedOut(GitopsError):
+    """A child ran past its deadline and was killed with its process group."""
+
+
 @dataclass(frozen=True)
 class Completed:
     returncode: int
@@ -68,7 +72,7 @@ def run_bounded(
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
-            raise GitopsError(f"{argv[0]}: killed after {timeout:g} s (limits.buildTimeoutSeconds)") from None
+            raise TimedOut(f"{argv[0]}: killed after {timeout:g} s (limits.buildTimeoutSeconds)") from None
     finally:
         with _lock:
             _live.discard(proc)

@@ -16,7 +16,7 @@ from gitops.kustomize import Kustomize, find_kustomize
 from gitops.limits import Limits, limits_from
 from gitops.manifests import Manifest, dump_documents, manifests_from_build
 from gitops.outdir import mark, new_staging
-from gitops.processes import stop_all
+from gitops.processes import TimedOut, stop_all
 from gitops.targets import Tree, discover
 
 Progress = Callable[[int, int, str], None]
@@ -109,8 +109,14 @@ def render_targets(
             futures = {pool.submit(build, (i, n)): i for i, n in enumerate(names)}
             for done, future in enumerate(as_completed(futures), start=1):
                 i = futures[future]
+                if future.cancelled():
+                    continue
                 try:
                     results[i] = future.result()
+                except TimedOut as exc:
+                    errors.append(exc)
+                    for queued in futures:  # the next builds would likely hang as long: do not start them
+                        queued.cancel()
                 except GitopsError as exc:
                     errors.append(exc)
                 if progress is not None:
@@ -129,6 +135,8 @@ def render_targets(
 def _build(tool: Kustomize, directory: Path, name: str, limits: Limits) -> str:
     try:
         return tool.build(directory, timeout=limits.build_timeout)
+    except TimedOut as exc:
+        raise TimedOut(f"{name}: kustomize build failed: {exc}") from None
     except GitopsError as exc:
         raise GitopsError(f"{name}: kustomize build failed: {exc}") from None
 
