@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -86,8 +87,18 @@ def render_targets(
     workers = max(1, min(jobs or default_jobs(), len(names) or 1))
 
     with tempfile.TemporaryDirectory(prefix="gitops-wrap-") as scratch:
+        gave_up = threading.Event()  # set by a timed-out build: the next ones would likely hang as long
 
-        def build(index_name: tuple[int, str]) -> RenderedTarget:
+        def build(index_name: tuple[int, str]) -> RenderedTarget | None:
+            if gave_up.is_set():
+                return None
+            try:
+                return build_one(index_name)
+            except TimedOut:
+                gave_up.set()
+                raise
+
+        def build_one(index_name: tuple[int, str]) -> RenderedTarget:
             index, name = index_name
             directory = root / name
             if not origins:
@@ -109,14 +120,8 @@ def render_targets(
             futures = {pool.submit(build, (i, n)): i for i, n in enumerate(names)}
             for done, future in enumerate(as_completed(futures), start=1):
                 i = futures[future]
-                if future.cancelled():
-                    continue
                 try:
                     results[i] = future.result()
-                except TimedOut as exc:
-                    errors.append(exc)
-                    for queued in futures:  # the next builds would likely hang as long: do not start them
-                        queued.cancel()
                 except GitopsError as exc:
                     errors.append(exc)
                 if progress is not None:
