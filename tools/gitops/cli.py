@@ -64,6 +64,9 @@ def main() -> None:
     except click.exceptions.Abort:  # click's form of KeyboardInterrupt (and of SIGTERM, see above)
         stop_all()
         _fail("interrupted", code=130)
+    except click.UsageError as exc:  # one line like every other error, not click's three-line usage block
+        where = exc.ctx.command_path if exc.ctx is not None else "gitops"
+        _fail(f"{where}: {exc.format_message()} (see {where} --help)")
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
