@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ BOMB_LEVELS = "abcdefghi"
 def bomb_block(indent: str) -> str:
     """A mapping whose last key expands to 9**9 strings, indented to sit under a key."""
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for previous, name in zip(BOMB_LEVELS, BOMB_LEVELS[1:], strict=False):
+    for previous, name in itertools.pairwise(BOMB_LEVELS):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
     return "".join(f"{indent}{line}\n" for line in lines)
 
