@@ -41,6 +41,15 @@ def test_alias_bomb_in_a_resource_is_refused_before_kustomize(repo: Path) -> Non
     assert_refused(repo, "check", needles=("overlays/a/cm.yaml:", "alias bomb"))
 
 
+def test_alias_bomb_is_refused_by_the_secret_tools(repo: Path) -> None:
+    (repo / "overlays/a/cm.yaml").write_text(alias_bomb())
+    assert_refused(repo, "secrets", "lint", needles=("overlays/a/cm.yaml:", "alias bomb"))
+    assert_refused(repo, "secrets", "decrypt", "overlays/a/cm.yaml", needles=("overlays/a/cm.yaml:", "alias bomb"))
+    (repo / "overlays/a/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n")
+    (repo / ".sops.yaml").write_text("creation_rules:\n- path_regex: x\n  other:\n" + bomb_block("    "))
+    assert_refused(repo, "secrets", "encrypt", "overlays/a/cm.yaml", needles=(".sops.yaml:", "alias bomb"))
+
+
 def test_alias_bomb_in_a_kustomization_is_refused(repo: Path) -> None:
     (repo / "overlays/b/kustomization.yaml").write_text("resources:\n- ../../base/app\nx:\n" + bomb_block("  "))
     assert_refused(repo, "render", needles=("overlays/b/kustomization.yaml:", "alias bomb"))
