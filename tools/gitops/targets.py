@@ -136,6 +136,7 @@ class Tree:
         self._root_prefix = str(self.root).rstrip("/") + "/"
         self._cache: dict[Path, Kustomization] = {}
         self._symlinks: _Symlinks | None = None
+        self._sound: set[Path] = set()  # files preflight found in order (each is checked once per run)
 
     def rel(self, path: Path) -> str:
         try:
@@ -256,7 +257,7 @@ class Tree:
         last of two duplicate keys); each referenced file must exist, stay within the size limit, be UTF-8
         YAML without alias bombs and without duplicate keys.
         """
-        from gitops.sourcemap import duplicate_keys_in  # check's detection, so render and check agree
+        from gitops.sourcemap import duplicate_keys_fast  # check's detection, so render and check agree
 
         self.inputs(directory)
         nodes = [self._cache[d] for d in self._walked(directory)]
@@ -271,11 +272,13 @@ class Tree:
                 else:
                     self._size_only(ref.path)
             for path, shown in checks:
+                if path in self._sound:
+                    continue
                 text = self._text(path)
                 refuse_alias_bombs(text, shown)
                 try:
-                    duplicates = duplicate_keys_in(text)
-                except Exception as exc:  # ruamel's YAMLError and its scanner/parser errors
+                    duplicates = duplicate_keys_fast(text)
+                except yaml.YAMLError as exc:
                     raise yaml_error(exc, shown) from None
                 if duplicates:
                     key, pointer, line, first = duplicates[0]
@@ -283,6 +286,7 @@ class Tree:
                         f"{shown}:{line}: duplicate key '{key}' in {pointer or '/'} (first on line {first});"
                         " kustomize would refuse it or keep only one"
                     )
+                self._sound.add(path)
 
     def _walked(self, directory: Path) -> list[Path]:
         order, stack = [], [Path(self._real(str(directory)))]
