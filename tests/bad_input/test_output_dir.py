@@ -49,6 +49,16 @@ def test_out_accepts_a_new_an_empty_and_its_own_directory(repo: Path) -> None:
     assert sorted(p.name for p in (repo / "empty").iterdir()) == [MARKER, "overlays"]
 
 
+def test_output_of_a_render_from_before_the_marker_is_accepted(repo: Path) -> None:
+    (repo / "rendered/overlays").mkdir(parents=True)
+    (repo / "rendered/overlays/a.yaml").write_text("kind: old\n")
+    assert run_limited("render", cwd=repo).returncode == 0
+    assert (repo / "rendered" / MARKER).is_file()
+    (repo / "other/overlays").mkdir(parents=True)
+    (repo / "other/overlays/kustomization.yaml").write_text("resources: []\n")
+    assert_refused(repo, "render", "--out", "other", needles=("other", "not empty"))
+
+
 def test_dash_o_is_a_format_and_render_has_none(repo: Path) -> None:
     assert_refused(repo, "render", "-o", "json", needles=("-o/--output", "--out DIR"))
     assert not (repo / "json").exists()

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from gitops.errors import GitopsError
-from gitops.targets import TARGET_ROOTS, kustomization_file
+from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, kustomization_file
 
 MARKER = ".gitops-rendered"
 MARKER_TEXT = "Written by `gitops render`; this directory is replaced as a whole on every render.\n"
@@ -38,12 +38,24 @@ def check_output_dir(out_dir: Path, repo_root: Path, shown: str) -> Path:
             kustomization_file(root.joinpath(*parts[:n])) is not None for n in range(1, len(parts) + 1)
         ):
             raise GitopsError(f"{shown}: lies in a source tree (kustomizations are read from there)")
-    if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):
+    if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()) and not _earlier_render(out):
         raise GitopsError(
             f"{shown}: directory exists, is not empty and was not written by gitops render (no {MARKER});"
             " choose an empty or new directory"
         )
     return out
+
+
+def _earlier_render(out: Path) -> bool:
+    """Output of a gitops render from before the marker: only <overlays|clusters>/.../<target>.yaml files."""
+    for dirpath, _, filenames in os.walk(out):
+        rel = Path(dirpath).relative_to(out)
+        for name in filenames:
+            if not rel.parts or rel.parts[0] not in TARGET_ROOTS or not name.endswith(".yaml"):
+                return False
+            if name in KUSTOMIZATION_FILES:
+                return False
+    return True
 
 
 def new_staging(out_dir: Path) -> Path:
