@@ -16,13 +16,17 @@ from gitops.limits import DEFAULT_LIMITS, MAX_ALIAS_EXPANSION, Limits
 from gitops.manifests import YAML_LOADER
 
 
-def decode_source(data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> str:
-    """`data` as text, refused when larger than the limit or not UTF-8 (naming the line of the bad byte)."""
-    if len(data) > limits.max_file_bytes:
+def refuse_oversize(size: int, source: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    if size > limits.max_file_bytes:
         raise GitopsError(
-            f"{source}: {len(data)} bytes is over the {limits.max_file_bytes}-byte limit for an input file"
+            f"{source}: {size} bytes is over the {limits.max_file_bytes}-byte limit for an input file"
             " (limits.maxFileBytes in gitops.yaml or GITOPS_MAX_FILE_BYTES)"
         )
+
+
+def decode_source(data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """`data` as text, refused when larger than the limit or not UTF-8 (naming the line of the bad byte)."""
+    refuse_oversize(len(data), source, limits)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

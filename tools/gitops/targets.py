@@ -11,6 +11,7 @@ targets whose inputs did not change.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -22,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
+from gitops.bounded_yaml import decode_source, refuse_alias_bombs, refuse_oversize, yaml_error
 from gitops.errors import GitopsError
 from gitops.limits import DEFAULT_LIMITS, Limits
 from gitops.manifests import YAML_LOADER
@@ -244,6 +245,7 @@ class Tree:
 
     def _text(self, file: Path) -> str:
         """A source file's text, bounded in size and UTF-8; unreadable files are named with the cause."""
+        self._refuse_oversize_on_disk(file)
         try:
             data = self.files.read(file)
         except OSError as exc:
@@ -298,7 +300,14 @@ class Tree:
             stack.extend(self._cache[current].directories)
         return order
 
+    def _refuse_oversize_on_disk(self, path: Path) -> None:
+        """The size limit from the file system, before a huge file is read into memory."""
+        if not self.files.virtual:
+            with contextlib.suppress(OSError):  # unreadable: the read that follows names the cause
+                refuse_oversize(os.stat(path).st_size, self.rel(path), self.limits)
+
     def _size_only(self, path: Path) -> None:
+        self._refuse_oversize_on_disk(path)
         try:
             data = self.files.read(path)
         except OSError as exc:
