@@ -210,7 +210,7 @@ def test_config_accepts_environments_with_postgres_limits() -> None:
     ("text", "message"),
     [
         ("kubernetesVersion: 1.33\n", 'gitops.yaml: /kubernetesVersion: 1.33 is not of type "string"'),
-        ('kubernetesVersion: "1.33"\nkubernetesVersion: "1.34"\n', "gitops.yaml: not valid YAML: "),
+        ('kubernetesVersion: "1.33"\nkubernetesVersion: "1.34"\n', "gitops.yaml:2: not valid YAML: "),
         ('kubernetesVersion: "1.33"\nenvironments: {prod: {postgres: {maxConections: 5}}}\n', "maxConections"),
         ("- a\n", "gitops.yaml: must be a mapping"),
     ],

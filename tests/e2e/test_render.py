@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import GitopsError
-from gitops.kustomize import Kustomize, find_kustomize, first_error_line
+from gitops.kustomize import Kustomize, build_error, find_kustomize
 from gitops.render import render_targets
 from gitops.targets import Tree, discover, select
 from tests.helpers import assert_one_line_error, run_gitops, write_tree
@@ -154,7 +154,7 @@ def test_broken_target_exits_2_naming_it_and_keeps_previous_output(repo: Path) -
     before = {p: p.read_bytes() for p in (repo / "rendered").rglob("*.yaml")}
     (repo / "overlays/b/kustomization.yaml").write_text("namespace: b\nresources: [../../base/app, missing.yaml]\n")
     proc = run_gitops("render", cwd=repo)
-    assert_one_line_error(proc, "overlays/b", "kustomize build failed", "missing.yaml")
+    assert_one_line_error(proc, "overlays/b/kustomization.yaml", "missing.yaml", "no such file")
     assert {p: p.read_bytes() for p in (repo / "rendered").rglob("*.yaml")} == before
     assert not [p for p in repo.iterdir() if p.name.startswith(".rendered")]
 
@@ -233,8 +233,8 @@ def test_kustomize_override(repo: Path, tmp_path: Path, kustomize: Kustomize) ->
 
 def test_kubectl_error_lines_are_unwrapped() -> None:
     line = 'E1125 11:55:58.048817    3475 run.go:72] "command failed" err="accumulating resources: \\"x\\" missing"'
-    assert first_error_line("\n" + line + "\nmore\n") == 'accumulating resources: "x" missing'
-    assert first_error_line("Error: something broke\n") == "something broke"
+    assert build_error("\n" + line + "\nmore\n") == 'accumulating resources: "x" missing'
+    assert build_error("Error: something broke\n") == "something broke"
 
 
 def test_kustomize_runs_without_garbage_collection_unless_the_user_chose() -> None:

@@ -51,7 +51,7 @@ def test_skipped_target_is_reported(tmp_path: Path) -> None:
 
 def test_one_target_to_stdout_by_unambiguous_name(tmp_path: Path) -> None:
     root = copy_fixture("operator", tmp_path)
-    proc = run_gitops("render", "podinfo-extras", "-o", "-", cwd=root)
+    proc = run_gitops("render", "podinfo-extras", "--out", "-", cwd=root)
     assert proc.returncode == 0, proc.stderr
     (doc,) = yaml.safe_load_all(proc.stdout)
     assert (doc["kind"], doc["metadata"]["name"]) == ("PodDisruptionBudget", "podinfo")

@@ -58,6 +58,9 @@ def validate_ca_pem(text: str, source: str, *, now: dt.datetime | None = None) -
         except ValueError:
             raise GitopsError(f"{source}: block {number} is not a valid X.509 certificate") from None
         subject = _subject(cert)
+        if cert.not_valid_before_utc > moment:
+            starts = cert.not_valid_before_utc.strftime(_TIME_FORMAT)
+            raise GitopsError(f"{source}: certificate {number} ({subject}) is not valid before {starts}")
         if cert.not_valid_after_utc <= moment:
             expired = cert.not_valid_after_utc.strftime(_TIME_FORMAT)
             raise GitopsError(f"{source}: certificate {number} ({subject}) expired on {expired}")
@@ -71,6 +74,23 @@ def validate_ca_pem(text: str, source: str, *, now: dt.datetime | None = None) -
         subjects.append(subject)
         expiries.append(cert.not_valid_after_utc)
     return CaBundle("".join(pems), tuple(subjects), min(expiries))
+
+
+def read_certificate_text(path: Path) -> str:
+    """A PEM file's text; a DER (binary) certificate is named as such, with the command that converts it."""
+    from gitops.sops.files import read_text
+
+    try:
+        head = path.read_bytes()[:2]
+    except OSError:
+        head = b""
+    # DER encodes a certificate as an ASN.1 SEQUENCE: tag 0x30, then a long-form length (0x81-0x84)
+    if len(head) == 2 and head[0] == 0x30 and 0x81 <= head[1] <= 0x84:
+        raise GitopsError(
+            f"{path}: looks like DER (binary), not PEM: convert with"
+            f" openssl x509 -inform der -in {path} -out {path.stem}-pem.crt"
+        )
+    return read_text(path)
 
 
 def format_not_after(moment: dt.datetime) -> str:
@@ -122,9 +142,9 @@ def package_ca_cert(repo_root: Path, pem: Path, env: str, *, now: dt.datetime | 
     """Validate `pem` and write overlays/<env>/shared/mastodon-db-ca.sops.yaml, encrypted for that env's rule."""
     from gitops.atomic import write_text_atomically
     from gitops.sops import encrypt_text
-    from gitops.sops.files import encryption_target, read_text
+    from gitops.sops.files import encryption_target
 
-    bundle = validate_ca_pem(read_text(pem), str(pem), now=now)
+    bundle = validate_ca_pem(read_certificate_text(pem), str(pem), now=now)
     target = ca_secret_path(repo_root, env)
     relative = target.relative_to(repo_root).as_posix()
     plan = encryption_target(target, repo_root)

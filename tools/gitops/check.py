@@ -158,7 +158,9 @@ def check_repo(
     names = select(root, targets) if targets else discover(root)
     blocked = _blocked_targets(root, names, {f.file for f in findings if f.file})
     to_render = [n for n in names if n not in blocked]
-    rendered = render_targets(root, to_render, origins=True, jobs=options.jobs) if to_render else []
+    rendered = (
+        render_targets(root, to_render, origins=True, jobs=options.jobs, limits=config.limits) if to_render else []
+    )
     manifests = [m for r in rendered for m in r.manifests]
     schema_set.learn_crds(manifests)
     findings.extend(validate_manifests(manifests, schema_set, validation))

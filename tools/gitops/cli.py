@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from gitops.errors import GitopsError
+from gitops.processes import stop_all, terminate_as_interrupt
 
 # name -> (module under gitops.commands exposing a click command called `command`, the command's help).
 # The help is repeated here so that `gitops --help` lists the commands without importing any of them;
@@ -66,16 +68,22 @@ def cli(ctx: click.Context, repo: Path | None) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, terminate_as_interrupt)  # CI cancels with SIGTERM: clean up as for Ctrl-C
     try:
         code = cli.main(prog_name="gitops", standalone_mode=False)
     except GitopsError as exc:
         _fail(str(exc))
-    except click.exceptions.Abort:
-        _fail("aborted")
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt (and of SIGTERM, see above)
+        stop_all()
+        _fail("interrupted", code=130)
+    except click.UsageError as exc:  # one line like every other error, not click's three-line usage block
+        where = exc.ctx.command_path if exc.ctx is not None else "gitops"
+        _fail(f"{where}: {exc.format_message()} (see {where} --help)")
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
     except KeyboardInterrupt:
+        stop_all()
         _fail("interrupted", code=130)
     except BrokenPipeError:
         sys.exit(1)

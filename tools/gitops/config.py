@@ -11,7 +11,9 @@ import jsonschema_rs
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
 from gitops.errors import GitopsError
+from gitops.limits import DEFAULT_LIMITS, Limits, limits_from
 from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
 
 CONFIG_SCHEMA = "gitops-config.schema.json"
@@ -28,20 +30,21 @@ class RepoConfig:
     environments: dict[str, Any] = field(default_factory=dict)
     disabled_checks: frozenset[str] = frozenset()
     schema_dirs: tuple[Path, ...] = ()
+    limits: Limits = DEFAULT_LIMITS
     raw: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> RepoConfig:
     """Parse and validate gitops.yaml content; any problem is a GitopsError naming `source`."""
+    refuse_alias_bombs(text, source)  # json.dumps below would expand them
     yaml = YAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = False
     try:
         data = yaml.load(text)
     except YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GitopsError(f"{source}: not valid YAML: {first}") from None
-    if data is None:
-        data = {}
+        raise yaml_error(exc, source) from None
+    if data is None:  # an empty gitops.yaml only marks the repository root
+        return RepoConfig(limits=limits_from({}))
     if not isinstance(data, dict):
         raise GitopsError(f"{source}: must be a mapping")
     data = json.loads(json.dumps(data, default=str))  # plain JSON types for the validator
@@ -68,6 +71,7 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         env_configmaps=tuple(prefixes) if prefixes is not None else None,
         environments=dict(data.get("environments") or {}),
         disabled_checks=frozenset(check.get("disable") or ()),
+        limits=limits_from(data),
         raw=data,
     )
 
@@ -76,11 +80,12 @@ def load_config(repo_root: Path, schemas_dir: Path | None = None) -> RepoConfig:
     """gitops.yaml at the repository root; defaults when the file does not exist."""
     path = repo_root / CONFIG_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        return RepoConfig()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GitopsError(f"{CONFIG_FILE}: cannot read: {exc}") from None
+        return RepoConfig(limits=limits_from({}))
+    except OSError as exc:
+        raise GitopsError(f"{CONFIG_FILE}: cannot read: {exc.strerror}") from None
+    text = decode_source(data, CONFIG_FILE, limits_from({}))
     config = parse_config(text, CONFIG_FILE, schemas_dir)
     if "schemas" not in config.raw:
         return config

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.encrypted import is_encrypted_value
 from gitops.errors import GitopsError
@@ -161,6 +162,7 @@ def scan_sources(repo_root: Path) -> tuple[list[SourceDocument], list[EncryptedF
         except (OSError, UnicodeDecodeError, GitopsError):
             continue
         if fmt == "yaml":
+            refuse_alias_bombs(text, rel)  # the rules walk every value of every document
             documents += [SourceDocument(rel, body) for body in _yaml_documents(text)]
         if formats.has_marker(text, fmt) or (fmt == "yaml" and _has_sops_block(documents, rel)):
             try:

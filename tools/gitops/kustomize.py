@@ -15,6 +15,8 @@ from pathlib import Path
 
 from gitops.atomic import write_text_atomically
 from gitops.errors import BuildError, GitopsError, MissingInputError
+from gitops.limits import BUILD_ADDRESS_SPACE, DEFAULT_BUILD_TIMEOUT
+from gitops.processes import run_bounded
 
 MIN_MAJOR = 5
 # Flux builds with LoadRestrictionsNone; our own guard (targets.py) keeps references inside the repository.
@@ -44,39 +46,65 @@ class Kustomize:
     version: str
     env: dict[str, str] | None = field(default=None, compare=False, hash=False)
 
-    def build(self, directory: Path) -> str:
-        """`kustomize build` of one directory; raises BuildError (MissingInputError when a file it reads does
-        not exist) with kustomize's first error line."""
+    def build(self, directory: Path, *, timeout: float = DEFAULT_BUILD_TIMEOUT) -> str:
+        """`kustomize build` of one directory, killed after `timeout` seconds; errors name the cause.
+
+        A failed build raises BuildError, or MissingInputError when a file it reads does not exist."""
         try:
-            proc = subprocess.run(
+            proc = run_bounded(
                 [*self.argv, str(directory), *BUILD_FLAGS],
-                capture_output=True,
-                text=True,
-                check=False,
+                timeout=timeout,
                 env=self.env if self.env is not None else build_environment(),
+                address_space=BUILD_ADDRESS_SPACE,
             )
         except OSError as exc:
             raise GitopsError(f"{self.argv[0]}: cannot run kustomize: {exc.strerror}") from None
         if proc.returncode != 0:
-            message = first_error_line(proc.stderr) or f"kustomize exited with {proc.returncode}"
+            message = build_error(proc.stderr) or f"kustomize exited with {proc.returncode}"
             # Go's wording of ENOENT, whichever loader (resources, patches, generator files) hit it.
             missing = "no such file or directory" in proc.stderr
             raise (MissingInputError if missing else BuildError)(message)
         return proc.stdout
 
 
-def first_error_line(stderr: str) -> str:
-    """The meaningful part of kustomize's error output (kubectl wraps it in a klog line)."""
-    for line in stderr.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        match = re.search(r'err="(.*)"\s*$', line)
-        if match:
-            line = match.group(1).encode().decode("unicode_escape", errors="replace")
-        line = re.sub(r"^Error:\s*", "", line)
-        return line if len(line) <= 400 else line[:397] + "..."
-    return ""
+# kubectl's klog line: `E1130 05:20:57.896 10212 run.go:72] "command failed" err="..."`, or with a
+# multi-line error `err=<` followed by tab-indented lines and a closing ` >`.
+_KLOG_QUOTED = re.compile(r'^\S+ [\d:.]+\s+\d+ \S+\] "command failed" err="(.*)"\s*$')
+_KLOG_BLOCK = re.compile(r'^\S+ [\d:.]+\s+\d+ \S+\] "command failed" err=<\s*$')
+# The innermost YAML cause kustomize reports, e.g. `yaml: line 4: found unexpected end of stream in File: x.yaml`.
+_YAML_CAUSE = re.compile(r"(?:MalformedYAMLError: )?yaml: (?:line (\d+): )?(.*?) in File: (\S+)$")
+_MAX_MESSAGE = 1000
+
+
+def build_error(stderr: str) -> str:
+    """kustomize's error as one line, from either flavour's output, with the cause kept.
+
+    kustomize nests causes ("accumulating resources: ... : <cause>"): the cause comes last, so a long
+    message is shortened from the front. A YAML cause becomes `file:line: cause`.
+    """
+    lines = stderr.splitlines()
+    message: list[str] = []
+    for number, line in enumerate(lines):
+        quoted = _KLOG_QUOTED.match(line)
+        if quoted:
+            message = [quoted.group(1).encode("latin-1", "backslashreplace").decode("unicode_escape", "replace")]
+            break
+        if _KLOG_BLOCK.match(line):
+            block = []
+            for inner in lines[number + 1 :]:
+                if inner.strip() == ">":
+                    break
+                block.append(inner.strip())
+            message = block
+            break
+    if not message:  # standalone kustomize: "Error: <message>" (possibly over several lines)
+        message = [re.sub(r"^Error:\s*", "", line.strip()) for line in lines]
+    text = " ".join(part for part in message if part)
+    cause = _YAML_CAUSE.search(text)
+    if cause:
+        line_number, problem, file = cause.groups()
+        return f"{file}{':' + line_number if line_number else ''}: {problem}"
+    return text if len(text) <= _MAX_MESSAGE else "..." + text[-(_MAX_MESSAGE - 3) :]
 
 
 def _version_cache_file() -> Path:

@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -13,7 +14,10 @@ from pathlib import Path
 
 from gitops.errors import BuildError, GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
+from gitops.limits import Limits, limits_from
 from gitops.manifests import Manifest, dump_documents, manifests_from_build
+from gitops.outdir import mark, new_staging
+from gitops.processes import TimedOut, stop_all
 from gitops.targets import Tree, discover
 
 Progress = Callable[[int, int, str], None]
@@ -63,6 +67,7 @@ def render_targets(
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
     progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> list[RenderedTarget]:
     """Build each target (all discovered ones by default); results keep the order of `targets`.
 
@@ -70,34 +75,48 @@ def render_targets(
     kustomization (outside the repository) that turns on `buildMetadata: [originAnnotations]`; the
     annotations are stripped from the manifests, and `text` is the plain build output without them.
     """
+    limits = limits or limits_from({})  # callers without a config still honour the environment's bounds
     root = repo_root.resolve()
-    tree = Tree(root)
+    tree = Tree(root, limits=limits)
     names = list(targets) if targets is not None else discover(root, tree)
     for name in names:
-        tree.inputs(root / name)  # the guard: refuses references outside the root before kustomize runs
+        # the guard, before kustomize runs: references stay inside the root, every input file parses,
+        # is bounded in size and alias expansion and has no duplicate keys
+        tree.preflight(root / name)
     tool = kustomize or find_kustomize()
     workers = max(1, min(jobs or default_jobs(), len(names) or 1))
 
     with tempfile.TemporaryDirectory(prefix="gitops-wrap-") as scratch:
+        gave_up = threading.Event()  # set by a timed-out build: the next ones would likely hang as long
 
-        def build(index_name: tuple[int, str]) -> RenderedTarget:
+        def build(index_name: tuple[int, str]) -> RenderedTarget | None:
+            if gave_up.is_set():
+                return None
+            try:
+                return build_one(index_name)
+            except TimedOut:
+                gave_up.set()
+                raise
+
+        def build_one(index_name: tuple[int, str]) -> RenderedTarget:
             index, name = index_name
             directory = root / name
             if not origins:
-                return RenderedTarget(name, _build(tool, directory, name), root)
+                return RenderedTarget(name, _build(tool, directory, name, limits), root)
             wrapper = Path(scratch) / str(index)
             wrapper.mkdir()
             rel = os.path.relpath(directory, wrapper)
             (wrapper / "kustomization.yaml").write_text(
                 f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
             )
-            rendered = RenderedTarget(name, _build(tool, wrapper, name), root, wrapper)
+            rendered = RenderedTarget(name, _build(tool, wrapper, name, limits), root, wrapper)
             rendered.manifests  # noqa: B018 - parse in the worker thread, overlapping the other builds
             return rendered
 
         results: list[RenderedTarget | None] = [None] * len(names)
         errors: list[GitopsError] = []
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             futures = {pool.submit(build, (i, n)): i for i, n in enumerate(names)}
             for done, future in enumerate(as_completed(futures), start=1):
                 i = futures[future]
@@ -107,15 +126,21 @@ def render_targets(
                     errors.append(exc)
                 if progress is not None:
                     progress(done, len(names), names[i])
+        except BaseException:
+            # Ctrl-C or SIGTERM: kill running builds' process groups, drop queued ones, do not wait
+            stop_all()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     if errors:
         raise sorted(errors, key=str)[0]
     return [r for r in results if r is not None]
 
 
-def _build(tool: Kustomize, directory: Path, name: str) -> str:
+def _build(tool: Kustomize, directory: Path, name: str, limits: Limits) -> str:
     try:
-        return tool.build(directory)
-    except BuildError as exc:
+        return tool.build(directory, timeout=limits.build_timeout)
+    except (TimedOut, BuildError) as exc:
         raise type(exc)(f"{name}: kustomize build failed: {exc}") from None
 
 
@@ -126,12 +151,12 @@ def output_path(out_dir: Path, target: str) -> Path:
 def write_rendered(results: Sequence[RenderedTarget], out_dir: Path, *, complete: bool) -> None:
     """Write one YAML file per target. Nothing is written unless every target rendered.
 
-    With `complete` (all targets were rendered) the whole directory is swapped in, so files of targets that
-    no longer exist disappear; otherwise each file is replaced atomically and the others stay.
+    `out_dir` must have passed outdir.check_output_dir. With `complete` (all targets were rendered) the
+    whole directory is swapped in, so files of targets that no longer exist disappear; otherwise each file
+    is replaced atomically and the others stay.
     """
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    staging = new_staging(out_dir)
     try:
         for result in results:
             path = output_path(staging, result.target)
@@ -140,6 +165,7 @@ def write_rendered(results: Sequence[RenderedTarget], out_dir: Path, *, complete
         if complete:
             _swap_directory(staging, out_dir)
         else:
+            mark(out_dir)
             for result in results:
                 final = output_path(out_dir, result.target)
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +178,7 @@ def _swap_directory(new: Path, final: Path) -> None:
     if not final.exists():
         os.replace(new, final)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{final.name}-old-", dir=final.parent))
-    old.rmdir()
+    old = new.with_name(new.name + "-old")
     os.replace(final, old)
     try:
         os.replace(new, final)

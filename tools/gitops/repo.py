@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gitops.config import RepoConfig, load_config
 from gitops.errors import GitopsError
 from gitops.paths import CONFIG_FILE
 
@@ -26,9 +27,27 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def root_from_context(ctx: click.Context) -> Path:
-    """The repository root chosen with `gitops -C DIR`, else found from the current directory."""
-    obj = ctx.find_root().obj or {}
-    return find_root(obj.get("repo"))
+    """The repository root chosen with `gitops -C DIR`, else found from the current directory.
+
+    Every command starts here, so every command validates gitops.yaml: a broken config is reported
+    whatever the command, not only by the one that happens to need a setting.
+    """
+    return _context_state(ctx)[0]
+
+
+def config_from_context(ctx: click.Context) -> RepoConfig:
+    """gitops.yaml of the repository the command runs on, validated once per run."""
+    return _context_state(ctx)[1]
+
+
+def _context_state(ctx: click.Context) -> tuple[Path, RepoConfig]:
+    obj = ctx.find_root().obj
+    if obj is None:
+        obj = ctx.find_root().obj = {}
+    if "config" not in obj:
+        root = find_root(obj.get("repo"))
+        obj["root"], obj["config"] = root, load_config(root)
+    return obj["root"], obj["config"]
 
 
 def relative(path: Path, root: Path) -> str:

@@ -11,6 +11,8 @@ targets whose inputs did not change.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
@@ -21,7 +23,9 @@ from typing import Any
 
 import yaml
 
-from gitops.errors import GitopsError
+from gitops.bounded_yaml import decode_source, refuse_alias_bombs, refuse_oversize, yaml_error
+from gitops.errors import GitopsError, MissingInputError
+from gitops.limits import DEFAULT_LIMITS, Limits
 from gitops.manifests import YAML_LOADER
 
 TARGET_ROOTS = ("overlays", "clusters")
@@ -107,17 +111,33 @@ class Kustomization:
     """Referenced directories (resources, bases, components): each holds a kustomization of its own."""
     files: list[Path] = field(default_factory=list)
     """Referenced files (resources, patches, generator sources, ...)."""
+    references: list[Reference] = field(default_factory=list)
+    """Every local reference as written, for messages that point at the kustomization entry."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    field_name: str
+    written: str
+    path: Path
+
+    @property
+    def is_yaml(self) -> bool:
+        """kustomize parses the file as YAML (generator sources are data: any bytes)."""
+        return self.field_name not in _GENERATORS
 
 
 class Tree:
     """Parses kustomization files once per run and checks every reference against the repository root."""
 
-    def __init__(self, root: Path, files: Files = DISK) -> None:
+    def __init__(self, root: Path, files: Files = DISK, limits: Limits = DEFAULT_LIMITS) -> None:
         self.files = files
+        self.limits = limits
         self.root = root if files.virtual else root.resolve()
         self._root_prefix = str(self.root).rstrip("/") + "/"
         self._cache: dict[Path, Kustomization] = {}
         self._symlinks: _Symlinks | None = None
+        self._sound: set[Path] = set()  # files preflight found in order (each is checked once per run)
 
     def rel(self, path: Path) -> str:
         try:
@@ -141,10 +161,12 @@ class Tree:
         file = kustomization_file(directory, self.files)
         if file is None:
             raise GitopsError(f"{self.rel(directory)}: no kustomization.yaml")
+        text = self._text(file)
+        refuse_alias_bombs(text, self.rel(file))
         try:
-            data = _parse_kustomization(self.files.read(file))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise GitopsError(f"{self.rel(file)}: not valid YAML: {str(exc).splitlines()[0]}") from None
+            data = _parse_kustomization(text)
+        except yaml.YAMLError as exc:
+            raise yaml_error(exc, self.rel(file)) from None
         if not isinstance(data, dict):
             raise GitopsError(f"{self.rel(file)}: a kustomization must be a mapping")
         node = Kustomization(directory, file, str(data.get("kind") or "Kustomization"))
@@ -219,6 +241,88 @@ class Tree:
             node.directories.append(target)
         else:
             node.files.append(target)
+            node.references.append(Reference(field_name, ref, target))
+
+    def _text(self, file: Path) -> str:
+        """A source file's text, bounded in size and UTF-8; unreadable files are named with the cause."""
+        self._refuse_oversize_on_disk(file)
+        try:
+            data = self.files.read(file)
+        except OSError as exc:
+            raise GitopsError(f"{self.rel(file)}: cannot read: {_os_cause(exc)}") from None
+        return decode_source(data, self.rel(file), self.limits)
+
+    def preflight(self, directory: Path) -> None:
+        """Refuse, naming file and line, every input a build of `directory` would choke on or misread.
+
+        kustomize reports such problems as nested stubs (or hangs on an alias bomb, or silently keeps the
+        last of two duplicate keys); each referenced file must exist, stay within the size limit, be UTF-8
+        YAML without alias bombs and without duplicate keys.
+        """
+        from gitops.sourcemap import duplicate_keys_fast  # check's detection, so render and check agree
+
+        self.inputs(directory)
+        nodes = [self._cache[d] for d in self._walked(directory)]
+        for node in nodes:
+            checks: list[tuple[Path, str]] = [(node.file, self.rel(node.file))]
+            for ref in node.references:
+                where = f"{self.rel(node.file)}: {ref.field_name} entry '{ref.written}'"
+                if not self.files.is_file(ref.path):
+                    raise MissingInputError(f"{where}: {self._missing_cause(ref.path)}")
+                if ref.is_yaml:
+                    checks.append((ref.path, self.rel(ref.path)))
+                else:
+                    self._size_only(ref.path)
+            for path, shown in checks:
+                if path in self._sound:
+                    continue
+                text = self._text(path)
+                refuse_alias_bombs(text, shown)
+                try:
+                    duplicates = duplicate_keys_fast(text)
+                except yaml.YAMLError as exc:
+                    raise yaml_error(exc, shown) from None
+                if duplicates:
+                    key, pointer, line, first = duplicates[0]
+                    raise GitopsError(
+                        f"{shown}:{line}: duplicate key '{key}' in {pointer or '/'} (first on line {first});"
+                        " kustomize would refuse it or keep only one"
+                    )
+                self._sound.add(path)
+
+    def _walked(self, directory: Path) -> list[Path]:
+        order, stack = [], [Path(self._real(str(directory)))]
+        while stack:
+            current = stack.pop()
+            if current in order:
+                continue
+            order.append(current)
+            stack.extend(self._cache[current].directories)
+        return order
+
+    def _refuse_oversize_on_disk(self, path: Path) -> None:
+        """The size limit from the file system, before a huge file is read into memory."""
+        if not self.files.virtual:
+            with contextlib.suppress(OSError):  # unreadable: the read that follows names the cause
+                refuse_oversize(os.stat(path).st_size, self.rel(path), self.limits)
+
+    def _size_only(self, path: Path) -> None:
+        self._refuse_oversize_on_disk(path)
+        try:
+            data = self.files.read(path)
+        except OSError as exc:
+            raise GitopsError(f"{self.rel(path)}: cannot read: {_os_cause(exc)}") from None
+        if len(data) > self.limits.max_file_bytes:
+            decode_source(data, self.rel(path), self.limits)
+
+    def _missing_cause(self, path: Path) -> str:
+        if self.files.virtual:
+            return "no such file"
+        try:
+            os.stat(path)
+        except OSError as exc:
+            return _os_cause(exc)
+        return "not a regular file"
 
     def inputs(self, directory: Path) -> set[Path]:
         """Every file a build of `directory` reads (kustomization files included).
@@ -256,9 +360,17 @@ class Tree:
 
 
 @lru_cache(maxsize=4096)
-def _parse_kustomization(content: bytes) -> Any:
+def _parse_kustomization(content: str) -> Any:
     """Parsed by content: the base and head sides of a diff share most files."""
-    return yaml.load(content.decode("utf-8"), Loader=YAML_LOADER) or {}
+    return yaml.load(content, Loader=YAML_LOADER) or {}
+
+
+def _os_cause(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    if exc.errno == errno.ENOENT:
+        return "no such file"
+    return exc.strerror or str(exc)
 
 
 @dataclass(frozen=True)
@@ -309,9 +421,14 @@ def select(repo_root: Path, requested: Iterable[str], tree: Tree | None = None) 
     chosen: list[str] = []
     for raw in requested:
         path = Path(raw)
-        absolute = (path if path.is_absolute() else Path.cwd() / path).resolve()
-        rel = tree.rel(absolute)
-        matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
+        # relative to the current directory, else to the root (the form `--list` prints)
+        candidates = [path] if path.is_absolute() else [Path.cwd() / path, tree.root / path]
+        matches: list[str] = []
+        for candidate in candidates:
+            rel = tree.rel(candidate.resolve())
+            matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
+            if matches:
+                break
         if not matches:
             raise GitopsError(f"{raw}: not a render target (see `gitops render --list`)")
         chosen.extend(m for m in matches if m not in chosen)

@@ -10,21 +10,31 @@ import click
 from gitops.errors import GitopsError
 from gitops.flux.discovery import FluxRender, render_flux, select_targets
 from gitops.flux.rendering import flux_entries, listing_line, notices, parse_source_options, rendered_targets
+from gitops.outdir import check_output_dir
 from gitops.render import RenderedTarget, render_targets, tty_progress, write_rendered
-from gitops.repo import root_from_context
+from gitops.repo import config_from_context, root_from_context
 from gitops.targets import Tree, discover, select
+
+
+def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        raise GitopsError(
+            f"render -o {value}: -o/--output selects a report format in check and diff; render writes YAML"
+            " files, use --out DIR (or --out - for stdout)"
+        )
 
 
 @click.command("render")
 @click.argument("targets", nargs=-1)
 @click.option(
-    "-o",
     "--out",
     "out",
     default="rendered",
     show_default=True,
-    help="Output directory (relative to the repository root), or - to write one target to stdout.",
+    help="Output directory (relative to the repository root), or - to write one target to stdout. Only a new,"
+    " empty or previously rendered directory is accepted.",
 )
+@click.option("-o", "--output", expose_value=False, callback=_refuse_format, hidden=True, is_eager=True)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel builds (default: CPUs).")
 @click.option("--list", "list_only", is_flag=True, help="List the render targets and exit.")
 @click.option("--cluster", "clusters", multiple=True, help="Flux cluster entry path (repeatable): Flux targets.")
@@ -44,7 +54,8 @@ def command(
     With --cluster, or in a Flux repository whose overlay/cluster kustomizations (if any) all lie inside
     Flux cluster entry paths, the targets are Flux Kustomizations: rendered/<cluster>/<namespace>/<name>.yaml."""
     root = root_from_context(ctx)
-    tree = Tree(root)
+    limits = config_from_context(ctx).limits
+    tree = Tree(root, limits=limits)
     entries = list(clusters) or flux_entries(root, discover(root, tree))
     if entries or sources:
         flux = render_flux(root, entries, sources=parse_source_options(sources), identities=_identities(), jobs=jobs)
@@ -61,11 +72,11 @@ def command(
     if out == "-":
         if len(names) != 1:
             raise GitopsError(f"--out - writes one target, but {len(names)} were selected")
-        (result,) = render_targets(root, names, jobs=jobs)
+        (result,) = render_targets(root, names, jobs=jobs, limits=limits)
         sys.stdout.write(result.text)
         return
-    results = render_targets(root, names, jobs=jobs, progress=tty_progress(len(names)))
-    out_dir = Path(out) if Path(out).is_absolute() else root / out
+    out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
+    results = render_targets(root, names, jobs=jobs, progress=tty_progress(len(names)), limits=limits)
     write_rendered(results, out_dir, complete=not targets)
 
 
@@ -94,5 +105,5 @@ def _flux_command(root: Path, flux: FluxRender, targets: tuple[str, ...], out: s
             raise GitopsError(f"--out - writes one target, but {len(results)} were selected")
         sys.stdout.write(results[0].text)
         return
-    out_dir = Path(out) if Path(out).is_absolute() else root / out
+    out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
     write_rendered(results, out_dir, complete=not targets)

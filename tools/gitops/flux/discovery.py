@@ -101,7 +101,7 @@ def find_clusters(
             if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in _MARKERS):
                 continue
             documents = files.documents(path)
-        except GitopsError:
+        except (GitopsError, OSError):
             continue  # a file no build reads cannot stop discovery; one that is read fails its build
         directory = files.rel(path.parent) if path.parent != root else ""
         for doc in documents:

@@ -23,6 +23,7 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, PlainScalarString
 
+from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
 from gitops.sops.metadata import OTHER_KEY_TYPES, Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
 from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
@@ -97,6 +98,7 @@ def load(text: str, fmt: str, source: str) -> Parsed:
 
 
 def _load_yaml(text: str, source: str) -> Parsed:
+    refuse_alias_bombs(text, source)  # the tree is walked value by value, aliases expanded
     try:
         raw_docs = list(_yaml().load_all(text))
     except YAMLError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
 
 CONFIG_NAME = ".sops.yaml"
@@ -99,7 +100,9 @@ def find_config(file: Path, stop_at: Path | None = None) -> Path | None:
 
 def load_rules(config: Path) -> list[CreationRule]:
     try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+        text = config.read_text(encoding="utf-8")
+        refuse_alias_bombs(text, str(config))
+        data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise GitopsError(f"{config}: cannot read sops config: {str(exc).splitlines()[0]}") from None
     rules = (data or {}).get("creation_rules") if isinstance(data, dict) else None
