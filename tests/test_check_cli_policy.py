@@ -56,7 +56,7 @@ def test_explain_db1_fails_when_the_budget_is_exceeded(repo: Path) -> None:
 
 
 def test_explain_unknown_rule_and_new_only_without_base_are_usage_errors(repo: Path) -> None:
-    assert_one_line_error(run_gitops("check", "--explain", "NOPE-9", cwd=repo), "NOPE-9", "no such policy rule")
+    assert_one_line_error(run_gitops("check", "--explain", "NOPE-9", cwd=repo), "NOPE-9", "no such rule")
     proc = run_gitops("check", "--new-only", cwd=repo)
     assert proc.returncode == 2 and "--new-only and --base REF go together" in proc.stderr
 

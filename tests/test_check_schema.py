@@ -13,8 +13,9 @@ from gitops.config import RepoConfig, load_config, parse_config
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
 from gitops.manifests import Identity, manifests_from_build
+from gitops.registry import all_rules, index_rules
 from gitops.report import Summary, format_github
-from gitops.rules import all_rules, register_rule
+from gitops.rules import Rule
 from gitops.schema import SCHEMAS_DIR, SchemaSet, ValidationOptions, validate_body, validate_manifests
 from gitops.sourcemap import SourceMap, duplicate_keys_in
 
@@ -247,8 +248,9 @@ def test_source_map_finds_the_deepest_existing_line(tmp_path: Path) -> None:
 def test_rule_registry_refuses_conflicting_definitions() -> None:
     ids = {rule.id for rule in all_rules()}
     assert {"SCHEMA-UNKNOWN-FIELD", "SCHEMA-MISSING", "SCHEMA-DUPLICATE-KEY", "MASTODON-ENV"} <= ids
-    with pytest.raises(ValueError, match="registered twice"):
-        register_rule("SCHEMA-MISSING", Severity.WARNING, "other", "other")
+    other = Rule("SCHEMA-MISSING", Severity.WARNING, "other", "other", "Schema")
+    with pytest.raises(ValueError, match="defined twice"):
+        index_rules((*all_rules(), other))
 
 
 def test_github_format_escapes_properties_and_data() -> None:

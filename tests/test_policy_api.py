@@ -82,7 +82,7 @@ def test_explain_db1_shows_the_arithmetic() -> None:
 
 def test_explain_other_rules_and_unknown_rules() -> None:
     assert explain("SQ-1").startswith("SQ-1 (error): Exactly one Sidekiq process serves the scheduler queue")
-    with pytest.raises(GitopsError, match="--explain NOPE-1: no such policy rule"):
+    with pytest.raises(GitopsError, match="--explain NOPE-1: no such rule"):
         explain("NOPE-1")
 
 

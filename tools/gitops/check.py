@@ -5,30 +5,29 @@ Pipeline (`check_repo`):
 2. the source files under base/, overlays/, clusters/ scanned for duplicate keys (kustomize would refuse them
    with an unhelpful message, so the targets reading such a file are not rendered);
 3. every selected target rendered with origins; every document validated (schema.validate_manifests);
-4. every registered check run on the same manifests (secret hygiene, Mastodon policy, ...);
-5. findings that name a source file get a line where the source map can find one.
+4. the secret-hygiene gate and the Mastodon policy pack judge the same manifests (gitops.yaml
+   check.disable may turn off "hygiene" or "policy");
+5. `gitops/ignore` suppressions apply to findings of every rule; findings that name a source file get a line
+   where the source map can find one.
 
-Extending: a module registers a check with `@register_check("name")`; the function receives a CheckContext and
-returns findings. Modules listed in PLUGIN_MODULES are imported when they exist, so they register themselves.
+Every rule id is listed in gitops.registry; adding a rule means defining it in its module's RULES.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gitops.config import RepoConfig, load_config
 from gitops.findings import Finding, Severity
+from gitops.hygiene import check_hygiene
 from gitops.manifests import Manifest
+from gitops.policy.runner import manifests_by_target, run_policy
+from gitops.policy.suppress import suppress_findings
 from gitops.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.sourcemap import SourceMap, duplicate_key_findings
-
-PLUGIN_MODULES = ("gitops.policy.plugin",)
-"""Imported (when present) before checks run; each registers its checks and rules on import."""
 
 
 @dataclass(frozen=True)
@@ -39,61 +38,8 @@ class CheckOptions:
     """None: gitops.yaml check.ignoreMissingSchemas decides."""
     jobs: int | None = None
     schemas_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Options of plugged-in checks (e.g. policy's --explain), passed through untouched."""
-
-
-@dataclass
-class CheckContext:
-    """What a registered check sees."""
-
-    repo_root: Path
-    config: RepoConfig
-    options: CheckOptions
-    targets: list[str]
-    manifests: list[Manifest]
-    schema_set: SchemaSet
-
-
-CheckFunction = Callable[[CheckContext], Iterable[Finding]]
-_CHECKS: dict[str, CheckFunction] = {}
-
-
-def register_check(name: str) -> Callable[[CheckFunction], CheckFunction]:
-    """Decorator: run `function(context)` after schema validation in every `gitops check`."""
-
-    def decorate(function: CheckFunction) -> CheckFunction:
-        _CHECKS[name] = function
-        return function
-
-    return decorate
-
-
-def registered_checks() -> dict[str, CheckFunction]:
-    _load_plugins()
-    return dict(_CHECKS)
-
-
-def _module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _load_plugins() -> None:
-    for module in PLUGIN_MODULES:
-        if _module_available(module):
-            importlib.import_module(module)
-
-
-@register_check("hygiene")
-def _hygiene(context: CheckContext) -> Iterable[Finding]:
-    """The secret-hygiene gate (gitops.hygiene), once that module exists."""
-    if not _module_available("gitops.hygiene"):
-        return []
-    hygiene = importlib.import_module("gitops.hygiene")
-    return list(hygiene.check_hygiene(context.repo_root, context.manifests))
+    previous: dict[str, list[Manifest]] | None = None
+    """The base ref's manifests by target (--new-only): policy rules about changes compare with them."""
 
 
 @dataclass
@@ -162,10 +108,11 @@ def check_repo(
     manifests = [m for r in rendered for m in r.manifests]
     findings.extend(validate_manifests(manifests, schema_set, validation))
 
-    context = CheckContext(root, config, options, to_render, manifests, schema_set)
-    for name, check in registered_checks().items():
-        if name not in config.disabled_checks:
-            findings.extend(check(context))
+    if "hygiene" not in config.disabled_checks:
+        findings.extend(check_hygiene(root, manifests))
+    if "policy" not in config.disabled_checks:
+        findings.extend(_policy(root, names, to_render, manifests, config, options))
+    findings = suppress_findings(findings, manifests)
 
     findings = _without_restatements(findings)
     findings = _with_lines(root, findings)
@@ -175,6 +122,23 @@ def check_repo(
 
 RESTATED_BY = {"SEC-1": "SEC-SECRET-IN-CONFIG"}
 """Policy rules that restate an always-on gate's finding on the same resource and path: the gate's is kept."""
+
+
+def _policy(
+    root: Path,
+    names: Sequence[str],
+    rendered: Sequence[str],
+    manifests: list[Manifest],
+    config: RepoConfig,
+    options: CheckOptions,
+) -> list[Finding]:
+    """Mastodon policy rules. They judge whole environments (migration chain, connection budget, one
+    scheduler across all layers), so they run only when the check covers every target."""
+    from gitops.targets import discover
+
+    if sorted(rendered) != discover(root):
+        return []
+    return run_policy(root, manifests_by_target(manifests), config.raw, previous=options.previous)
 
 
 def _without_restatements(findings: list[Finding]) -> list[Finding]:
@@ -215,9 +179,7 @@ def check_new_only(
     commit = git.resolve(repo, base_ref)
     with git.checkout(repo, commit) as base_root:
         base = check_repo(base_root, targets, options)
-    previous: dict[str, list[Manifest]] = {}
-    for manifest in base.manifests:
-        previous.setdefault(manifest.target, []).append(manifest)
-    head = check_repo(repo_root, targets, replace(options, extra={**options.extra, "previous": previous}))
+    previous = manifests_by_target(base.manifests)
+    head = check_repo(repo_root, targets, replace(options, previous=previous))
     head.findings = new_findings(base.findings, head.findings)
     return head

@@ -20,7 +20,7 @@ from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.errors import GitopsError
 from gitops.findings import Finding, Severity
 from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of, iter_containers
-from gitops.rules import register_rule
+from gitops.rules import Rule
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
@@ -57,57 +57,65 @@ URL_KEYS = re.compile(r"(REDIS_URL|DATABASE_URL)$")
 URL_WITH_PASSWORD = re.compile(r"://[^/\s@]*:[^/\s@]+@")
 
 
-# The gate's rules, registered for docs/rules.md; the findings below use these ids.
-register_rule(
+AREA = "Secret hygiene"
+PLAINTEXT_SECRET = Rule(
     "SEC-PLAINTEXT-SECRET",
     Severity.ERROR,
     "A Secret in the sources is not SOPS-encrypted",
     "Anything pushed is readable by everyone with access to the repository, forever (history keeps it). Every"
     " kind: Secret under base/, overlays/ or clusters/ must carry a sops block and ENC[] values.",
+    area=AREA,
 )
-register_rule(
+SOPS_RULE = Rule(
     "SEC-SOPS-RULE",
     Severity.ERROR,
     "An encrypted file matches no .sops.yaml creation rule",
     "Without a rule, the next `sops`/`gitops secrets` edit cannot tell which recipients the file is for, and"
     " nothing ensures the environment's cluster key can decrypt it.",
+    area=AREA,
 )
-register_rule(
+SOPS_RECIPIENTS = Rule(
     "SEC-SOPS-RECIPIENTS",
     Severity.ERROR,
     "An encrypted file's age recipients differ from its rule",
     "A recipient was added to or removed from .sops.yaml without re-wrapping the file: the new key cannot decrypt"
     " it, or a retired one still can. `gitops secrets updatekeys FILE` fixes it.",
+    area=AREA,
 )
-register_rule(
+FLUX_DECRYPTION = Rule(
     "SEC-FLUX-DECRYPTION",
     Severity.ERROR,
     "A Flux Kustomization applies encrypted files without `decryption`",
     "kustomize-controller refuses to apply a SOPS-encrypted Secret unless the Kustomization configures"
     " decryption (provider sops and the secretRef holding the age key); the reconcile fails in the cluster.",
+    area=AREA,
 )
-register_rule(
+SECRET_IN_CONFIG = Rule(
     "SEC-SECRET-IN-CONFIG",
     Severity.ERROR,
     "A secret-class key sits in a ConfigMap or a literal env value",
     "SECRET_KEY_BASE, DB_PASS, *_PASSWORD, AWS_SECRET_ACCESS_KEY, URLs with a password and the like are readable"
     " by anyone who can read ConfigMaps or pod specs, and end up in Git in plaintext. They belong in the encrypted"
     " app Secret.",
+    area=AREA,
 )
-register_rule(
+CA_EXPIRY = Rule(
     "SEC-CA-EXPIRY",
     Severity.ERROR,
     "The managed-database CA certificate is expired (a warning 30 days before)",
     "Rails (PGSSLROOTCERT) and streaming (NODE_EXTRA_CA_CERTS) verify the database against this CA; once it expires"
     " every new connection fails. The expiry is read from the plaintext annotation `gitops secrets ca-cert` writes.",
+    area=AREA,
 )
-register_rule(
+TEST_KEY = Rule(
     "SEC-TEST-KEY",
     Severity.WARNING,
     "Production secrets are encrypted for the published test key",
     "The template ships with a test age key whose private half is public, so anyone can decrypt those files."
     " Replace the production recipients with your own and run `gitops secrets updatekeys`.",
+    area=AREA,
 )
+RULES = (PLAINTEXT_SECRET, SOPS_RULE, SOPS_RECIPIENTS, FLUX_DECRYPTION, SECRET_IN_CONFIG, CA_EXPIRY, TEST_KEY)
 
 
 def is_secret_class(key: str, value: Any = None) -> bool:

@@ -20,24 +20,28 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitops.findings import Finding, Severity
 from gitops.manifests import Identity
-from gitops.rules import register_rule
+from gitops.rules import Rule
 
 SOURCE_ROOTS = ("base", "overlays", "clusters")
 YAML_SUFFIXES = (".yaml", ".yml")
+AREA = "Source files"
 
-DUPLICATE_KEY = register_rule(
+DUPLICATE_KEY = Rule(
     "SCHEMA-DUPLICATE-KEY",
     Severity.ERROR,
     "Duplicate key in source YAML",
     "YAML parsers disagree on duplicate keys: some keep the last value, kustomize refuses the file. Either way"
     " one of the two values is not what the author meant.",
+    area=AREA,
 )
-UNPARSABLE = register_rule(
+UNPARSABLE = Rule(
     "SCHEMA-YAML",
     Severity.ERROR,
     "Source file is not valid YAML",
     "A source file that does not parse cannot render; reported with its line instead of kustomize's message.",
+    area=AREA,
 )
+RULES = (DUPLICATE_KEY, UNPARSABLE)
 
 
 def source_files(repo_root: Path, roots: Iterable[str] = SOURCE_ROOTS) -> list[Path]:

@@ -45,7 +45,7 @@ from gitops.report import FORMATTERS, Summary, finding_line
     "explain_rule",
     default=None,
     metavar="RULE",
-    help="Explain a policy rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
+    help="Explain a rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
 )
 @click.pass_context
 def command(
@@ -91,7 +91,7 @@ def command(
 def _explain(root: Path, rule_id: str, targets: tuple[str, ...], options: CheckOptions) -> int:
     """Print the rule's rationale (and, for DB-1, the arithmetic); exit 1 when the rule has errors."""
     from gitops.policy import explain
-    from gitops.policy.plugin import manifests_by_target
+    from gitops.policy.runner import manifests_by_target
 
     explain(rule_id)  # an unknown rule is a usage error before anything renders
     result = check_repo(root, targets or None, options)

@@ -16,9 +16,10 @@ from typing import Any
 from gitops.errors import GitopsError
 from gitops.manifests import Manifest
 from gitops.policy.baseline import finding_key, new_findings
-from gitops.policy.registry import RULES, Rule, ensure_loaded, ordered_rules
 from gitops.policy.runner import build_context, evaluate, run_policy, validate_config
+from gitops.registry import get_rule, policy_rules
 from gitops.render import RenderedTarget
+from gitops.rules import Rule
 
 __all__ = [
     "Rule",
@@ -34,8 +35,8 @@ __all__ = [
 
 
 def rules() -> list[Rule]:
-    ensure_loaded()
-    return ordered_rules()
+    """The policy pack's rules (every rule check can report: gitops.registry.all_rules)."""
+    return policy_rules()
 
 
 def explain(
@@ -44,12 +45,11 @@ def explain(
     rendered: Iterable[RenderedTarget] | dict[str, list[Manifest]] | None = None,
     config: dict[str, Any] | None = None,
 ) -> str:
-    """A rule's title and rationale; for DB-1 with rendered targets, also the budget arithmetic per environment."""
-    ensure_loaded()
+    """Any rule's title and rationale; for DB-1 with rendered targets, also the budget arithmetic per environment."""
     key = rule_id.strip().upper()
-    found = RULES.get(key)
+    found = get_rule(key)
     if found is None:
-        raise GitopsError(f"--explain {rule_id}: no such policy rule (see docs/rules.md)")
+        raise GitopsError(f"--explain {rule_id}: no such rule (see docs/rules.md)")
     text = [f"{found.id} ({found.severity}): {found.title}", "", found.rationale]
     if key == "DB-1" and rendered is not None:
         from gitops.policy.budget import compute_budget, explain_budget

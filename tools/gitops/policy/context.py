@@ -265,6 +265,8 @@ class PolicyContext:
     repo_root: Path | None = None
     previous: dict[str, Environment] | None = None
     """The same repository at the base ref, for rules about changes (IMG-2 minor skips, SEC-4 domains)."""
+    known_rules: frozenset[str] = frozenset()
+    """Every rule id check can report (a gitops/ignore of any other id suppresses nothing: IGNORE-2)."""
 
     def env_config(self, environment: str) -> dict[str, Any]:
         envs = self.config.get("environments") or {}

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from gitops.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import Environment, PolicyContext, Workload, pod_labels, selects
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 STREAMING_PATH = "/api/v1/streaming"
 BODY_SIZE_ANNOTATION = "nginx.ingress.kubernetes.io/proxy-body-size"
@@ -204,3 +204,6 @@ def check_streaming_url(ctx: PolicyContext) -> Iterator[Hit]:
                     var.defined_in or workload.manifest,
                     var.pointer,
                 )
+
+
+RULES = (check_routes, check_streaming_url)

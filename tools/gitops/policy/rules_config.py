@@ -11,8 +11,8 @@ from gitops.hygiene import is_secret_class
 from gitops.manifests import Manifest
 from gitops.policy.context import Container, Environment, PolicyContext, Workload
 from gitops.policy.env import EnvVar, secret_values
-from gitops.policy.registry import Hit, rule
 from gitops.policy.routing import services_for
+from gitops.policy.rule import Hit, rule
 
 AREA = "Secrets and configuration"
 APP_SECRET_KEYS = (
@@ -377,3 +377,6 @@ def _within(
     inner: ipaddress.IPv4Network | ipaddress.IPv6Network, outer: ipaddress.IPv4Network | ipaddress.IPv6Network
 ) -> bool:
     return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
+RULES = (check_secret_placement, check_app_secrets, check_domains, check_ports, check_agreement, check_trusted_proxies)

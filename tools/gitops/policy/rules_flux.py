@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from gitops.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import HASH_SUFFIX, Environment, FluxKustomization, PolicyContext, Workload
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Flux and GitOps"
 FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force"
@@ -249,3 +249,6 @@ def check_app_kustomizations(ctx: PolicyContext) -> Iterator[Hit]:
                 yield Hit(
                     f"Flux Kustomization {kustomization.name} needs a timeout", kustomization.manifest, "/spec/timeout"
                 )
+
+
+RULES = (check_migration_chain, check_migration_jobs, check_rollout_triggers, check_app_kustomizations)

@@ -7,7 +7,7 @@ from typing import Any
 
 from gitops.findings import Severity
 from gitops.policy.context import Container, PolicyContext, Workload, pod_labels, scaled, selects
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Probes, resources and security"
 MASTODON_UID = 991
@@ -234,3 +234,6 @@ def check_disruption_budget(ctx: PolicyContext) -> Iterator[Hit]:
                         budget,
                         "/spec",
                     )
+
+
+RULES = (check_probes, check_memory, check_security_context, check_disruption_budget)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from gitops.findings import Severity
 from gitops.policy.context import PolicyContext, Workload, scaled
 from gitops.policy.mastodon import is_scheduler, rails_version, sidekiq_queues
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Sidekiq topology"
 REQUIRED_QUEUES = ("default", "push", "ingress", "mailers", "pull", "scheduler")
@@ -140,3 +140,6 @@ def check_smtp_credentials(ctx: PolicyContext) -> Iterator[Hit]:
                     workload.manifest,
                     main.pointer,
                 )
+
+
+RULES = (check_single_scheduler, check_scheduler_rollout, check_queue_coverage, check_smtp_credentials)

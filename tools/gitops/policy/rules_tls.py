@@ -10,7 +10,7 @@ from typing import Any
 from gitops.findings import Severity
 from gitops.policy.context import Container, Environment, PolicyContext, Workload
 from gitops.policy.env import secret_values
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "TLS"
 REDIS_URLS = ("REDIS_URL", "SIDEKIQ_REDIS_URL", "CACHE_REDIS_URL")
@@ -289,3 +289,6 @@ def check_job_tls(ctx: PolicyContext) -> Iterator[Hit]:
                             job.manifest,
                             f"{main.pointer}/volumeMounts",
                         )
+
+
+RULES = (check_redis_driver, check_sslmode, check_ca_files, check_bypasses, check_job_tls)

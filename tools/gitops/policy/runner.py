@@ -13,7 +13,8 @@ from gitops.errors import GitopsError
 from gitops.findings import Finding
 from gitops.manifests import Manifest
 from gitops.policy.context import PolicyContext, build_environments, build_flux
-from gitops.policy.registry import RULES, Hit, ensure_loaded, rule_sort_key
+from gitops.policy.rule import Hit
+from gitops.registry import RULES, policy_rules, rule_sort_key
 from gitops.render import RenderedTarget
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "policy-config.schema.json"
@@ -38,6 +39,13 @@ def targets_of(rendered: Iterable[RenderedTarget]) -> dict[str, list[Manifest]]:
     return {r.target: r.manifests for r in rendered}
 
 
+def manifests_by_target(manifests: Iterable[Manifest]) -> dict[str, list[Manifest]]:
+    out: dict[str, list[Manifest]] = {}
+    for manifest in manifests:
+        out.setdefault(manifest.target, []).append(manifest)
+    return out
+
+
 def build_context(
     repo_root: Path | None,
     rendered: Iterable[RenderedTarget] | dict[str, list[Manifest]],
@@ -52,18 +60,18 @@ def build_context(
     base = None
     if previous is not None:
         base = build_environments(previous if isinstance(previous, dict) else targets_of(previous))
-    return PolicyContext(build_environments(targets), build_flux(targets), config, repo_root, base)
+    return PolicyContext(build_environments(targets), build_flux(targets), config, repo_root, base, frozenset(RULES))
 
 
 def evaluate(ctx: PolicyContext, rule_ids: Sequence[str] | None = None) -> list[Finding]:
     """Findings of the selected rules (all by default), after suppressions."""
-    ensure_loaded()
     from gitops.policy.suppress import apply_suppressions
 
-    selected = [RULES[r] for r in rule_ids] if rule_ids is not None else list(RULES.values())
+    selected = [RULES[r] for r in rule_ids] if rule_ids is not None else policy_rules()
     raw: list[tuple[Finding, Manifest | None]] = []
     for rule in sorted(selected, key=lambda r: rule_sort_key(r.id)):
         seen: set[tuple[Any, ...]] = set()
+        assert rule.check is not None, f"{rule.id} is reported by a pipeline stage, not the policy pack"
         for hit in rule.check(ctx):
             finding = to_finding(rule.id, rule.severity, hit)
             key = (finding.identity, finding.target, finding.path, finding.message)
