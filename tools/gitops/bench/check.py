@@ -12,10 +12,10 @@ import yaml
 
 from gitops.bench.synthetic import generate
 from gitops.bench.timing import measure, table
-from gitops.config import load_config
+from gitops.check.config import load_config
+from gitops.check.schema import SchemaSet, count_invalid, kubernetes_validate_baseline
 from gitops.manifests import YAML_LOADER
 from gitops.render import render_targets
-from gitops.schema import SchemaSet, count_invalid, kubernetes_validate_baseline
 
 THROUGHPUT_GOAL = 30.0
 PARSE_GOAL = 1.5
@@ -23,7 +23,7 @@ PARSE_GOAL = 1.5
 _PEAK_MEMORY = """
 import json, resource, sys
 from pathlib import Path
-from gitops.check import check_repo
+from gitops.check.pipeline import check_repo
 result = check_repo(Path(sys.argv[1]))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"documents": len(result.manifests), "maxrss_kib": peak}))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from gitops.check import CheckOptions, check_new_only, check_repo
+from gitops.check.formatters import FORMATTERS, Summary, finding_line
+from gitops.check.pipeline import CheckOptions, check_new_only, check_repo
 from gitops.repo import root_from_context
-from gitops.report import FORMATTERS, Summary, finding_line
 
 
 @click.command("check")

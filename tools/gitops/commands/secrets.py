@@ -135,8 +135,8 @@ def lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
     FILES are accepted (pre-commit passes them) but the whole repository is checked: a rule in .sops.yaml or a
     Flux Kustomization elsewhere decides whether a file is in order.
     """
-    from gitops.hygiene import check_hygiene
-    from gitops.report import finding_line
+    from gitops.check.formatters import finding_line
+    from gitops.check.secret_gate import check_hygiene
 
     del files
     findings = check_hygiene(root_from_context(ctx))

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gitops.check.registry import get_rule, policy_rules
+from gitops.check.rules import Rule
 from gitops.errors import GitopsError
 from gitops.manifests import Manifest
 from gitops.policy.baseline import finding_key, new_findings
 from gitops.policy.runner import build_context, evaluate, run_policy, validate_config
-from gitops.registry import get_rule, policy_rules
 from gitops.render import RenderedTarget
-from gitops.rules import Rule
 
 __all__ = [
     "Rule",
@@ -35,7 +35,7 @@ __all__ = [
 
 
 def rules() -> list[Rule]:
-    """The policy pack's rules (every rule check can report: gitops.registry.all_rules)."""
+    """The policy pack's rules (every rule check can report: gitops.check.registry.all_rules)."""
     return policy_rules()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from gitops.findings import Finding
+from gitops.check.findings import Finding
 
 _HASHED = re.compile(r"-[bcdfghkmt2-9]{10}\b")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import Environment, PolicyContext, Workload
 from gitops.policy.mastodon import db_endpoint, pool_per_process, processes_per_pod, uses_replica
 from gitops.policy.rule import Hit, rule

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import Environment, PolicyContext, Workload, pod_labels, selects
 from gitops.policy.rule import Hit, rule

@@ -1,5 +1,5 @@
 """How a policy rule is written: a `Hit` is one violation as a rule sees it; `@rule(...)` turns the check
-function into a `gitops.rules.Rule` (nothing is registered: the module lists it in its RULES tuple).
+function into a `gitops.check.rules.Rule` (nothing is registered: the module lists it in its RULES tuple).
 
 The runner turns hits into Findings (adding the rule id, severity, target and source file).
 """
@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
+from gitops.check.rules import Rule
 from gitops.manifests import Manifest
-from gitops.rules import Rule
 
 if TYPE_CHECKING:
     from gitops.policy.context import PolicyContext

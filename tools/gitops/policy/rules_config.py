@@ -6,8 +6,8 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from gitops.findings import Severity
-from gitops.hygiene import is_secret_class
+from gitops.check.findings import Severity
+from gitops.check.secret_gate import is_secret_class
 from gitops.manifests import Manifest
 from gitops.policy.context import Container, Environment, PolicyContext, Workload
 from gitops.policy.env import EnvVar, secret_values

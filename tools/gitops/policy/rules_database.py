@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import PolicyContext
 from gitops.policy.mastodon import db_endpoint, int_env, sidekiq_concurrency

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import HASH_SUFFIX, Environment, FluxKustomization, PolicyContext, Workload
 from gitops.policy.rule import Hit, rule

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import (
     RAILS_REPOSITORY,
     STREAMING_REPOSITORY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import Container, PolicyContext, Workload, pod_labels, scaled, selects
 from gitops.policy.rule import Hit, rule
 

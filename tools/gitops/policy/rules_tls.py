@@ -7,7 +7,7 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import Container, Environment, PolicyContext, Workload
 from gitops.policy.env import secret_values
 from gitops.policy.rule import Hit, rule

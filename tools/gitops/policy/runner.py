@@ -9,12 +9,12 @@ from typing import Any
 
 import jsonschema
 
+from gitops.check.findings import Finding
+from gitops.check.registry import RULES, policy_rules, rule_sort_key
 from gitops.errors import GitopsError
-from gitops.findings import Finding
 from gitops.manifests import Manifest
 from gitops.policy.context import PolicyContext, build_environments, build_flux
 from gitops.policy.rule import Hit
-from gitops.registry import RULES, policy_rules, rule_sort_key
 from gitops.render import RenderedTarget
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "policy-config.schema.json"

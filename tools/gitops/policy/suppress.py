@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from gitops.findings import Finding, Severity
+from gitops.check.findings import Finding, Severity
 from gitops.manifests import Identity, Manifest
 from gitops.policy.context import PolicyContext
 from gitops.policy.rule import Hit, rule

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops.check.findings import Finding, Severity
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.manifests import Identity, Manifest, identity_of
 from gitops.policy import explain, new_findings, run_policy, validate_config
 from gitops.policy.docs import DOCS_FILE, render_docs
 from gitops.policy.env import resolve_env
 from gitops.render import render_targets
 from tests.helpers import REPO_ROOT
-from tests.test_policy_rules import CONFIG, check, container, env_map, fresh, set_env
+from tests.policy.test_rules import CONFIG, check, container, env_map, fresh, set_env
 
 
 def _config(**postgres: int) -> dict[str, Any]:

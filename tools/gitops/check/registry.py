@@ -6,7 +6,8 @@ nothing registers itself. `--explain`, `gitops/ignore` and docs/rules.md read fr
 
 from __future__ import annotations
 
-from gitops import hygiene, schema, sourcemap
+from gitops.check import schema, secret_gate, sourcemap
+from gitops.check.rules import AREAS, Rule
 from gitops.policy import (
     budget,
     routing,
@@ -20,9 +21,8 @@ from gitops.policy import (
     rules_tls,
     suppress,
 )
-from gitops.rules import AREAS, Rule
 
-STAGE_RULES: tuple[Rule, ...] = (*schema.RULES, *sourcemap.RULES, *hygiene.RULES)
+STAGE_RULES: tuple[Rule, ...] = (*schema.RULES, *sourcemap.RULES, *secret_gate.RULES)
 """Reported by a pipeline stage on every target (schema validation, the source scan, the secret gate)."""
 
 POLICY_RULES: tuple[Rule, ...] = (

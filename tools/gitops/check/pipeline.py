@@ -10,7 +10,7 @@ Pipeline (`check_repo`):
 5. `gitops/ignore` suppressions apply to findings of every rule; findings that name a source file get a line
    where the source map can find one.
 
-Every rule id is listed in gitops.registry; adding a rule means defining it in its module's RULES.
+Every rule id is listed in gitops.check.registry; adding a rule means defining it in its module's RULES.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gitops.config import RepoConfig, load_config
-from gitops.findings import Finding, Severity
-from gitops.hygiene import check_hygiene
+from gitops.check.config import RepoConfig, load_config
+from gitops.check.findings import Finding, Severity
+from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
+from gitops.check.secret_gate import check_hygiene
+from gitops.check.sourcemap import SourceMap, duplicate_key_findings
 from gitops.manifests import Manifest
 from gitops.policy.runner import manifests_by_target, run_policy
 from gitops.policy.suppress import suppress_findings
-from gitops.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
-from gitops.sourcemap import SourceMap, duplicate_key_findings
 
 
 @dataclass(frozen=True)

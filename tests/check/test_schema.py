@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from gitops.config import RepoConfig, load_config, parse_config
+from gitops.check.config import RepoConfig, load_config, parse_config
+from gitops.check.findings import Finding, Severity
+from gitops.check.formatters import Summary, format_github
+from gitops.check.registry import all_rules, index_rules
+from gitops.check.rules import Rule
+from gitops.check.schema import SCHEMAS_DIR, SchemaSet, ValidationOptions, validate_body, validate_manifests
+from gitops.check.sourcemap import SourceMap, duplicate_keys_in
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.manifests import Identity, manifests_from_build
-from gitops.registry import all_rules, index_rules
-from gitops.report import Summary, format_github
-from gitops.rules import Rule
-from gitops.schema import SCHEMAS_DIR, SchemaSet, ValidationOptions, validate_body, validate_manifests
-from gitops.sourcemap import SourceMap, duplicate_keys_in
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",

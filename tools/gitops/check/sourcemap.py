@@ -18,9 +18,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitops.findings import Finding, Severity
+from gitops.check.findings import Finding, Severity
+from gitops.check.rules import Rule
 from gitops.manifests import Identity
-from gitops.rules import Rule
 
 SOURCE_ROOTS = ("base", "overlays", "clusters")
 YAML_SUFFIXES = (".yaml", ".yml")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pyrage import x25519
 
-from gitops.findings import Severity
-from gitops.hygiene import check_hygiene, is_secret_class
+from gitops.check.findings import Severity
+from gitops.check.secret_gate import check_hygiene, is_secret_class
 from gitops.manifests import manifests_from_build
 from gitops.sops import Scope, encrypt_text
 from tests.helpers import write_tree
@@ -225,11 +225,11 @@ def test_production_rule_with_the_published_test_key(tmp_path: Path) -> None:
 def test_every_rule_id_the_gate_reports_is_registered_and_documented() -> None:
     import re
 
-    import gitops.hygiene
-    from gitops.registry import get_rule
+    import gitops.check.secret_gate
+    from gitops.check.registry import get_rule
     from tests.helpers import REPO_ROOT
 
-    used = set(re.findall(r'"(SEC-[A-Z-]+)"', Path(gitops.hygiene.__file__).read_text()))
+    used = set(re.findall(r'"(SEC-[A-Z-]+)"', Path(gitops.check.secret_gate.__file__).read_text()))
     assert used >= {"SEC-PLAINTEXT-SECRET", "SEC-SECRET-IN-CONFIG", "SEC-TEST-KEY"}
     docs = (REPO_ROOT / "docs/rules.md").read_text()
     for rule_id in used:

@@ -31,7 +31,7 @@ class RepoConfig:
 
 
 def _schemas_dir() -> Path:
-    from gitops.schema import SCHEMAS_DIR  # keeps `import gitops.config` light
+    from gitops.check.schema import SCHEMAS_DIR  # keeps `import gitops.check.config` light
 
     return SCHEMAS_DIR
 

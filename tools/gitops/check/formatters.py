@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from gitops.findings import Finding, Severity
+from gitops.check.findings import Finding, Severity
 from gitops.manifests import Identity
 
 JSON_FORMAT_VERSION = 1

@@ -9,11 +9,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from gitops.check import CheckOptions, check_repo
-from gitops.findings import Severity
+from gitops.check.findings import Severity
+from gitops.check.pipeline import CheckOptions, check_repo
 from tests.helpers import REPO_ROOT, run_gitops
 
-FIXTURES = Path(__file__).parent / "fixtures" / "check"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "check"
 pytestmark = pytest.mark.kustomize
 
 # case -> exactly the findings expected: (rule, severity, file, line, JSON pointer)

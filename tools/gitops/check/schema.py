@@ -16,12 +16,12 @@ from typing import Any
 
 import jsonschema_rs
 
+from gitops.check.findings import Finding, Severity
+from gitops.check.rules import Rule
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.manifests import Manifest
-from gitops.rules import Rule
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
 """schemas/ of the checkout the tool runs from (it ships with the tool, not with each repository it checks)."""
 
 ENV_SCHEMA = "mastodon/env-configmap.schema.json"

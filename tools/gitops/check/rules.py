@@ -1,6 +1,6 @@
 """The rule model: every finding's rule id is one `Rule` (schema, source, secret-gate and policy rules alike).
 
-A rule module defines its rules as module constants and exports them in a `RULES` tuple; `gitops.registry`
+A rule module defines its rules as module constants and exports them in a `RULES` tuple; `gitops.check.registry`
 lists those tuples by name, so nothing registers itself at import time. Ids are stable: a rule may be
 retired, never renamed.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 
 AREAS = (
     "Schema",

@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
+from gitops.check.findings import Finding, Severity
+from gitops.check.rules import Rule
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of, iter_containers
-from gitops.rules import Rule
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
