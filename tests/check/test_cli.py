@@ -6,9 +6,12 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from gitops.kustomize import Kustomize
 from tests.helpers import REPO_ROOT, assert_one_line_error, run_gitops
 
 SHIPPED = ("base", "overlays", "clusters", "gitops.yaml", ".sops.yaml")
@@ -95,7 +98,55 @@ def test_a_secret_in_the_shared_config_is_reported_once_per_resource(repo: Path)
     assert proc.returncode == 1
     findings = json.loads(proc.stdout)["findings"]
     rules = [f["rule"] for f in findings if f["rule"] != "SEC-TEST-KEY"]
-    # one per rendered env ConfigMap (3 layers x 2 environments); the policy's SEC-1 restates it and is dropped
+    # one per rendered env ConfigMap (3 layers x 2 environments), from one rule judged on rendered output
     assert rules == ["SEC-SECRET-IN-CONFIG"] * 6
     assert {f["file"] for f in findings if f["rule"] != "SEC-TEST-KEY"} == {"base/config/kustomization.yaml"}
     assert "hunter2" not in proc.stdout + proc.stderr
+
+
+def test_explain_covers_schema_rules(repo: Path) -> None:
+    proc = run_gitops("check", "--explain", "SCHEMA-UNKNOWN-FIELD", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("SCHEMA-UNKNOWN-FIELD (error): Field not in the schema\n")
+
+
+STREAMING = "base/streaming/deployment.yaml"
+DB_PASS_FROM_SECRET = (
+    "            - name: DB_PASS\n"
+    "              valueFrom:\n"
+    "                secretKeyRef:\n"
+    "                  name: mastodon-secrets\n"
+    "                  key: DB_PASS\n"
+)
+
+
+def test_a_literal_db_pass_is_one_finding_per_rendered_resource_with_pointer_and_line(
+    repo: Path, kustomize: Kustomize
+) -> None:
+    source = repo / STREAMING
+    text = source.read_text()
+    assert DB_PASS_FROM_SECRET in text
+    source.write_text(text.replace(DB_PASS_FROM_SECRET, "            - name: DB_PASS\n              value: hunter2\n"))
+    value_line = source.read_text().splitlines().index("              value: hunter2") + 1
+    proc = run_gitops("check", "-o", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    assert "hunter2" not in proc.stdout + proc.stderr
+    findings = [f for f in json.loads(proc.stdout)["findings"] if "DB_PASS" in f["message"]]
+    # once per environment that renders the Deployment, each one error with a pointer into the rendered object
+    assert sorted(f["target"] for f in findings) == ["overlays/production/apps", "overlays/staging/apps"]
+    rendered = {t: _rendered(kustomize, repo / t) for t in ("overlays/production/apps", "overlays/staging/apps")}
+    for finding in findings:
+        assert (finding["rule"], finding["severity"]) == ("SEC-SECRET-IN-CONFIG", "error")
+        assert (finding["file"], finding["line"]) == (STREAMING, value_line)
+        assert finding["resource"]["kind"] == "Deployment"
+        body = rendered[finding["target"]][finding["resource"]["name"]]
+        tokens = finding["path"].lstrip("/").split("/")
+        for token in tokens:
+            body = body[int(token)] if isinstance(body, list) else body[token]
+        assert body == "hunter2"
+
+
+def _rendered(kustomize: Kustomize, target: Path) -> dict[str, Any]:
+    """Deployments of a target by name, as the real kustomize builds them."""
+    documents = yaml.safe_load_all(kustomize.build(target))
+    return {d["metadata"]["name"]: d for d in documents if d and d["kind"] == "Deployment"}

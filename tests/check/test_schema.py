@@ -265,3 +265,28 @@ def test_source_map_finds_generator_literals_in_the_kustomization(tmp_path: Path
     )
     identity = Identity("v1", "ConfigMap", None, "mastodon-env-65b4g8864g")
     assert SourceMap(tmp_path).line("kustomization.yaml", identity, "/data/DB_SSLMODE") == 5
+
+
+def test_gitops_ignore_suppresses_any_rule_id_and_retired_ids_follow_their_successor() -> None:
+    from gitops.check.registry import RETIRED, get_rule
+    from gitops.policy.suppress import suppress_findings
+
+    def deployment(annotation: str) -> str:
+        return (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+            f"  annotations:\n    gitops/ignore: {annotation!r}\n"
+        )
+
+    for annotation, rule in (
+        ("SCHEMA-UNKNOWN-FIELD: field served by a newer API", "SCHEMA-UNKNOWN-FIELD"),
+        ("SEC-1: retired id, reason kept", "SEC-SECRET-IN-CONFIG"),
+    ):
+        manifests = manifests_from_build(deployment(annotation), "overlays/x")
+        finding = Finding(rule, Severity.ERROR, "m", identity=manifests[0].identity, target="overlays/x")
+        other = Finding("SCHEMA-TYPE", Severity.ERROR, "m", identity=manifests[0].identity, target="overlays/x")
+        assert suppress_findings([finding, other], manifests, RETIRED) == [other]
+    no_reason = manifests_from_build(deployment("SCHEMA-UNKNOWN-FIELD"), "overlays/x")
+    kept = Finding("SCHEMA-UNKNOWN-FIELD", Severity.ERROR, "m", identity=no_reason[0].identity, target="overlays/x")
+    assert suppress_findings([kept], no_reason, RETIRED) == [kept]
+    rule = get_rule("sec-1")
+    assert rule is not None and rule.id == "SEC-SECRET-IN-CONFIG"

@@ -14,12 +14,12 @@ import yaml
 from gitops.check.findings import Finding, Severity
 from gitops.errors import GitopsError
 from gitops.manifests import Identity, Manifest, identity_of
-from gitops.policy import explain, new_findings, run_policy, validate_config
+from gitops.policy.api import explain, new_findings, run_policy, validate_config
 from gitops.policy.docs import DOCS_FILE, render_docs
 from gitops.policy.env import resolve_env
 from gitops.render import render_targets
 from tests.helpers import REPO_ROOT
-from tests.policy.test_rules import CONFIG, check, container, env_map, fresh, set_env
+from tests.policy.test_rules import CONFIG, check, container, fresh, set_env
 
 
 def _config(**postgres: int) -> dict[str, Any]:
@@ -153,10 +153,11 @@ def test_new_findings_ignore_hash_suffixes_files_and_lines_but_count_duplicates(
 def test_new_only_end_to_end_on_fixtures() -> None:
     base = fresh()
     head = copy.deepcopy(base)
-    env_map(head)["DB_PASS"] = "hunter2"
+    # (SEC-1 was retired into the secret gate's SEC-SECRET-IN-CONFIG; GEN-1 is a policy rule)
+    container(head, "mastodon-web")["resources"]["requests"].pop("cpu")
     before = run_policy(None, base, CONFIG)
     after = run_policy(None, head, CONFIG)
-    assert [f.rule for f in new_findings(before, after)] == ["SEC-1"]
+    assert [f.rule for f in new_findings(before, after)] == ["GEN-1"]
 
 
 # ---- config, docs ---------------------------------------------------------------------------------------------

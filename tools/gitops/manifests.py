@@ -149,6 +149,15 @@ def iter_containers(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield container
 
 
+def pod_spec_pointer(kind: str) -> str:
+    """JSON pointer of the pod spec inside a pod-bearing object of this kind (the path pod_spec follows)."""
+    if kind == "Pod":
+        return "/spec"
+    if kind == "CronJob":
+        return "/spec/jobTemplate/spec/template/spec"
+    return "/spec/template/spec"
+
+
 def pod_spec(body: dict[str, Any]) -> dict[str, Any] | None:
     kind = body.get("kind")
     spec = body.get("spec")

@@ -22,6 +22,7 @@ from typing import Any
 
 from gitops.check.config import RepoConfig, load_config
 from gitops.check.findings import Finding, Severity
+from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceMap, duplicate_key_findings
@@ -112,16 +113,11 @@ def check_repo(
         findings.extend(check_hygiene(root, manifests))
     if "policy" not in config.disabled_checks:
         findings.extend(_policy(root, names, to_render, manifests, config, options))
-    findings = suppress_findings(findings, manifests)
+    findings = suppress_findings(findings, manifests, RETIRED)
 
-    findings = _without_restatements(findings)
     findings = _with_lines(root, findings)
     findings.sort(key=_finding_key)
     return CheckResult(findings, names, manifests, version, blocked, config.raw)
-
-
-RESTATED_BY = {"SEC-1": "SEC-SECRET-IN-CONFIG"}
-"""Policy rules that restate an always-on gate's finding on the same resource and path: the gate's is kept."""
 
 
 def _policy(
@@ -139,15 +135,6 @@ def _policy(
     if sorted(rendered) != discover(root):
         return []
     return run_policy(root, manifests_by_target(manifests), config.raw, previous=options.previous)
-
-
-def _without_restatements(findings: list[Finding]) -> list[Finding]:
-    said = {(f.rule, f.identity, f.target, f.path) for f in findings}
-    return [
-        f
-        for f in findings
-        if f.rule not in RESTATED_BY or (RESTATED_BY[f.rule], f.identity, f.target, f.path) not in said
-    ]
 
 
 def _with_lines(root: Path, findings: list[Finding]) -> list[Finding]:

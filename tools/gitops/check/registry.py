@@ -52,9 +52,13 @@ def index_rules(rules: tuple[Rule, ...]) -> dict[str, Rule]:
 
 RULES: dict[str, Rule] = index_rules(STAGE_RULES + POLICY_RULES)
 
+RETIRED: dict[str, str] = {"SEC-1": secret_gate.SECRET_IN_CONFIG.id}
+"""Retired id -> the rule that reports its fact now; `--explain` and `gitops/ignore` still accept the old id."""
+
 
 def get_rule(rule_id: str) -> Rule | None:
-    return RULES.get(rule_id.strip().upper())
+    key = rule_id.strip().upper()
+    return RULES.get(RETIRED.get(key, key))
 
 
 def rule_sort_key(rule_id: str) -> tuple[int, str, int]:

@@ -19,8 +19,9 @@ import yaml
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.check.findings import Finding, Severity
 from gitops.check.rules import Rule
+from gitops.check.schema import pointer
 from gitops.errors import GitopsError
-from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of, iter_containers
+from gitops.manifests import YAML_LOADER, Manifest, identity_of, pod_spec, pod_spec_pointer
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
@@ -142,14 +143,15 @@ class EncryptedFile:
 def check_hygiene(
     repo_root: Path, manifests: list[Manifest] | None = None, *, now: dt.datetime | None = None
 ) -> list[Finding]:
-    """Every hygiene finding for the repository (sources) and, when given, its rendered manifests."""
+    """Every hygiene finding for the repository's sources; secret-class values are judged on `manifests` when
+    given (what `gitops check` rendered), on the sources otherwise."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     documents, encrypted = scan_sources(repo_root)
     findings: list[Finding] = []
     findings += plaintext_secrets(documents)
     findings += unmatched_or_drifted_recipients(repo_root, encrypted)
     findings += kustomizations_without_decryption(repo_root, documents, encrypted)
-    findings += secrets_in_config(documents, manifests or [])
+    findings += secrets_in_config(documents, manifests)
     findings += ca_expiry(documents, moment)
     findings += production_rules_with_test_key(repo_root)
     return findings
@@ -295,53 +297,62 @@ def _is_flux_kustomization(body: dict[str, Any]) -> bool:
     return body.get("kind") == "Kustomization" and api_version.startswith(FLUX_KUSTOMIZATION_GROUP + "/")
 
 
-def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(JSON pointer, key) of secret-class keys in ConfigMap data, literal env values and postBuild substitute."""
-    kind = body.get("kind")
+def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(JSON pointer, key, where) of secret-class values in ConfigMap data, literal env values and Flux
+    postBuild.substitute; the pointer addresses the value inside `body`."""
+    kind = str(body.get("kind"))
     if kind == "ConfigMap":
         for field in ("data", "binaryData"):
             values = body.get(field)
             for key, value in values.items() if isinstance(values, dict) else []:
                 if is_secret_class(str(key), value):
-                    yield f"/{field}/{key}", str(key)
+                    yield pointer((field, key)), str(key), "a ConfigMap"
     if _is_flux_kustomization(body):
         substitute = ((body.get("spec") or {}).get("postBuild") or {}).get("substitute")
         for key, value in substitute.items() if isinstance(substitute, dict) else []:
             if is_secret_class(str(key), value):
-                yield f"/spec/postBuild/substitute/{key}", str(key)
-    for container in iter_containers(body):
-        for index, env in enumerate(container.get("env") or []):
-            if isinstance(env, dict) and "value" in env and is_secret_class(str(env.get("name")), env.get("value")):
-                yield f"/containers/{container.get('name')}/env/{index}", str(env.get("name"))
+                yield pointer(("spec", "postBuild", "substitute", key)), str(key), "postBuild.substitute"
+    spec = pod_spec(body)
+    for group in ("initContainers", "containers") if spec is not None else ():
+        for index, container in enumerate(spec.get(group) or []):  # type: ignore[union-attr]
+            entries = container.get("env") if isinstance(container, dict) else None
+            for position, env in enumerate(entries if isinstance(entries, list) else []):
+                if isinstance(env, dict) and "value" in env and is_secret_class(str(env.get("name")), env.get("value")):
+                    where = f"a literal env value of container {container.get('name')}"
+                    yield f"{pod_spec_pointer(kind)}/{group}/{index}/env/{position}/value", str(env.get("name")), where
 
 
-def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest]) -> list[Finding]:
-    """SEC-SECRET-IN-CONFIG: secret-class keys where anyone with read access to config can see them."""
+def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest] | None) -> list[Finding]:
+    """SEC-SECRET-IN-CONFIG: secret-class values where anyone with read access to config can see them.
+
+    Judged once per fact: on the rendered manifests when there are any (a configMapGenerator's keys exist only
+    there; the pipeline adds the source line), on the source documents otherwise (`gitops secrets lint`)."""
     findings = []
-    seen: set[tuple[str | None, Identity, str]] = set()
-    for doc in documents:
-        for pointer, key in _config_leaks(doc.body):
-            seen.add((doc.file, identity_of(doc.body), key))
-            message = f"secret-class key {key} in plain configuration; move it to an encrypted Secret"
-            findings.append(_finding("SEC-SECRET-IN-CONFIG", Severity.ERROR, message, doc, path=pointer))
+    if manifests is None:
+        for doc in documents:
+            for path, key, where in _config_leaks(doc.body):
+                findings.append(
+                    _finding(SECRET_IN_CONFIG.id, Severity.ERROR, _leak_message(key, where), doc, path=path)
+                )
+        return findings
     for manifest in manifests:
-        for pointer, key in _config_leaks(manifest.body):
-            if (manifest.origin, manifest.identity, key) in seen:
-                continue
-            seen.add((manifest.origin, manifest.identity, key))
-            message = f"secret-class key {key} in plain configuration; move it to an encrypted Secret"
+        for path, key, where in _config_leaks(manifest.body):
             findings.append(
                 Finding(
-                    "SEC-SECRET-IN-CONFIG",
+                    SECRET_IN_CONFIG.id,
                     Severity.ERROR,
-                    message,
+                    _leak_message(key, where),
                     identity=manifest.identity,
                     target=manifest.target,
-                    path=pointer,
+                    path=path,
                     file=manifest.origin,
                 )
             )
     return findings
+
+
+def _leak_message(key: str, where: str) -> str:
+    return f"secret-class key {key} in {where}; move it to an encrypted Secret"
 
 
 def ca_expiry(documents: list[SourceDocument], now: dt.datetime) -> list[Finding]:

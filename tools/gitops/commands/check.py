@@ -90,7 +90,7 @@ def command(
 
 def _explain(root: Path, rule_id: str, targets: tuple[str, ...], options: CheckOptions) -> int:
     """Print the rule's rationale (and, for DB-1, the arithmetic); exit 1 when the rule has errors."""
-    from gitops.policy import explain
+    from gitops.policy.api import explain
     from gitops.policy.runner import manifests_by_target
 
     explain(rule_id)  # an unknown rule is a usage error before anything renders

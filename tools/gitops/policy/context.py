@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.manifests import Manifest
+from gitops.manifests import Manifest, pod_spec_pointer
 from gitops.policy.env import ContainerEnv, resolve_env
 
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
@@ -62,14 +62,6 @@ def parse_release(tag: str | None) -> tuple[int, int, int] | None:
     """(major, minor, patch) of a release tag such as v4.6.2 or 4.6.2-beta.1; None for anything else."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)(?:[-+.][0-9A-Za-z.-]+)?", tag or "")
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
-def pod_spec_pointer(kind: str) -> str:
-    if kind == "Pod":
-        return "/spec"
-    if kind == "CronJob":
-        return "/spec/jobTemplate/spec/template/spec"
-    return "/spec/template/spec"
 
 
 def command_tokens(container: dict[str, Any]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 
 from gitops.check.findings import Finding
-from gitops.check.registry import RULES, policy_rules, rule_sort_key
+from gitops.check.registry import RETIRED, RULES, policy_rules, rule_sort_key
 from gitops.errors import GitopsError
 from gitops.manifests import Manifest
 from gitops.policy.context import PolicyContext, build_environments, build_flux
@@ -60,7 +60,9 @@ def build_context(
     base = None
     if previous is not None:
         base = build_environments(previous if isinstance(previous, dict) else targets_of(previous))
-    return PolicyContext(build_environments(targets), build_flux(targets), config, repo_root, base, frozenset(RULES))
+    return PolicyContext(
+        build_environments(targets), build_flux(targets), config, repo_root, base, frozenset(RULES) | frozenset(RETIRED)
+    )
 
 
 def evaluate(ctx: PolicyContext, rule_ids: Sequence[str] | None = None) -> list[Finding]:
@@ -78,7 +80,7 @@ def evaluate(ctx: PolicyContext, rule_ids: Sequence[str] | None = None) -> list[
             if key not in seen:
                 seen.add(key)
                 raw.append((finding, hit.manifest))
-    findings = apply_suppressions(raw)
+    findings = apply_suppressions(raw, RETIRED)
     return sorted(findings, key=_order)
 
 

@@ -7,7 +7,7 @@ and is itself a finding (IGNORE-1): a silenced rule must say why, so the next re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from gitops.check.findings import Finding, Severity
 from gitops.manifests import Identity, Manifest
@@ -95,21 +95,31 @@ def check_known(ctx: PolicyContext) -> Iterator[Hit]:
                 yield Hit(f"gitops/ignore names unknown rule {rule_id}", manifest, POINTER)
 
 
-def apply_suppressions(raw: Iterable[tuple[Finding, Manifest | None]]) -> list[Finding]:
-    """Findings minus those the resource they are about suppresses (IGNORE-* themselves are never suppressed)."""
+def apply_suppressions(
+    raw: Iterable[tuple[Finding, Manifest | None]], retired: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Findings minus those the resource they are about suppresses (IGNORE-* themselves are never suppressed).
+    `retired` maps a retired rule id to the rule now reporting its fact, so old suppressions keep working."""
+    renamed = retired or {}
     kept: list[Finding] = []
     for finding, manifest in raw:
         meta = finding.rule in ("IGNORE-1", "IGNORE-2")
-        if manifest is not None and not meta and finding.rule in suppressed_rules(manifest):
+        if (
+            manifest is not None
+            and not meta
+            and finding.rule in {renamed.get(r, r) for r in suppressed_rules(manifest)}
+        ):
             continue
         kept.append(finding)
     return kept
 
 
-def suppress_findings(findings: Iterable[Finding], manifests: Iterable[Manifest]) -> list[Finding]:
+def suppress_findings(
+    findings: Iterable[Finding], manifests: Iterable[Manifest], retired: Mapping[str, str] | None = None
+) -> list[Finding]:
     """apply_suppressions for findings of any rule on rendered resources, found by (target, identity)."""
     by_resource: dict[tuple[str | None, Identity | None], Manifest] = {(m.target, m.identity): m for m in manifests}
-    return apply_suppressions((f, by_resource.get((f.target, f.identity))) for f in findings)
+    return apply_suppressions(((f, by_resource.get((f.target, f.identity))) for f in findings), retired)
 
 
 RULES = (check_reasons, check_known)
