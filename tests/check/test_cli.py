@@ -150,3 +150,25 @@ def _rendered(kustomize: Kustomize, target: Path) -> dict[str, Any]:
     """Deployments of a target by name, as the real kustomize builds them."""
     documents = yaml.safe_load_all(kustomize.build(target))
     return {d["metadata"]["name"]: d for d in documents if d and d["kind"] == "Deployment"}
+
+
+def test_a_duplicate_key_in_one_target_leaves_the_others_judged_and_says_what_was_not_checked(repo: Path) -> None:
+    # a policy finding in production (IGNORE-2 on every resource of the apps layer) ...
+    production = repo / "overlays/production/apps/kustomization.yaml"
+    production.write_text(production.read_text() + 'commonAnnotations:\n  gitops/ignore: "XYZ-9: typo"\n')
+    # ... and a duplicate key in a file only staging's apps layer reads
+    staging_patch = repo / "overlays/staging/apps/patches/streaming.yaml"
+    staging_patch.write_text(staging_patch.read_text() + "kind: Deployment\n")
+    proc = run_gitops("check", "-o", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["summary"]["skippedTargets"] == ["overlays/staging/apps"]
+    findings = report["findings"]
+    (duplicate,) = [f for f in findings if f["rule"] == "SCHEMA-DUPLICATE-KEY"]
+    assert duplicate["file"] == "overlays/staging/apps/patches/streaming.yaml"
+    (not_checked,) = [f for f in findings if f["rule"] == "CHECK-NOT-RENDERED"]
+    assert not_checked["target"] == "overlays/staging/apps" and not_checked["severity"] == "error"
+    assert "overlays/staging/apps/patches/streaming.yaml" in not_checked["message"]
+    assert "policy rules for environment staging" in not_checked["message"]
+    ignore_findings = {f["target"] for f in findings if f["rule"] == "IGNORE-2"}
+    assert ignore_findings == {"overlays/production/apps"}

@@ -20,13 +20,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gitops.check.config import RepoConfig, load_config
+from gitops.check.config import load_config
+from gitops.check.coverage import not_rendered_findings
 from gitops.check.findings import Finding, Severity
 from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceMap, duplicate_key_findings
 from gitops.manifests import Manifest
+from gitops.policy.context import environment_of
 from gitops.policy.runner import manifests_by_target, run_policy
 from gitops.policy.suppress import suppress_findings
 
@@ -67,17 +69,18 @@ def _finding_key(finding: Finding) -> tuple[Any, ...]:
     return (finding.file or "~", finding.line or 0, finding.target or "", finding.rule, finding.path, finding.message)
 
 
-def _blocked_targets(repo_root: Path, targets: Sequence[str], bad_files: set[str]) -> list[str]:
+def _blocked_targets(repo_root: Path, targets: Sequence[str], bad_files: set[str]) -> dict[str, list[str]]:
+    """{target: the unreadable source files it reads} for targets kustomize would refuse to build."""
     if not bad_files:
-        return []
+        return {}
     from gitops.targets import Tree
 
     tree = Tree(repo_root)
-    blocked = []
+    blocked = {}
     for target in targets:
         inputs = {tree.rel(p) for p in tree.inputs(repo_root / target)}
         if inputs & bad_files:
-            blocked.append(target)
+            blocked[target] = sorted(inputs & bad_files)
     return blocked
 
 
@@ -102,7 +105,8 @@ def check_repo(
     )
 
     findings = duplicate_key_findings(root)
-    names = select(root, targets) if targets else discover(root)
+    every_target = discover(root)
+    names = select(root, targets) if targets else every_target
     blocked = _blocked_targets(root, names, {f.file for f in findings if f.file})
     to_render = [n for n in names if n not in blocked]
     rendered = render_targets(root, to_render, origins=True, jobs=options.jobs) if to_render else []
@@ -111,30 +115,19 @@ def check_repo(
 
     if "hygiene" not in config.disabled_checks:
         findings.extend(check_hygiene(root, manifests))
-    if "policy" not in config.disabled_checks:
-        findings.extend(_policy(root, names, to_render, manifests, config, options))
+    policy_skipped: list[str] = []
+    if "policy" not in config.disabled_checks and sorted(names) == every_target:
+        # Policy rules judge whole environments (migration chain, connection budget, one scheduler across all
+        # layers): an environment with a target missing is not judged, every other environment is.
+        policy_skipped = sorted({environment_of(t) for t in blocked})
+        judged = {t: ms for t, ms in manifests_by_target(manifests).items() if environment_of(t) not in policy_skipped}
+        findings.extend(run_policy(root, judged, config.raw, previous=options.previous))
+    findings.extend(not_rendered_findings(blocked, policy_skipped))
     findings = suppress_findings(findings, manifests, RETIRED)
 
     findings = _with_lines(root, findings)
     findings.sort(key=_finding_key)
-    return CheckResult(findings, names, manifests, version, blocked, config.raw)
-
-
-def _policy(
-    root: Path,
-    names: Sequence[str],
-    rendered: Sequence[str],
-    manifests: list[Manifest],
-    config: RepoConfig,
-    options: CheckOptions,
-) -> list[Finding]:
-    """Mastodon policy rules. They judge whole environments (migration chain, connection budget, one
-    scheduler across all layers), so they run only when the check covers every target."""
-    from gitops.targets import discover
-
-    if sorted(rendered) != discover(root):
-        return []
-    return run_policy(root, manifests_by_target(manifests), config.raw, previous=options.previous)
+    return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw)
 
 
 def _with_lines(root: Path, findings: list[Finding]) -> list[Finding]:
