@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from gitops.check.config import RepoConfig, load_config, parse_config
-from gitops.check.findings import Finding, Severity
-from gitops.check.formatters import Summary, format_github
+from gitops.check.findings import CheckResult, Finding, Severity
+from gitops.check.formatters import github_report
 from gitops.check.registry import all_rules, index_rules
 from gitops.check.rules import Rule
 from gitops.check.schema import SCHEMAS_DIR, SchemaSet, ValidationOptions, validate_body, validate_manifests
@@ -255,7 +255,7 @@ def test_rule_registry_refuses_conflicting_definitions() -> None:
 
 def test_github_format_escapes_properties_and_data() -> None:
     finding = Finding("R-1", Severity.WARNING, "50% bad\nsecond line", file="a,b:c.yaml", line=3)
-    line = format_github([finding], Summary("1.33", [], 0)).splitlines()[0]
+    line = github_report(CheckResult([finding], [], [], "1.33")).splitlines()[0]
     assert line == "::warning file=a%2Cb%3Ac.yaml,line=3,title=R-1::50%25 bad%0Asecond line"
 
 

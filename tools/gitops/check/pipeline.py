@@ -16,13 +16,13 @@ Every rule id is listed in gitops.check.registry; adding a rule means defining i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gitops.check.config import load_config
 from gitops.check.coverage import not_rendered_findings
-from gitops.check.findings import Finding, Severity
+from gitops.check.findings import CheckResult, Finding
 from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.check.secret_gate import check_hygiene
@@ -43,26 +43,6 @@ class CheckOptions:
     schemas_dir: Path | None = None
     previous: dict[str, list[Manifest]] | None = None
     """The base ref's manifests by target (--new-only): policy rules about changes compare with them."""
-
-
-@dataclass
-class CheckResult:
-    findings: list[Finding]
-    targets: list[str]
-    manifests: list[Manifest]
-    kubernetes_version: str
-    skipped_targets: list[str] = field(default_factory=list)
-    """Targets not rendered because a file they read has duplicate keys or does not parse."""
-    config_raw: dict[str, Any] = field(default_factory=dict)
-    """gitops.yaml as validated (policy explanations need its environments)."""
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for f in self.findings if f.is_error)
-
-    @property
-    def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity is Severity.WARNING)
 
 
 def _finding_key(finding: Finding) -> tuple[Any, ...]:
