@@ -15,7 +15,7 @@ from gitops.check.formatters import github_report
 from gitops.check.registry import all_rules, index_rules
 from gitops.check.rules import Rule
 from gitops.check.schema import SCHEMAS_DIR, SchemaSet, ValidationOptions, validate_body, validate_manifests
-from gitops.check.sourcemap import SourceMap, duplicate_keys_in
+from gitops.check.sourcemap import SourceIndex, duplicate_keys_in
 from gitops.errors import GitopsError
 from gitops.manifests import Identity, manifests_from_build
 
@@ -235,7 +235,7 @@ def test_source_map_finds_the_deepest_existing_line(tmp_path: Path) -> None:
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Service\n"
         "metadata:\n  name: web\nspec:\n  ports:\n    - port: 80\n      name: http\n"
     )
-    source_map = SourceMap(tmp_path)
+    source_map = SourceIndex(tmp_path)
     web = Identity("v1", "Service", "ns", "prefix-web")
     assert source_map.line("d.yaml", web, "/spec/ports/0/name") == 13
     assert source_map.line("d.yaml", web, "/spec/ports/0/targetPort") == 12
@@ -264,7 +264,7 @@ def test_source_map_finds_generator_literals_in_the_kustomization(tmp_path: Path
         "configMapGenerator:\n  - name: mastodon-env\n    literals:\n      - TZ=UTC\n      - DB_SSLMODE=verify\n"
     )
     identity = Identity("v1", "ConfigMap", None, "mastodon-env-65b4g8864g")
-    assert SourceMap(tmp_path).line("kustomization.yaml", identity, "/data/DB_SSLMODE") == 5
+    assert SourceIndex(tmp_path).line("kustomization.yaml", identity, "/data/DB_SSLMODE") == 5
 
 
 def test_gitops_ignore_suppresses_any_rule_id_and_retired_ids_follow_their_successor() -> None:
@@ -290,3 +290,17 @@ def test_gitops_ignore_suppresses_any_rule_id_and_retired_ids_follow_their_succe
     assert suppress_findings([kept], no_reason, RETIRED) == [kept]
     rule = get_rule("sec-1")
     assert rule is not None and rule.id == "SEC-SECRET-IN-CONFIG"
+
+
+def test_source_index_reports_invalid_yaml_with_its_line_and_parses_each_file_once(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/bad.yaml").write_text("a: 1\nb: [1, 2\nc: 3\n")
+    (tmp_path / "base/latin1.yaml").write_bytes(b"a: \xe9\n")
+    (tmp_path / "base/good.yaml").write_text("a: 1\n---\nb: 2\n")
+    index = SourceIndex(tmp_path)
+    found = [(f.rule, f.file, f.line) for f in index.findings()]
+    assert found == [("SCHEMA-YAML", "base/bad.yaml", 3), ("SCHEMA-YAML", "base/latin1.yaml", None)]
+    assert "not UTF-8" in index.findings()[1].message
+    good = index.get("base/good.yaml")
+    assert [data for _, data in good.documents] == [{"a": 1}, {"b": 2}]
+    assert index.get("base/good.yaml") is good

@@ -1,14 +1,15 @@
-"""`gitops check` as a library: render -> validate -> findings, plus the registry other checks plug into.
+"""`gitops check` as a library: sources -> render -> validate -> findings.
 
 Pipeline (`check_repo`):
 1. gitops.yaml (kubernetesVersion, check settings), the committed schemas for that version;
-2. the source files under base/, overlays/, clusters/ scanned for duplicate keys (kustomize would refuse them
-   with an unhelpful message, so the targets reading such a file are not rendered);
+2. the source index (check.sourcemap.SourceIndex) reads and parses every file under base/, overlays/,
+   clusters/ once; duplicate keys and invalid YAML are findings, and the targets reading such a file are not
+   rendered (kustomize would refuse them with an unhelpful message): CHECK-NOT-RENDERED says what that left out;
 3. every selected target rendered with origins; every document validated (schema.validate_manifests);
 4. the secret-hygiene gate and the Mastodon policy pack judge the same manifests (gitops.yaml
    check.disable may turn off "hygiene" or "policy");
 5. `gitops/ignore` suppressions apply to findings of every rule; findings that name a source file get a line
-   where the source map can find one.
+   where the source index can find one (the same parse the gate and the duplicate scan used).
 
 Every rule id is listed in gitops.check.registry; adding a rule means defining it in its module's RULES.
 """
@@ -26,7 +27,7 @@ from gitops.check.findings import CheckResult, Finding
 from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.check.secret_gate import check_hygiene
-from gitops.check.sourcemap import SourceMap, duplicate_key_findings
+from gitops.check.sourcemap import SourceIndex
 from gitops.manifests import Manifest
 from gitops.policy.context import environment_of
 from gitops.policy.runner import manifests_by_target, run_policy
@@ -84,7 +85,8 @@ def check_repo(
         env_configmaps=config.env_configmaps if config.env_configmaps is not None else DEFAULT_ENV_CONFIGMAPS,
     )
 
-    findings = duplicate_key_findings(root)
+    sources = SourceIndex(root)
+    findings = sources.findings()
     every_target = discover(root)
     names = select(root, targets) if targets else every_target
     blocked = _blocked_targets(root, names, {f.file for f in findings if f.file})
@@ -94,7 +96,7 @@ def check_repo(
     findings.extend(validate_manifests(manifests, schema_set, validation))
 
     if "hygiene" not in config.disabled_checks:
-        findings.extend(check_hygiene(root, manifests))
+        findings.extend(check_hygiene(root, manifests, sources=sources))
     policy_skipped: list[str] = []
     if "policy" not in config.disabled_checks and sorted(names) == every_target:
         # Policy rules judge whole environments (migration chain, connection budget, one scheduler across all
@@ -105,17 +107,16 @@ def check_repo(
     findings.extend(not_rendered_findings(blocked, policy_skipped))
     findings = suppress_findings(findings, manifests, RETIRED)
 
-    findings = _with_lines(root, findings)
+    findings = _with_lines(sources, findings)
     findings.sort(key=_finding_key)
     return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw)
 
 
-def _with_lines(root: Path, findings: list[Finding]) -> list[Finding]:
-    source_map = SourceMap(root)
+def _with_lines(sources: SourceIndex, findings: list[Finding]) -> list[Finding]:
     out = []
     for finding in findings:
         if finding.file and finding.line is None and finding.identity is not None:
-            line = source_map.line(finding.file, finding.identity, finding.path)
+            line = sources.line(finding.file, finding.identity, finding.path)
             if line is not None:
                 finding = replace(finding, line=line)
         out.append(finding)

@@ -14,19 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.check.findings import Finding, Severity
 from gitops.check.rules import Rule
 from gitops.check.schema import pointer
+from gitops.check.sourcemap import SourceIndex
 from gitops.errors import GitopsError
-from gitops.manifests import YAML_LOADER, Manifest, identity_of, pod_spec, pod_spec_pointer
+from gitops.manifests import Manifest, identity_of, pod_spec, pod_spec_pointer
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
 
-SOURCE_DIRS = ("base", "overlays", "clusters")
 TEST_KEY_RECIPIENT_FILE = Path("tests/keys/test-age-key.pub")
 # The template's published test recipient, known even after tests/ is deleted from a fork.
 PUBLISHED_TEST_RECIPIENT = "age12zcv6nfjx4342aezm8sdtz0zfz7ccdwrhmyde7gpve4ptqvx94gq7z47w8"
@@ -141,12 +139,16 @@ class EncryptedFile:
 
 
 def check_hygiene(
-    repo_root: Path, manifests: list[Manifest] | None = None, *, now: dt.datetime | None = None
+    repo_root: Path,
+    manifests: list[Manifest] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    sources: SourceIndex | None = None,
 ) -> list[Finding]:
     """Every hygiene finding for the repository's sources; secret-class values are judged on `manifests` when
-    given (what `gitops check` rendered), on the sources otherwise."""
+    given (what `gitops check` rendered), on the sources otherwise. `sources` is the run's source index."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    documents, encrypted = scan_sources(repo_root)
+    documents, encrypted = scan_sources(sources or SourceIndex(repo_root))
     findings: list[Finding] = []
     findings += plaintext_secrets(documents)
     findings += unmatched_or_drifted_recipients(repo_root, encrypted)
@@ -157,48 +159,32 @@ def check_hygiene(
     return findings
 
 
-def scan_sources(repo_root: Path) -> tuple[list[SourceDocument], list[EncryptedFile]]:
+def scan_sources(sources: SourceIndex) -> tuple[list[SourceDocument], list[EncryptedFile]]:
     """YAML documents of every source file, and every sops-encrypted source file (any format)."""
     documents: list[SourceDocument] = []
     encrypted: list[EncryptedFile] = []
-    for path in _source_files(repo_root):
-        rel = path.relative_to(repo_root).as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-            fmt = formats.format_for(rel)
-        except (OSError, UnicodeDecodeError, GitopsError):
+    for rel in sources.listing():
+        if any(part.startswith(".") for part in rel.split("/")):
             continue
-        if fmt == "yaml":
-            documents += [SourceDocument(rel, body) for body in _yaml_documents(text)]
-        if formats.has_marker(text, fmt) or (fmt == "yaml" and _has_sops_block(documents, rel)):
+        source = sources.get(rel)
+        try:
+            fmt = formats.format_for(rel)
+        except GitopsError:
+            continue
+        if source.text is None:
+            continue
+        bodies = [data for _, data in source.documents if isinstance(data, dict)]
+        documents += [SourceDocument(rel, body) for body in bodies]
+        yaml_block = bodies[0].get("sops") if fmt == "yaml" and bodies and _is_sops_encrypted(bodies[0]) else None
+        if yaml_block is not None or any(_is_sops_encrypted(b) for b in bodies) or formats.has_marker(source.text, fmt):
             try:
-                meta = parse_metadata(formats.load(text, fmt, rel).metadata, rel)
+                raw = yaml_block if yaml_block is not None else formats.load(source.text, fmt, rel).metadata
+                meta = parse_metadata(raw, rel)
             except GitopsError:
                 meta = None
             recipients = frozenset(meta.recipients) if meta else None
-            encrypted.append(EncryptedFile(rel, path, recipients))
+            encrypted.append(EncryptedFile(rel, sources.repo_root / rel, recipients))
     return documents, encrypted
-
-
-def _source_files(repo_root: Path) -> Iterator[Path]:
-    for top in SOURCE_DIRS:
-        base = repo_root / top
-        if base.is_dir():
-            for path in sorted(base.rglob("*")):
-                parts = path.relative_to(repo_root).parts
-                if path.is_file() and not any(p.startswith(".") for p in parts):
-                    yield path
-
-
-def _yaml_documents(text: str) -> list[dict[str, Any]]:
-    try:
-        return [d for d in yaml.load_all(text, Loader=YAML_LOADER) if isinstance(d, dict)]
-    except yaml.YAMLError:
-        return []  # not our rule to report: render and schema checks name broken YAML
-
-
-def _has_sops_block(documents: list[SourceDocument], rel: str) -> bool:
-    return any(doc.file == rel and _is_sops_encrypted(doc.body) for doc in documents)
 
 
 def _is_sops_encrypted(body: dict[str, Any]) -> bool:

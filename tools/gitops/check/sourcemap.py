@@ -1,26 +1,25 @@
-"""Source YAML: duplicate-key detection and mapping a finding (file, resource, JSON pointer) to a line.
+"""The source index: every hand-written file under base/, overlays/ and clusters/, read and parsed once per run.
 
-Both read the hand-written files under base/, overlays/ and clusters/ with ruamel.yaml, which keeps the
-line of every node. kustomize itself refuses duplicate keys with a message that names neither our file nor
-the rule, so check scans for them before rendering.
+One libyaml pass per YAML file yields both the node tree (duplicate keys, the line of a JSON pointer) and the
+data (the secret gate's documents). kustomize itself refuses duplicate keys with a message that names neither
+our file nor the rule, so check reports them, with their lines, before rendering.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitops.check.findings import Finding, Severity
 from gitops.check.rules import Rule
-from gitops.manifests import Identity
+from gitops.manifests import YAML_LOADER, Identity
 
 SOURCE_ROOTS = ("base", "overlays", "clusters")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -44,15 +43,16 @@ UNPARSABLE = Rule(
 RULES = (DUPLICATE_KEY, UNPARSABLE)
 
 
-def source_files(repo_root: Path, roots: Iterable[str] = SOURCE_ROOTS) -> list[Path]:
-    """YAML files under the source trees, sorted, hidden directories skipped."""
-    found: list[Path] = []
-    for top in roots:
-        base = repo_root / top
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found.extend(Path(dirpath) / f for f in filenames if f.endswith(YAML_SUFFIXES))
-    return sorted(found)
+@dataclass
+class SourceFile:
+    """One source file as read once: its text and, for YAML, (node, data) per non-empty document."""
+
+    rel: str
+    text: str | None
+    """None when the file is not UTF-8 text."""
+    documents: list[tuple[Node, Any]] = field(default_factory=list)
+    problem: Finding | None = None
+    """SCHEMA-YAML when the file does not parse (then `documents` is empty)."""
 
 
 def _key_identity(node: Node) -> tuple[str, str] | None:
@@ -80,94 +80,126 @@ def _walk(node: Node, path: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, .
             yield from _walk(item, (*path, str(index)))
 
 
-def duplicate_keys_in(text: str) -> list[tuple[str, str, int, int]]:
+def parse_documents(text: str) -> list[tuple[Node, Any]]:
+    """(node, data) of every non-empty document, from one libyaml pass. Raises yaml.YAMLError."""
+    loader = YAML_LOADER(text)
+    documents = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                documents.append((node, loader.construct_document(node)))
+    finally:
+        loader.dispose()
+    return documents
+
+
+def duplicate_keys(documents: list[tuple[Node, Any]]) -> list[tuple[str, str, int, int]]:
     """(key, JSON pointer of its mapping, line, line of first occurrence) for each duplicate key."""
-    yaml = YAML(typ="rt")
     out = []
-    for document in yaml.compose_all(text):
-        if document is None:
-            continue
-        for key, path, line, first in _walk(document, ()):
+    for node, _ in documents:
+        for key, path, line, first in _walk(node, ()):
             out.append((key, "".join("/" + p for p in path), line, first))
     return out
 
 
-def duplicate_key_findings(repo_root: Path, files: Iterable[Path] | None = None) -> list[Finding]:
-    """Duplicate keys (and unparsable YAML) in the source files, as findings with file and line."""
-    findings: list[Finding] = []
-    for path in source_files(repo_root) if files is None else files:
-        rel = path.relative_to(repo_root).as_posix() if path.is_absolute() else path.as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-            duplicates = duplicate_keys_in(text)
-        except UnicodeDecodeError:
-            findings.append(Finding(UNPARSABLE.id, Severity.ERROR, "not UTF-8 text", file=rel))
-            continue
-        except YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
-            line = mark.line + 1 if mark is not None else None
-            findings.append(Finding(UNPARSABLE.id, Severity.ERROR, f"not valid YAML: {problem}", file=rel, line=line))
-            continue
-        for key, where, line, first in duplicates:
-            findings.append(
-                Finding(
-                    DUPLICATE_KEY.id,
-                    Severity.ERROR,
-                    f"duplicate key '{key}' (first defined on line {first})",
-                    path=f"{where}/{key}",
-                    file=rel,
-                    line=line,
-                )
-            )
-    return findings
+def duplicate_keys_in(text: str) -> list[tuple[str, str, int, int]]:
+    return duplicate_keys(parse_documents(text))
 
 
-class SourceMap:
-    """Finds the line of a JSON pointer inside the source document of a resource (parsed files are cached)."""
+def read_source(root: Path, rel: str) -> SourceFile:
+    """Read (and, for YAML, parse) one file; problems become a SCHEMA-YAML finding, never an exception."""
+    try:
+        text = (root / rel).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return SourceFile(rel, None, problem=Finding(UNPARSABLE.id, Severity.ERROR, "not UTF-8 text", file=rel))
+    except OSError:
+        return SourceFile(rel, None)
+    if not rel.endswith(YAML_SUFFIXES):
+        return SourceFile(rel, text)
+    try:
+        return SourceFile(rel, text, parse_documents(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+        line = mark.line + 1 if mark is not None else None
+        finding = Finding(UNPARSABLE.id, Severity.ERROR, f"not valid YAML: {problem}", file=rel, line=line)
+        return SourceFile(rel, text, problem=finding)
+
+
+class SourceIndex:
+    """The files of one check run: listed once, each read and parsed at most once, shared by the duplicate-key
+    scan, the secret gate and the line lookup of findings."""
 
     def __init__(self, repo_root: Path) -> None:
         self.repo_root = repo_root
-        self._documents: dict[str, list[Any]] = {}
+        self._files: dict[str, SourceFile] = {}
+        self._listing: list[str] | None = None
 
-    def _load(self, file: str) -> list[Any]:
-        cached = self._documents.get(file)
+    def listing(self) -> list[str]:
+        """Repository-relative paths of every file under the source trees, sorted; hidden directories skipped."""
+        if self._listing is None:
+            found: list[str] = []
+            for top in SOURCE_ROOTS:
+                for dirpath, dirnames, filenames in os.walk(self.repo_root / top):
+                    dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                    rel_dir = Path(dirpath).relative_to(self.repo_root).as_posix()
+                    found.extend(f"{rel_dir}/{name}" for name in filenames)
+            self._listing = sorted(found)
+        return self._listing
+
+    def get(self, rel: str) -> SourceFile:
+        cached = self._files.get(rel)
         if cached is None:
-            yaml = YAML(typ="rt")
-            try:
-                cached = [d for d in yaml.load_all((self.repo_root / file).read_text(encoding="utf-8"))]
-            except (OSError, UnicodeDecodeError, YAMLError):
-                cached = []
-            self._documents[file] = cached
+            cached = self._files[rel] = read_source(self.repo_root, rel)
         return cached
 
-    def _document(self, file: str, identity: Identity | None) -> CommentedMap | None:
-        documents = [d for d in self._load(file) if isinstance(d, CommentedMap)]
+    def yaml_files(self) -> Iterator[SourceFile]:
+        return (self.get(rel) for rel in self.listing() if rel.endswith(YAML_SUFFIXES))
+
+    def findings(self) -> list[Finding]:
+        """Duplicate keys and unparsable YAML in the source files, with file and line."""
+        findings: list[Finding] = []
+        for source in self.yaml_files():
+            if source.problem is not None:
+                findings.append(source.problem)
+            for key, where, line, first in duplicate_keys(source.documents):
+                message = f"duplicate key '{key}' (first defined on line {first})"
+                findings.append(
+                    Finding(
+                        DUPLICATE_KEY.id, Severity.ERROR, message, path=f"{where}/{key}", file=source.rel, line=line
+                    )
+                )
+        return findings
+
+    def _document(self, file: str, identity: Identity | None) -> Node | None:
+        documents = [(n, d) for n, d in self.get(file).documents if isinstance(n, MappingNode) and isinstance(d, dict)]
         if identity is None:
-            return documents[0] if len(documents) == 1 else None
-        same_kind = [d for d in documents if d.get("kind") == identity.kind]
-        for document in same_kind:
-            metadata = document.get("metadata")
+            return documents[0][0] if len(documents) == 1 else None
+        same_kind = [(n, d) for n, d in documents if d.get("kind") == identity.kind]
+        for node, data in same_kind:
+            metadata = data.get("metadata")
             name = metadata.get("name") if isinstance(metadata, dict) else None
             # kustomize may have added a prefix, suffix or hash to the source name
             if isinstance(name, str) and name and name in identity.name:
-                return document
-        return same_kind[0] if len(same_kind) == 1 else None
+                return node
+        return same_kind[0][0] if len(same_kind) == 1 else None
 
     def line(self, file: str, identity: Identity | None, path: str) -> int | None:
         """1-based line of the deepest part of `path` present in the source, or None when not found."""
-        document = self._document(file, identity)
-        if document is None:
+        node = self._document(file, identity)
+        if node is None:
             return self._generator_line(file, path)
-        node: Any = document
-        line: int | None = document.lc.line + 1
+        line: int | None = node.start_mark.line + 1
         for token in _split_pointer(path):
-            if isinstance(node, CommentedMap) and token in node:
-                line = node.lc.key(token)[0] + 1
-                node = node[token]
-            elif isinstance(node, CommentedSeq) and token.isdigit() and int(token) < len(node):
-                line = node.lc.item(int(token))[0] + 1
-                node = node[int(token)]
+            if isinstance(node, MappingNode):
+                pair = next(((k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value == token), None)
+                if pair is None:
+                    break
+                line, node = pair[0].start_mark.line + 1, pair[1]
+            elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
+                node = node.value[int(token)]
+                line = node.start_mark.line + 1
             else:
                 break
         return line
@@ -175,14 +207,11 @@ class SourceMap:
     def _generator_line(self, file: str, path: str) -> int | None:
         """A generated ConfigMap/Secret points at its kustomization: find the `KEY=` literal of /data/KEY."""
         tokens = _split_pointer(path)
-        if len(tokens) < 2 or tokens[0] not in ("data", "stringData"):
-            return None
-        try:
-            lines = (self.repo_root / file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
+        text = self.get(file).text
+        if len(tokens) < 2 or tokens[0] not in ("data", "stringData") or text is None:
             return None
         needle = re.compile(rf"^\s*-\s*['\"]?{re.escape(tokens[1])}=")
-        return next((number for number, text in enumerate(lines, start=1) if needle.match(text)), None)
+        return next((number for number, line in enumerate(text.splitlines(), start=1) if needle.match(line)), None)
 
 
 def _split_pointer(path: str) -> list[str]:
