@@ -63,6 +63,7 @@ def render_targets(
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
     progress: Progress | None = None,
+    tree: Tree | None = None,
 ) -> list[RenderedTarget]:
     """Build each target (all discovered ones by default); results keep the order of `targets`.
 
@@ -71,7 +72,7 @@ def render_targets(
     annotations are stripped from the manifests, and `text` is the plain build output without them.
     """
     root = repo_root.resolve()
-    tree = Tree(root)
+    tree = tree or Tree(root)  # a caller's tree (check's) keeps one walk of the target graph per run
     names = list(targets) if targets is not None else discover(root, tree)
     for name in names:
         tree.inputs(root / name)  # the guard: refuses references outside the root before kustomize runs

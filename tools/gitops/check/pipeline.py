@@ -32,6 +32,7 @@ from gitops.manifests import Manifest
 from gitops.policy.context import environment_of
 from gitops.policy.runner import manifests_by_target, run_policy
 from gitops.policy.suppress import suppress_findings
+from gitops.targets import Tree, discover, select
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,13 @@ def _finding_key(finding: Finding) -> tuple[Any, ...]:
     return (finding.file or "~", finding.line or 0, finding.target or "", finding.rule, finding.path, finding.message)
 
 
-def _blocked_targets(repo_root: Path, targets: Sequence[str], bad_files: set[str]) -> dict[str, list[str]]:
+def _blocked_targets(tree: Tree, targets: Sequence[str], bad_files: set[str]) -> dict[str, list[str]]:
     """{target: the unreadable source files it reads} for targets kustomize would refuse to build."""
     if not bad_files:
         return {}
-    from gitops.targets import Tree
-
-    tree = Tree(repo_root)
     blocked = {}
     for target in targets:
-        inputs = {tree.rel(p) for p in tree.inputs(repo_root / target)}
+        inputs = {tree.rel(p) for p in tree.inputs(tree.root / target)}
         if inputs & bad_files:
             blocked[target] = sorted(inputs & bad_files)
     return blocked
@@ -70,7 +68,6 @@ def check_repo(
 ) -> CheckResult:
     """Run the whole check over the given targets (default: all). Raises GitopsError for bad input."""
     from gitops.render import render_targets  # keeps the library importable without kustomize
-    from gitops.targets import discover, select
 
     options = options or CheckOptions()
     root = repo_root.resolve()
@@ -87,11 +84,12 @@ def check_repo(
 
     sources = SourceIndex(root)
     findings = sources.findings()
-    every_target = discover(root)
-    names = select(root, targets) if targets else every_target
-    blocked = _blocked_targets(root, names, {f.file for f in findings if f.file})
+    tree = Tree(root)
+    every_target = discover(root, tree)
+    names = select(root, targets, tree) if targets else every_target
+    blocked = _blocked_targets(tree, names, {f.file for f in findings if f.file})
     to_render = [n for n in names if n not in blocked]
-    rendered = render_targets(root, to_render, origins=True, jobs=options.jobs) if to_render else []
+    rendered = render_targets(root, to_render, origins=True, jobs=options.jobs, tree=tree) if to_render else []
     manifests = [m for r in rendered for m in r.manifests]
     findings.extend(validate_manifests(manifests, schema_set, validation))
 
