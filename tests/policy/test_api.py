@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops.check.docs import DOCS_FILE, render_docs
 from gitops.check.findings import Finding, Severity
 from gitops.errors import GitopsError
 from gitops.manifests import Identity, Manifest, identity_of
 from gitops.policy.api import explain, new_findings, run_policy, validate_config
-from gitops.policy.docs import DOCS_FILE, render_docs
 from gitops.policy.env import resolve_env
 from gitops.render import render_targets
 from tests.helpers import REPO_ROOT
@@ -186,7 +186,7 @@ def test_shipped_config_is_valid() -> None:
 
 def test_docs_are_generated_from_the_registry() -> None:
     assert (REPO_ROOT / DOCS_FILE).read_text(encoding="utf-8") == render_docs(), (
-        "docs/rules.md is stale: run `python -m gitops.policy.docs`"
+        "docs/rules.md is stale: run `python -m gitops.check.docs`"
     )
 
 
