@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from gitops.check.schema import SchemaSet
 from gitops.config import load_config
 from gitops.manifests import Manifest
 from gitops.render import render_targets
-from gitops.schema import SchemaSet
 from tests.helpers import REPO_ROOT, run_gitops
 
 SHIPPED = ("base", "overlays", "clusters", "gitops.yaml", ".sops.yaml")

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops.check import check_repo
+from gitops.check.pipeline import check_repo
+from gitops.check.schema import SCHEMAS_DIR, SchemaSet, validate_body
 from gitops.config import load_config
 from gitops.crd_schemas import CrdSchemas, object_meta_defs, served_versions, to_json_schema
 from gitops.errors import GitopsError
-from gitops.schema import SCHEMAS_DIR, SchemaSet, validate_body
 from tests.helpers import run_gitops, write_tree
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "crd_examples"

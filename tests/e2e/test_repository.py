@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from gitops.check.schema import SchemaSet
 from gitops.config import load_config
 from gitops.k8s import iter_containers
 from gitops.manifests import Manifest
 from gitops.render import render_targets
-from gitops.schema import SchemaSet
 from gitops.targets import discover
 from tests.helpers import REPO_ROOT
 

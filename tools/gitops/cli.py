@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "check": (
         "check",
-        "Validate every rendered document against strict Kubernetes/Flux schemas (and registered checks).",
+        "Validate every rendered document: strict Kubernetes/Flux schemas, secret hygiene, the Mastodon policy.",
     ),
     "secrets": ("secrets", "Encrypt and decrypt SOPS files (age), keep their keys current, package the database CA."),
     "diff": ("diff", "Render BASE and HEAD, compare per target. Exit 0: no changes, 1: changes, 2: error."),

@@ -10,12 +10,12 @@ from typing import Any
 
 import yaml
 
+from gitops.check.schema import _read_schema
 from gitops.config import DEFAULT_KUBERNETES_VERSION
 from gitops.crd_schemas import OBJECT_META_SOURCE, catalog_file_name, is_crd, object_meta_defs, served_versions
 from gitops.errors import GitopsError
 from gitops.manifests import YAML_LOADER
 from gitops.paths import SCHEMAS_DIR
-from gitops.schema import _read_schema
 from gitops.schemagen import _write_json as write_json  # one atomic JSON writer
 
 

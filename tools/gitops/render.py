@@ -68,6 +68,7 @@ def render_targets(
     kustomize: Kustomize | None = None,
     progress: Progress | None = None,
     limits: Limits | None = None,
+    tree: Tree | None = None,
 ) -> list[RenderedTarget]:
     """Build each target (all discovered ones by default); results keep the order of `targets`.
 
@@ -77,7 +78,7 @@ def render_targets(
     """
     limits = limits or limits_from({})  # callers without a config still honour the environment's bounds
     root = repo_root.resolve()
-    tree = Tree(root, limits=limits)
+    tree = tree or Tree(root, limits=limits)  # a caller's tree (check's) keeps one walk of the target graph per run
     names = list(targets) if targets is not None else discover(root, tree)
     for name in names:
         # the guard, before kustomize runs: references stay inside the root, every input file parses,

@@ -259,7 +259,7 @@ class Tree:
         last of two duplicate keys); each referenced file must exist, stay within the size limit, be UTF-8
         YAML without alias bombs and without duplicate keys.
         """
-        from gitops.sourcemap import duplicate_keys_fast  # check's detection, so render and check agree
+        from gitops.check.sourcemap import duplicate_keys_in  # check's detection: render and check agree
 
         self.inputs(directory)
         nodes = [self._cache[d] for d in self._walked(directory)]
@@ -279,7 +279,7 @@ class Tree:
                 text = self._text(path)
                 refuse_alias_bombs(text, shown)
                 try:
-                    duplicates = duplicate_keys_fast(text)
+                    duplicates = duplicate_keys_in(text)
                 except yaml.YAMLError as exc:
                     raise yaml_error(exc, shown) from None
                 if duplicates:

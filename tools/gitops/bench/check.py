@@ -13,10 +13,10 @@ import yaml
 
 from gitops.bench.synthetic import write_synthetic_repo
 from gitops.bench.timing import measure, table
+from gitops.check.schema import SchemaSet, validate_body
 from gitops.config import load_config
 from gitops.manifests import YAML_LOADER
 from gitops.render import render_targets
-from gitops.schema import SchemaSet, validate_body
 
 THROUGHPUT_GOAL = 30.0
 PARSE_GOAL = 1.5
@@ -25,7 +25,7 @@ _PEAK_MEMORY = """
 import json, resource, sys
 from collections.abc import Sequence
 from pathlib import Path
-from gitops.check import check_repo
+from gitops.check.pipeline import check_repo
 result = check_repo(Path(sys.argv[1]))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"documents": len(result.manifests), "maxrss_kib": peak}))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from gitops.check import CheckOptions, check_new_only, check_repo
+from gitops.check.formatters import REPORTS, finding_line
+from gitops.check.pipeline import CheckOptions, check_new_only, check_repo
 from gitops.repo import root_from_context
-from gitops.report import FORMATTERS, Summary, finding_line
 
 
 @click.command("check")
@@ -18,7 +18,7 @@ from gitops.report import FORMATTERS, Summary, finding_line
     "-o",
     "--output",
     "output",
-    type=click.Choice(sorted(FORMATTERS)),
+    type=click.Choice(sorted(REPORTS)),
     default="text",
     show_default=True,
     help="Report format (json is documented in docs/check-json.md).",
@@ -45,7 +45,7 @@ from gitops.report import FORMATTERS, Summary, finding_line
     "explain_rule",
     default=None,
     metavar="RULE",
-    help="Explain a policy rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
+    help="Explain a rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
 )
 @click.pass_context
 def command(
@@ -60,7 +60,7 @@ def command(
     base_ref: str | None,
     explain_rule: str | None,
 ) -> None:
-    """Validate every rendered document against strict Kubernetes/Flux schemas (and registered checks)."""
+    """Validate every rendered document: strict Kubernetes/Flux schemas, secret hygiene, the Mastodon policy."""
     root = root_from_context(ctx)
     options = CheckOptions(
         kubernetes_version=kubernetes_version,
@@ -76,14 +76,7 @@ def command(
         result = check_new_only(root, base_ref, targets or None, options)
     else:
         result = check_repo(root, targets or None, options)
-    summary = Summary(
-        kubernetes_version=result.kubernetes_version,
-        targets=result.targets,
-        documents=len(result.manifests),
-        resources=[(m.target, m.identity) for m in result.manifests],
-        skipped_targets=result.skipped_targets,
-    )
-    sys.stdout.write(FORMATTERS[output](result.findings, summary))
+    sys.stdout.write(REPORTS[output](result))
     sys.stdout.flush()
     ctx.exit(1 if result.errors else 0)
 
@@ -91,7 +84,7 @@ def command(
 def _explain(root: Path, rule_id: str, targets: tuple[str, ...], options: CheckOptions) -> int:
     """Print the rule's rationale (and, for DB-1, the arithmetic); exit 1 when the rule has errors."""
     from gitops.manifests import group_by_target
-    from gitops.policy import explain
+    from gitops.policy.api import explain
 
     explain(rule_id)  # an unknown rule is a usage error before anything renders
     result = check_repo(root, targets or None, options)

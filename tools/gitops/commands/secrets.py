@@ -182,11 +182,11 @@ def lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
     FILES are accepted (pre-commit passes them) but the whole repository is checked: a rule in .sops.yaml or a
     Flux Kustomization elsewhere decides whether a file is in order.
     """
-    from gitops.hygiene import check_hygiene
-    from gitops.report import finding_line
+    from gitops.check.formatters import finding_line
+    from gitops.check.secret_gate import lint_sources
 
     del files
-    findings = check_hygiene(root_from_context(ctx))
+    findings = lint_sources(root_from_context(ctx))
     for finding in findings:
         click.echo(finding_line(finding))
     errors = sum(1 for f in findings if f.is_error)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gitops.findings import Finding
+from gitops.check.findings import Finding
 from gitops.k8s import without_generated_hashes
 
 FindingKey = tuple[str, str, str, str, str, str, str]

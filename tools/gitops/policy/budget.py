@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import Environment, PolicyContext, Workload
 from gitops.policy.mastodon import db_endpoint, pool_per_process, processes_per_pod, uses_replica
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 CONFIG_HINT = "gitops.yaml environments.{env}.postgres"
 
@@ -193,3 +193,6 @@ def explain_budget(budget: Budget) -> str:
 
 def _limit(value: int | None, name: str) -> str:
     return f" (limit {value} {name})" if value is not None else ""
+
+
+RULES = (check_budget,)

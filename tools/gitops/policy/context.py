@@ -13,6 +13,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +91,24 @@ class Container:
         return command_tokens(self.body)
 
 
+class Role(StrEnum):
+    """What a pod-bearing object is in a Mastodon deployment (compares equal to its string value)."""
+
+    WEB = "web"
+    STREAMING = "streaming"
+    SIDEKIQ = "sidekiq"
+    JOB = "job"
+    MASTODON = "mastodon"
+    """Runs the Mastodon image, but neither its labels nor its command say as what."""
+    OTHER = "other"
+
+
 @dataclass
 class Workload:
     """A pod-bearing object with its Mastodon role: web, streaming, sidekiq, job, mastodon (unclear) or other."""
 
     manifest: Manifest
-    role: str
+    role: Role
     containers: list[Container]
     pod_pointer: str
     hpa: Manifest | None = None
@@ -158,28 +171,28 @@ class Workload:
         return scaled(value, replicas, round_up=True)
 
 
-def _role(manifest: Manifest, containers: list[Container]) -> str:
+def _role(manifest: Manifest, containers: list[Container]) -> Role:
     kind = manifest.identity.kind
     mastodon = [c for c in containers if c.image.is_mastodon and not c.init]
     if not mastodon:
-        return "other"
+        return Role.OTHER
     if kind in ("Job", "CronJob"):
-        return "job"
+        return Role.JOB
     labels = ((manifest.body.get("metadata") or {}).get("labels")) or {}
     component = str(labels.get("app.kubernetes.io/component", ""))
-    if component in ("web", "streaming"):
-        return component
-    if component.startswith("sidekiq"):
-        return "sidekiq"
+    if component in (Role.WEB, Role.STREAMING):
+        return Role(component)
+    if component.startswith(Role.SIDEKIQ):
+        return Role.SIDEKIQ
     main = mastodon[0]
     tokens = main.tokens
     if main.image.name == STREAMING_REPOSITORY or (tokens and tokens[0] == "node"):
-        return "streaming"
+        return Role.STREAMING
     if "sidekiq" in tokens:
-        return "sidekiq"
+        return Role.SIDEKIQ
     if "puma" in tokens:
-        return "web"
-    return "mastodon"
+        return Role.WEB
+    return Role.MASTODON
 
 
 @dataclass
@@ -237,6 +250,8 @@ class PolicyContext:
     repo_root: Path | None = None
     previous: dict[str, Environment] | None = None
     """The same repository at the base ref, for rules about changes (IMG-2 minor skips, SEC-4 domains)."""
+    known_rules: frozenset[str] = frozenset()
+    """Every rule id check can report (a gitops/ignore of any other id suppresses nothing: IGNORE-2)."""
 
     def env_config(self, environment: str) -> dict[str, Any]:
         envs = self.config.get("environments") or {}
@@ -307,7 +322,7 @@ def _classify(env: Environment) -> None:
             if manifest.identity.kind not in POD_KINDS:
                 continue
             pod_pointer = pod_spec_pointer(manifest.identity.kind)
-            workload = Workload(manifest, "other", [], pod_pointer)
+            workload = Workload(manifest, Role.OTHER, [], pod_pointer)
             lookup = _lookup_for(config_objects, target, manifest.identity.namespace)
             for pointer, body in iter_containers(manifest.body):
                 env_vars = resolve_env(body, manifest, pointer, lookup)

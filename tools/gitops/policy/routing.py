@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.k8s import pod_template_labels, selects
 from gitops.manifests import Manifest
 from gitops.policy.context import Environment, PolicyContext, Workload
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 STREAMING_PATH = "/api/v1/streaming"
 BODY_SIZE_ANNOTATION = "nginx.ingress.kubernetes.io/proxy-body-size"
@@ -269,3 +269,6 @@ def check_streaming_url(ctx: PolicyContext) -> Iterator[Hit]:
                     var.defined_in or workload.manifest,
                     var.pointer,
                 )
+
+
+RULES = (check_routes, check_streaming_url)

@@ -1,4 +1,4 @@
-"""SEC-1/3/4 and CFG-1..3: where secrets live, who gets them, and settings that must agree across processes."""
+"""SEC-3/4 and CFG-1..4: where secrets live, who gets them, and settings that must agree across processes."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from gitops.findings import Severity
-from gitops.hygiene import is_secret_class
+from gitops.check.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import Container, Environment, PolicyContext, Workload
 from gitops.policy.env import EnvVar, secret_values
-from gitops.policy.registry import Hit, rule
 from gitops.policy.routing import services_for
+from gitops.policy.rule import Hit, rule
 
 AREA = "Secrets and configuration"
 APP_SECRET_KEYS = (
@@ -24,57 +23,6 @@ APP_SECRET_KEYS = (
     "ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT",
 )
 AR_SINCE = (4, 3, 0)
-
-
-def is_secret_setting(name: str, value: str) -> bool:
-    """A non-empty secret-class setting; the list of names is the hygiene gate's (one list for both)."""
-    return bool(value) and is_secret_class(name, value)
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-@rule(
-    "SEC-1",
-    Severity.ERROR,
-    AREA,
-    "No secret-class setting in a ConfigMap, an env value or a Flux substitution",
-    """ConfigMaps, literal `env` values and Flux `postBuild.substitute` entries are stored in Git in plain
-    text and are readable by anyone who can list ConfigMaps or pods. The old chart put OIDC, SAML and LDAP
-    secrets into its ConfigMap; this rule catches that class of mistake: SECRET_KEY_BASE, OTP_SECRET,
-    VAPID_PRIVATE_KEY, ACTIVE_RECORD_ENCRYPTION_*, DB_PASS, REPLICA_DB_PASS, *REDIS_PASSWORD, *SMTP_PASSWORD,
-    AWS_SECRET_ACCESS_KEY, ES_PASS, OIDC_CLIENT_SECRET, SAML_PRIVATE_KEY, LDAP_PASSWORD, DEEPL_API_KEY,
-    HCAPTCHA_SECRET_KEY, CACHE_BUSTER_SECRET, and *REDIS_URL / *DATABASE_URL carrying a password. They
-    belong in a SOPS-encrypted Secret.""",
-)
-def check_secret_placement(ctx: PolicyContext) -> Iterator[Hit]:
-    for env in ctx.environments.values():
-        for configmap in env.of_kind("ConfigMap"):
-            for key, value in (configmap.body.get("data") or {}).items():
-                if is_secret_setting(str(key), str(value or "")):
-                    yield Hit(f"{key} is secret-class and sits in a ConfigMap", configmap, f"/data/{_escape(key)}")
-        for workload in env.workloads:
-            for container in workload.containers:
-                for index, entry in enumerate(container.body.get("env") or []):
-                    if not isinstance(entry, dict) or "valueFrom" in entry:
-                        continue
-                    name, value = str(entry.get("name", "")), str(entry.get("value") or "")
-                    if is_secret_setting(name, value):
-                        yield Hit(
-                            f"{name} is secret-class and set as a literal env value in {container.name}",
-                            workload.manifest,
-                            f"{container.pointer}/env/{index}/value",
-                        )
-    for kustomization in ctx.flux:
-        substitute = (kustomization.spec.get("postBuild") or {}).get("substitute") or {}
-        for key, value in substitute.items():
-            if is_secret_setting(str(key), str(value or "")):
-                yield Hit(
-                    f"{key} is secret-class and set in postBuild.substitute",
-                    kustomization.manifest,
-                    f"/spec/postBuild/substitute/{_escape(key)}",
-                )
 
 
 def app_secret_names(env: Environment) -> set[str]:
@@ -377,3 +325,6 @@ def _within(
     inner: ipaddress.IPv4Network | ipaddress.IPv6Network, outer: ipaddress.IPv4Network | ipaddress.IPv6Network
 ) -> bool:
     return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
+RULES = (check_app_secrets, check_domains, check_ports, check_agreement, check_trusted_proxies)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.manifests import Manifest
 from gitops.policy.context import PolicyContext
 from gitops.policy.mastodon import db_endpoint, int_env, sidekiq_concurrency
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Connection budget and database"
 
@@ -130,3 +130,6 @@ def check_removed_settings(ctx: PolicyContext) -> Iterator[Hit]:
                             var.defined_in or workload.manifest,
                             var.pointer,
                         )
+
+
+RULES = (check_db_pool, check_pooler, check_removed_settings)

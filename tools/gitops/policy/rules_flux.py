@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.k8s import generated_base
 from gitops.manifests import Manifest
 from gitops.policy.context import Environment, FluxKustomization, PolicyContext, Workload
-from gitops.policy.registry import Hit, rule
 from gitops.policy.routing import parent_gateways
+from gitops.policy.rule import Hit, rule
 
 AREA = "Flux and GitOps"
 FORCE_ANNOTATION = "kustomize.toolkit.fluxcd.io/force"
@@ -310,3 +310,6 @@ def check_route_infrastructure(ctx: PolicyContext, env: Environment) -> Iterator
                 app.manifest,
                 "/spec/dependsOn",
             )
+
+
+RULES = (check_migration_chain, check_migration_jobs, check_rollout_triggers, check_app_kustomizations)

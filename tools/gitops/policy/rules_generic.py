@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import PolicyContext
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Generic workload hygiene"
 LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
@@ -144,3 +144,6 @@ def check_privileges(ctx: PolicyContext) -> Iterator[Hit]:
                         workload.manifest,
                         f"{where}/allowPrivilegeEscalation",
                     )
+
+
+RULES = (check_resources, check_probes_present, check_non_root, check_pinned, check_privileges)

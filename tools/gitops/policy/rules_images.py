@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import (
     RAILS_REPOSITORY,
     STREAMING_REPOSITORY,
@@ -15,7 +15,7 @@ from gitops.policy.context import (
     parse_release,
 )
 from gitops.policy.mastodon import sidekiq_concurrency, sidekiq_queues
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Images and versions"
 
@@ -183,3 +183,6 @@ def check_commands(ctx: PolicyContext) -> Iterator[Hit]:
 
 def _has_pair(tokens: list[str], flag: str, value: str) -> bool:
     return any(tokens[i] == flag and tokens[i + 1] == value for i in range(len(tokens) - 1))
+
+
+RULES = (check_one_version, check_release_tags, check_commands)

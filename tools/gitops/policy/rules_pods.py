@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.k8s import pod_template_labels, scaled, selects
 from gitops.policy.context import Container, PolicyContext, Workload
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Probes, resources and security"
 MASTODON_UID = 991
@@ -235,3 +235,6 @@ def check_disruption_budget(ctx: PolicyContext) -> Iterator[Hit]:
                         budget,
                         "/spec",
                     )
+
+
+RULES = (check_probes, check_memory, check_security_context, check_disruption_budget)

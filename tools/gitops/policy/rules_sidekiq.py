@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.k8s import scaled
 from gitops.policy.context import PolicyContext, Workload
 from gitops.policy.mastodon import is_scheduler, rails_version, sidekiq_queues
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "Sidekiq topology"
 REQUIRED_QUEUES = ("default", "push", "ingress", "mailers", "pull", "scheduler")
@@ -141,3 +141,6 @@ def check_smtp_credentials(ctx: PolicyContext) -> Iterator[Hit]:
                     workload.manifest,
                     main.pointer,
                 )
+
+
+RULES = (check_single_scheduler, check_scheduler_rollout, check_queue_coverage, check_smtp_credentials)

@@ -7,10 +7,10 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
-from gitops.findings import Severity
+from gitops.check.findings import Severity
 from gitops.policy.context import Container, Environment, PolicyContext, Workload
 from gitops.policy.env import secret_values
-from gitops.policy.registry import Hit, rule
+from gitops.policy.rule import Hit, rule
 
 AREA = "TLS"
 REDIS_URLS = ("REDIS_URL", "SIDEKIQ_REDIS_URL", "CACHE_REDIS_URL")
@@ -382,3 +382,14 @@ def check_verify_full(ctx: PolicyContext) -> Iterator[Hit]:
                 var.defined_in or workload.manifest,
                 var.pointer,
             )
+
+
+RULES = (
+    check_redis_driver,
+    check_sslmode,
+    check_ca_files,
+    check_bypasses,
+    check_job_tls,
+    check_redis_trust,
+    check_verify_full,
+)

@@ -9,12 +9,13 @@ from typing import Any
 
 import jsonschema
 
+from gitops.check.findings import Finding
+from gitops.check.registry import RETIRED, RULES, policy_rules, rule_sort_key
 from gitops.errors import GitopsError
-from gitops.findings import Finding
 from gitops.manifests import Manifest
 from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
 from gitops.policy.context import PolicyContext, build_environments, build_flux
-from gitops.policy.registry import RULES, Hit, ensure_loaded, rule_sort_key
+from gitops.policy.rule import Hit
 from gitops.render import RenderedTarget
 
 SCHEMA_FILE = SCHEMAS_DIR / "policy-config.schema.json"
@@ -52,25 +53,27 @@ def build_context(
     base = None
     if previous is not None:
         base = build_environments(previous if isinstance(previous, dict) else targets_of(previous))
-    return PolicyContext(build_environments(targets), build_flux(targets), config, repo_root, base)
+    return PolicyContext(
+        build_environments(targets), build_flux(targets), config, repo_root, base, frozenset(RULES) | frozenset(RETIRED)
+    )
 
 
 def evaluate(ctx: PolicyContext, rule_ids: Sequence[str] | None = None) -> list[Finding]:
     """Findings of the selected rules (all by default), after suppressions."""
-    ensure_loaded()
     from gitops.policy.suppress import apply_suppressions
 
-    selected = [RULES[r] for r in rule_ids] if rule_ids is not None else list(RULES.values())
+    selected = [RULES[r] for r in rule_ids] if rule_ids is not None else policy_rules()
     raw: list[tuple[Finding, Manifest | None]] = []
     for rule in sorted(selected, key=lambda r: rule_sort_key(r.id)):
         seen: set[tuple[Any, ...]] = set()
+        assert rule.check is not None, f"{rule.id} is reported by a pipeline stage, not the policy pack"
         for hit in rule.check(ctx):
             finding = to_finding(rule.id, rule.severity, hit)
             key = (finding.identity, finding.target, finding.path, finding.message)
             if key not in seen:
                 seen.add(key)
                 raw.append((finding, hit.manifest))
-    findings = apply_suppressions(raw)
+    findings = apply_suppressions(raw, RETIRED)
     return sorted(findings, key=_order)
 
 

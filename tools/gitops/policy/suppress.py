@@ -7,18 +7,20 @@ and is itself a finding (IGNORE-1): a silenced rule must say why, so the next re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
-from gitops.findings import Finding, Severity
-from gitops.manifests import Manifest
+from gitops.check.findings import Finding, Severity
+from gitops.manifests import Identity, Manifest
 from gitops.policy.context import PolicyContext
-from gitops.policy.registry import RULES, Hit, rule
+from gitops.policy.rule import Hit, rule
 
 ANNOTATION = "gitops/ignore"
 POINTER = "/metadata/annotations/gitops~1ignore"
 # Entries are separated by newlines, or by ";" when a rule id follows (a reason may contain ";").
-_SEPARATOR = re.compile(r"\n|;(?=\s*[A-Za-z]+-\d+\s*(?::|$))")
-_ENTRY = re.compile(r"^\s*([A-Za-z]+-\d+)\s*(?::(.*))?$", re.DOTALL)
+# Rule ids: policy ids (SEC-1) and stage ids (SCHEMA-UNKNOWN-FIELD, SEC-SECRET-IN-CONFIG).
+_RULE_ID = r"[A-Za-z]+(?:-[A-Za-z0-9]+)+"
+_SEPARATOR = re.compile(rf"\n|;(?=\s*{_RULE_ID}\s*(?::|$))")
+_ENTRY = re.compile(rf"^\s*({_RULE_ID})\s*(?::(.*))?$", re.DOTALL)
 
 
 def parse_ignore(value: str) -> list[tuple[str, str]]:
@@ -79,7 +81,7 @@ def check_reasons(ctx: PolicyContext) -> Iterator[Hit]:
     "IGNORE-2",
     Severity.WARNING,
     "Suppressions",
-    "A gitops/ignore entry names an existing policy rule",
+    "A gitops/ignore entry names an existing rule",
     """A suppression of a rule id that does not exist (a typo, or a retired rule) silences nothing and
     misleads the reader into thinking a check is disabled on purpose.""",
 )
@@ -89,15 +91,35 @@ def check_known(ctx: PolicyContext) -> Iterator[Hit]:
         if value is None:
             continue
         for rule_id, _ in parse_ignore(value):
-            if _ENTRY.match(rule_id) and rule_id not in RULES:
+            if _ENTRY.match(rule_id) and rule_id not in ctx.known_rules:
                 yield Hit(f"gitops/ignore names unknown rule {rule_id}", manifest, POINTER)
 
 
-def apply_suppressions(raw: list[tuple[Finding, Manifest | None]]) -> list[Finding]:
+def apply_suppressions(
+    raw: Iterable[tuple[Finding, Manifest | None]], retired: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Findings minus those the resource they are about suppresses (IGNORE-* themselves are never suppressed).
+    `retired` maps a retired rule id to the rule now reporting its fact, so old suppressions keep working."""
+    renamed = retired or {}
     kept: list[Finding] = []
     for finding, manifest in raw:
         meta = finding.rule in ("IGNORE-1", "IGNORE-2")
-        if manifest is not None and not meta and finding.rule in suppressed_rules(manifest):
+        if (
+            manifest is not None
+            and not meta
+            and finding.rule in {renamed.get(r, r) for r in suppressed_rules(manifest)}
+        ):
             continue
         kept.append(finding)
     return kept
+
+
+def suppress_findings(
+    findings: Iterable[Finding], manifests: Iterable[Manifest], retired: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """apply_suppressions for findings of any rule on rendered resources, found by (target, identity)."""
+    by_resource: dict[tuple[str | None, Identity | None], Manifest] = {(m.target, m.identity): m for m in manifests}
+    return apply_suppressions(((f, by_resource.get((f.target, f.identity))) for f in findings), retired)
+
+
+RULES = (check_reasons, check_known)

@@ -16,85 +16,109 @@ from typing import Any
 
 import jsonschema_rs
 
+from gitops.check.findings import Finding, Severity
+from gitops.check.rules import Rule
 from gitops.crd_schemas import OBJECT_META_SOURCE, CrdSchemas, object_meta_defs
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.manifests import Manifest
 from gitops.paths import SCHEMAS_DIR
-from gitops.rules import register_rule
 
 ENV_SCHEMA = "mastodon/env-configmap.schema.json"
 SOPS_SCHEMA = "sops-metadata.schema.json"
 DEFAULT_ENV_CONFIGMAPS = ("mastodon-env", "mastodon-db-direct")
+AREA = "Schema"
 
-UNKNOWN_FIELD = register_rule(
+UNKNOWN_FIELD = Rule(
     "SCHEMA-UNKNOWN-FIELD",
     Severity.ERROR,
     "Field not in the schema",
     "The API server drops unknown fields (or rejects them with server-side field validation), so a typo such as"
     " `imagePullPolcy` or `replica` silently does nothing. Strict schemas make it an error.",
+    area=AREA,
 )
-WRONG_TYPE = register_rule(
+WRONG_TYPE = Rule(
     "SCHEMA-TYPE",
     Severity.ERROR,
     "Value has the wrong type",
     'A string where an integer belongs (`replicas: "3"`), or a map where a list belongs, is rejected at apply time.',
+    area=AREA,
 )
-REQUIRED = register_rule(
+REQUIRED = Rule(
     "SCHEMA-REQUIRED",
     Severity.ERROR,
     "Required field missing",
     "The API server (or the Flux controller) refuses an object without its required fields, e.g. a Deployment"
     " without `selector` or a Flux Kustomization without `prune` or `sourceRef`.",
+    area=AREA,
 )
-BAD_VALUE = register_rule(
+BAD_VALUE = Rule(
     "SCHEMA-VALUE",
     Severity.ERROR,
     "Value not allowed by the schema",
     "Enumerations, patterns and other constraints of the schema (e.g. an unknown `DB_SSLMODE`, a Flux interval"
     " that is not a Go duration).",
+    area=AREA,
 )
-UNKNOWN_API_VERSION = register_rule(
+UNKNOWN_API_VERSION = Rule(
     "SCHEMA-UNKNOWN-API-VERSION",
     Severity.ERROR,
     "apiVersion not served",
     "The pinned Kubernetes release (or the CRD of a custom kind: Flux, Gateway API, ...) does not serve this kind"
     " under this apiVersion, e.g. `apps/v1beta2`"
     " or `policy/v1beta1` PodDisruptionBudget: the apply fails. --ignore-missing-schemas does not change this.",
+    area=AREA,
 )
-MISSING_SCHEMA = register_rule(
+MISSING_SCHEMA = Rule(
     "SCHEMA-MISSING",
     Severity.ERROR,
     "No schema for this kind",
     "Check fails closed: a resource nothing can validate is an error, so a new CRD does not slip through"
     " unchecked. --ignore-missing-schemas (or gitops.yaml check.ignoreMissingSchemas) makes it a warning.",
+    area=AREA,
 )
-NOT_AN_OBJECT = register_rule(
+NOT_AN_OBJECT = Rule(
     "SCHEMA-NO-KIND",
     Severity.ERROR,
     "Document without apiVersion or kind",
     "Every Kubernetes object needs apiVersion and kind; without them nothing can apply or validate it.",
+    area=AREA,
 )
-SOPS_METADATA = register_rule(
+SOPS_METADATA = Rule(
     "SCHEMA-SOPS",
     Severity.ERROR,
     "Malformed SOPS metadata",
     "The `sops` block of an encrypted resource is checked against the SOPS v3 metadata format before it is"
     " stripped for Kubernetes validation; kustomize-controller cannot decrypt a document with a broken block.",
+    area=AREA,
 )
-ENV_VALUE = register_rule(
+ENV_VALUE = Rule(
     "MASTODON-ENV",
     Severity.ERROR,
     "Invalid Mastodon environment value",
     "Known Mastodon settings in the env ConfigMap are checked for type and allowed values (e.g. DB_SSLMODE must"
     " be one of libpq's modes or `no-verify`, booleans are `true`/`false`, ports are numbers).",
+    area=AREA,
 )
-ENV_UNKNOWN_KEY = register_rule(
+ENV_UNKNOWN_KEY = Rule(
     "MASTODON-ENV-UNKNOWN-KEY",
     Severity.WARNING,
     "Unknown key in the Mastodon env ConfigMap",
     "Mastodon ignores variables it does not know, so a misspelt or removed setting (STREAMING_CLUSTER_NUM,"
     " REDIS_NAMESPACE) has no effect. A warning: new Mastodon releases add settings before this list knows them.",
+    area=AREA,
+)
+
+RULES = (
+    UNKNOWN_FIELD,
+    WRONG_TYPE,
+    REQUIRED,
+    BAD_VALUE,
+    UNKNOWN_API_VERSION,
+    MISSING_SCHEMA,
+    NOT_AN_OBJECT,
+    SOPS_METADATA,
+    ENV_VALUE,
+    ENV_UNKNOWN_KEY,
 )
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyrage import x25519
 
-from gitops.findings import Severity
-from gitops.hygiene import check_hygiene, is_secret_class
+from gitops.check.findings import Severity
+from gitops.check.secret_gate import check_hygiene, is_secret_class, secrets_in_config
 from gitops.manifests import manifests_from_build
 from gitops.sops import Scope, encrypt_text
 from tests.helpers import write_tree
+from tests.policy.test_rules import Targets, container, env_map, fresh, mutate, obj, set_env
 from tests.sops_helpers import TEST_RECIPIENT
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -225,13 +228,64 @@ def test_production_rule_with_the_published_test_key(tmp_path: Path) -> None:
 def test_every_rule_id_the_gate_reports_is_registered_and_documented() -> None:
     import re
 
-    import gitops.hygiene
-    from gitops.rules import get_rule
+    import gitops.check.secret_gate
+    from gitops.check.registry import get_rule
     from tests.helpers import REPO_ROOT
 
-    used = set(re.findall(r'"(SEC-[A-Z-]+)"', Path(gitops.hygiene.__file__).read_text()))
+    used = set(re.findall(r'"(SEC-[A-Z-]+)"', Path(gitops.check.secret_gate.__file__).read_text()))
     assert used >= {"SEC-PLAINTEXT-SECRET", "SEC-SECRET-IN-CONFIG", "SEC-TEST-KEY"}
     docs = (REPO_ROOT / "docs/rules.md").read_text()
     for rule_id in used:
         assert get_rule(rule_id) is not None, rule_id
-        assert f"| {rule_id} |" in docs, rule_id
+        assert f"### {rule_id}\n" in docs, rule_id
+
+
+# --- one rule for secret-class values, judged on rendered manifests (the policy pack's SEC-1 retired into it) ---
+
+
+def _flux_spec(targets: Targets, name: str) -> dict[str, Any]:
+    return obj(targets, "Kustomization", name, "clusters/production")["spec"]
+
+
+def _resolve(body: Any, pointer: str) -> Any:
+    """RFC 6901: the value `pointer` addresses in `body` (KeyError/IndexError when it does not exist)."""
+    for token in pointer.lstrip("/").split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        body = body[int(token)] if isinstance(body, list) else body[token]
+    return body
+
+
+SUBSTITUTE = {"substitute": {"SMTP_PASSWORD": "x"}}
+RENDERED_LEAKS = [
+    ("configmap", mutate(lambda t: env_map(t).update(DB_PASS="hunter2")), ("ConfigMap", "mastodon-env-425m7h8278"),
+     "/data/DB_PASS", "hunter2"),
+    ("literal-env", mutate(lambda t: set_env(container(t, "mastodon-web"), "SECRET_KEY_BASE", "abc")),
+     ("Deployment", "mastodon-web"), None, "abc"),
+    ("redis-url-with-password", mutate(lambda t: env_map(t).update(REDIS_URL="rediss://default:pw@redis:25061")),
+     ("ConfigMap", "mastodon-env-425m7h8278"), "/data/REDIS_URL", "rediss://default:pw@redis:25061"),
+    ("flux-substitute", mutate(lambda t: _flux_spec(t, "mastodon-apps").update(postBuild=SUBSTITUTE)),
+     ("Kustomization", "mastodon-apps"), "/spec/postBuild/substitute/SMTP_PASSWORD", "x"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("build", "about", "expected_pointer", "value"), [pytest.param(*c[1:], id=c[0]) for c in RENDERED_LEAKS]
+)
+def test_secret_class_value_in_rendered_config_is_one_finding_with_a_real_pointer(
+    build: Callable[[], Targets], about: tuple[str, str], expected_pointer: str | None, value: str
+) -> None:
+    manifests = [m for target in build().values() for m in target]
+    findings = secrets_in_config([], manifests)
+    assert [(f.rule, f.severity) for f in findings] == [("SEC-SECRET-IN-CONFIG", Severity.ERROR)]
+    finding = findings[0]
+    assert finding.identity is not None and (finding.identity.kind, finding.identity.name) == about
+    manifest = next(m for m in manifests if m.identity == finding.identity and m.target == finding.target)
+    assert _resolve(manifest.body, finding.path) == value
+    if expected_pointer is not None:
+        assert finding.path == expected_pointer
+    assert finding.file == f"{finding.target}/source.yaml"
+    assert value not in finding.message
+
+
+def test_the_good_rendered_fixture_has_no_secret_in_config() -> None:
+    assert secrets_in_config([], [m for target in fresh().values() for m in target]) == []

@@ -1,35 +1,19 @@
 """Formatters for check results: text (people), json (machines, see docs/check-json.md), junit (CI), github.
 
-Each takes the findings plus a small summary and returns the whole document as a string.
+Each takes the CheckResult and returns the whole document as a string.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from gitops.findings import Finding, Severity
+from gitops.check.findings import CheckResult, Finding, Severity
 from gitops.manifests import Identity
 
 JSON_FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Summary:
-    kubernetes_version: str
-    targets: Sequence[str]
-    documents: int
-    resources: Sequence[tuple[str, Identity]] = field(default_factory=tuple)
-    """(target, identity) of every checked document: junit lists passing resources too."""
-    skipped_targets: Sequence[str] = field(default_factory=tuple)
-
-
-def _counts(findings: Sequence[Finding]) -> tuple[int, int]:
-    errors = sum(1 for f in findings if f.is_error)
-    return errors, len(findings) - errors
 
 
 def _location(finding: Finding) -> str:
@@ -46,13 +30,12 @@ def finding_line(f: Finding) -> str:
     return f"{_location(f)}: {f.severity.value} {f.rule}{resource}{path}: {f.message}{target}"
 
 
-def format_text(findings: Sequence[Finding], summary: Summary) -> str:
-    lines = [finding_line(f) for f in findings]
-    errors, warnings = _counts(findings)
-    skipped = f", {len(summary.skipped_targets)} not rendered" if summary.skipped_targets else ""
+def text_report(result: CheckResult) -> str:
+    lines = [finding_line(f) for f in result.findings]
+    skipped = f", {len(result.skipped_targets)} not rendered" if result.skipped_targets else ""
     lines.append(
-        f"{len(summary.targets)} targets{skipped}, {summary.documents} documents checked against Kubernetes"
-        f" {summary.kubernetes_version}: {errors} errors, {warnings} warnings"
+        f"{len(result.targets)} targets{skipped}, {len(result.manifests)} documents checked against Kubernetes"
+        f" {result.kubernetes_version}: {result.errors} errors, {result.warnings} warnings"
     )
     return "\n".join(lines) + "\n"
 
@@ -81,19 +64,18 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-def format_json(findings: Sequence[Finding], summary: Summary) -> str:
-    errors, warnings = _counts(findings)
+def json_report(result: CheckResult) -> str:
     document = {
         "version": JSON_FORMAT_VERSION,
-        "kubernetesVersion": summary.kubernetes_version,
+        "kubernetesVersion": result.kubernetes_version,
         "summary": {
-            "targets": len(summary.targets),
-            "skippedTargets": list(summary.skipped_targets),
-            "documents": summary.documents,
-            "errors": errors,
-            "warnings": warnings,
+            "targets": len(result.targets),
+            "skippedTargets": list(result.skipped_targets),
+            "documents": len(result.manifests),
+            "errors": result.errors,
+            "warnings": result.warnings,
         },
-        "findings": [finding_json(f) for f in findings],
+        "findings": [finding_json(f) for f in result.findings],
     }
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
@@ -104,12 +86,13 @@ def _case_name(identity: Identity | None, finding: Finding | None = None) -> str
     return (finding.file if finding and finding.file else None) or "repository"
 
 
-def format_junit(findings: Sequence[Finding], summary: Summary) -> str:
-    """One testsuite per target (plus one for source files); one testcase per resource, failures = errors."""
+def junit_report(result: CheckResult) -> str:
+    """One testsuite per target (plus one for source files); one testcase per resource, failures = errors.
+    Every checked resource is a testcase, so passing resources show too."""
     by_case: dict[tuple[str, str], list[Finding]] = {}
-    for target, identity in summary.resources:
-        by_case.setdefault((target, _case_name(identity)), [])
-    for f in findings:
+    for manifest in result.manifests:
+        by_case.setdefault((manifest.target, _case_name(manifest.identity)), [])
+    for f in result.findings:
         by_case.setdefault((f.target or "sources", _case_name(f.identity, f)), []).append(f)
 
     root = ET.Element("testsuites", name="gitops check")
@@ -149,10 +132,10 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def format_github(findings: Sequence[Finding], summary: Summary) -> str:
+def github_report(result: CheckResult) -> str:
     """GitHub Actions workflow commands: annotations on the source file and line."""
     lines = []
-    for f in findings:
+    for f in result.findings:
         level = "error" if f.severity is Severity.ERROR else "warning"
         props = []
         if f.file:
@@ -163,14 +146,14 @@ def format_github(findings: Sequence[Finding], summary: Summary) -> str:
         subject = f"{f.identity} " if f.identity else ""
         path = f"{f.path}: " if f.path else ""
         lines.append(f"::{level} {','.join(props)}::{_escape_data(subject + path + f.message)}")
-    errors, warnings = _counts(findings)
-    lines.append(f"gitops check: {summary.documents} documents, {errors} errors, {warnings} warnings")
+    lines.append(f"gitops check: {len(result.manifests)} documents, {result.errors} errors, {result.warnings} warnings")
     return "\n".join(lines) + "\n"
 
 
-FORMATTERS: dict[str, Callable[[Sequence[Finding], Summary], str]] = {
-    "text": format_text,
-    "json": format_json,
-    "junit": format_junit,
-    "github": format_github,
+REPORTS: dict[str, Callable[[CheckResult], str]] = {
+    "text": text_report,
+    "json": json_report,
+    "junit": junit_report,
+    "github": github_report,
 }
+"""`gitops check -o NAME`: the report of a whole check result, as one string."""

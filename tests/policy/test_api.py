@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops.check.docs import DOCS_FILE, render_docs
+from gitops.check.findings import Finding, Severity
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.manifests import Identity, Manifest, identity_of
-from gitops.policy import explain, new_findings, run_policy, validate_config
-from gitops.policy.docs import DOCS_FILE, render_docs
+from gitops.policy.api import explain, new_findings, run_policy, validate_config
 from gitops.policy.env import resolve_env
 from gitops.render import render_targets
 from tests.helpers import REPO_ROOT
-from tests.test_policy_rules import CONFIG, check, container, env_map, fresh, set_env
+from tests.policy.test_rules import CONFIG, check, container, fresh, set_env
 
 
 def _config(**postgres: int) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def test_explain_db1_shows_the_arithmetic() -> None:
 
 def test_explain_other_rules_and_unknown_rules() -> None:
     assert explain("SQ-1").startswith("SQ-1 (error): Exactly one Sidekiq process serves the scheduler queue")
-    with pytest.raises(GitopsError, match="--explain NOPE-1: no such policy rule"):
+    with pytest.raises(GitopsError, match="--explain NOPE-1: no such rule"):
         explain("NOPE-1")
 
 
@@ -147,7 +147,7 @@ def _finding(rule: str, name: str, message: str, path: str = "") -> Finding:
 
 
 def test_new_findings_ignore_hash_suffixes_files_and_lines_but_count_duplicates() -> None:
-    base = [_finding("SEC-1", "mastodon-env-mc98gffc27", "DB_PASS is secret-class", "/data/DB_PASS")]
+    base = [_finding("SEC-1", "mastodon-env-425m7h8278", "DB_PASS is secret-class", "/data/DB_PASS")]
     moved = Finding(**{**base[0].__dict__, "file": "other.yaml", "line": 9})
     renamed = _finding("SEC-1", "mastodon-env-b7fg29bc8m", "DB_PASS is secret-class", "/data/DB_PASS")
     fresh_one = _finding("SEC-1", "mastodon-env-b7fg29bc8m", "SMTP_PASSWORD is secret-class", "/data/SMTP_PASSWORD")
@@ -159,10 +159,11 @@ def test_new_findings_ignore_hash_suffixes_files_and_lines_but_count_duplicates(
 def test_new_only_end_to_end_on_fixtures() -> None:
     base = fresh()
     head = copy.deepcopy(base)
-    env_map(head)["DB_PASS"] = "hunter2"
+    # (SEC-1 was retired into the secret gate's SEC-SECRET-IN-CONFIG; GEN-1 is a policy rule)
+    container(head, "mastodon-web")["resources"]["requests"].pop("cpu")
     before = run_policy(None, base, CONFIG)
     after = run_policy(None, head, CONFIG)
-    assert [f.rule for f in new_findings(before, after)] == ["SEC-1"]
+    assert [f.rule for f in new_findings(before, after)] == ["GEN-1"]
 
 
 # ---- config, docs ---------------------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ def test_shipped_config_is_valid() -> None:
 
 def test_docs_are_generated_from_the_registry() -> None:
     assert (REPO_ROOT / DOCS_FILE).read_text(encoding="utf-8") == render_docs(), (
-        "docs/rules.md is stale: run `python -m gitops.policy.docs`"
+        "docs/rules.md is stale: run `python -m gitops.check.docs`"
     )
 
 

@@ -14,22 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
+from gitops.check.findings import Finding, Severity
+from gitops.check.rules import Rule
+from gitops.check.schema import pointer
+from gitops.check.sourcemap import UNPARSABLE, SourceIndex
 from gitops.encrypted import is_encrypted_value
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.k8s import is_flux_kustomization, iter_containers
-from gitops.manifests import YAML_LOADER, Identity, Manifest, identity_of
-from gitops.rules import register_rule
+from gitops.manifests import Manifest, identity_of
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.recipients import recipient_drift
 from gitops.sops.rules import CreationRule, find_config, load_rules, rule_for
 
-SOURCE_DIRS = ("base", "overlays", "clusters")
 TEST_KEY_RECIPIENT_FILE = Path("tests/keys/test-age-key.pub")
 # The template's published test recipient, known even after tests/ is deleted from a fork.
 PUBLISHED_TEST_RECIPIENT = "age12zcv6nfjx4342aezm8sdtz0zfz7ccdwrhmyde7gpve4ptqvx94gq7z47w8"
@@ -60,57 +58,65 @@ URL_KEYS = re.compile(r"(REDIS_URL|DATABASE_URL)$")
 URL_WITH_PASSWORD = re.compile(r"://[^/\s@]*:[^/\s@]+@")
 
 
-# The gate's rules, registered for docs/rules.md; the findings below use these ids.
-register_rule(
+AREA = "Secret hygiene"
+PLAINTEXT_SECRET = Rule(
     "SEC-PLAINTEXT-SECRET",
     Severity.ERROR,
     "A Secret in the sources is not SOPS-encrypted",
     "Anything pushed is readable by everyone with access to the repository, forever (history keeps it). Every"
     " kind: Secret under base/, overlays/ or clusters/ must carry a sops block and ENC[] values.",
+    area=AREA,
 )
-register_rule(
+SOPS_RULE = Rule(
     "SEC-SOPS-RULE",
     Severity.ERROR,
     "An encrypted file matches no .sops.yaml creation rule",
     "Without a rule, the next `sops`/`gitops secrets` edit cannot tell which recipients the file is for, and"
     " nothing ensures the environment's cluster key can decrypt it.",
+    area=AREA,
 )
-register_rule(
+SOPS_RECIPIENTS = Rule(
     "SEC-SOPS-RECIPIENTS",
     Severity.ERROR,
     "An encrypted file's age recipients differ from its rule",
     "A recipient was added to or removed from .sops.yaml without re-wrapping the file: the new key cannot decrypt"
     " it, or a retired one still can. `gitops secrets updatekeys FILE` fixes it.",
+    area=AREA,
 )
-register_rule(
+FLUX_DECRYPTION = Rule(
     "SEC-FLUX-DECRYPTION",
     Severity.ERROR,
     "A Flux Kustomization applies encrypted files without `decryption`",
     "kustomize-controller refuses to apply a SOPS-encrypted Secret unless the Kustomization configures"
     " decryption (provider sops and the secretRef holding the age key); the reconcile fails in the cluster.",
+    area=AREA,
 )
-register_rule(
+SECRET_IN_CONFIG = Rule(
     "SEC-SECRET-IN-CONFIG",
     Severity.ERROR,
     "A secret-class key sits in a ConfigMap or a literal env value",
     "SECRET_KEY_BASE, DB_PASS, *_PASSWORD, AWS_SECRET_ACCESS_KEY, URLs with a password and the like are readable"
     " by anyone who can read ConfigMaps or pod specs, and end up in Git in plaintext. They belong in the encrypted"
     " app Secret.",
+    area=AREA,
 )
-register_rule(
+CA_EXPIRY = Rule(
     "SEC-CA-EXPIRY",
     Severity.ERROR,
     "The managed-database CA certificate is expired (a warning 30 days before)",
     "Rails (PGSSLROOTCERT) and streaming (NODE_EXTRA_CA_CERTS) verify the database against this CA; once it expires"
     " every new connection fails. The expiry is read from the plaintext annotation `gitops secrets ca-cert` writes.",
+    area=AREA,
 )
-register_rule(
+TEST_KEY = Rule(
     "SEC-TEST-KEY",
     Severity.WARNING,
     "Production secrets are encrypted for the published test key",
     "The template ships with a test age key whose private half is public, so anyone can decrypt those files."
     " Replace the production recipients with your own and run `gitops secrets updatekeys`.",
+    area=AREA,
 )
+RULES = (PLAINTEXT_SECRET, SOPS_RULE, SOPS_RECIPIENTS, FLUX_DECRYPTION, SECRET_IN_CONFIG, CA_EXPIRY, TEST_KEY)
 
 
 def is_secret_class(key: str, value: Any = None) -> bool:
@@ -135,64 +141,59 @@ class EncryptedFile:
 
 
 def check_hygiene(
-    repo_root: Path, manifests: list[Manifest] | None = None, *, now: dt.datetime | None = None
+    repo_root: Path,
+    manifests: list[Manifest] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    sources: SourceIndex | None = None,
 ) -> list[Finding]:
-    """Every hygiene finding for the repository (sources) and, when given, its rendered manifests."""
+    """Every hygiene finding for the repository's sources; secret-class values are judged on `manifests` when
+    given (what `gitops check` rendered), on the sources otherwise. `sources` is the run's source index."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    documents, encrypted = scan_sources(repo_root)
+    documents, encrypted = scan_sources(sources or SourceIndex(repo_root))
     findings: list[Finding] = []
     findings += plaintext_secrets(documents)
     findings += unmatched_or_drifted_recipients(repo_root, encrypted)
     findings += kustomizations_without_decryption(repo_root, documents, encrypted)
-    findings += secrets_in_config(documents, manifests or [])
+    findings += secrets_in_config(documents, manifests)
     findings += ca_expiry(documents, moment)
     findings += production_rules_with_test_key(repo_root)
     return findings
 
 
-def scan_sources(repo_root: Path) -> tuple[list[SourceDocument], list[EncryptedFile]]:
+def lint_sources(repo_root: Path) -> list[Finding]:
+    """`gitops secrets lint`: the gate on sources alone; a file it cannot parse is an error, not a silent skip."""
+    sources = SourceIndex(repo_root)
+    unreadable = [f for f in sources.findings() if f.rule == UNPARSABLE.id]
+    return unreadable + check_hygiene(repo_root, sources=sources)
+
+
+def scan_sources(sources: SourceIndex) -> tuple[list[SourceDocument], list[EncryptedFile]]:
     """YAML documents of every source file, and every sops-encrypted source file (any format)."""
     documents: list[SourceDocument] = []
     encrypted: list[EncryptedFile] = []
-    for path in _source_files(repo_root):
-        rel = path.relative_to(repo_root).as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-            fmt = formats.format_for(rel)
-        except (OSError, UnicodeDecodeError, GitopsError):
+    for rel in sources.listing():
+        if any(part.startswith(".") for part in rel.split("/")):
             continue
-        if fmt == "yaml":
-            refuse_alias_bombs(text, rel)  # the rules walk every value of every document
-            documents += [SourceDocument(rel, body) for body in _yaml_documents(text)]
-        if formats.has_marker(text, fmt) or (fmt == "yaml" and _has_sops_block(documents, rel)):
+        source = sources.get(rel)
+        try:
+            fmt = formats.format_for(rel)
+        except GitopsError:
+            continue
+        if source.text is None:
+            continue
+        bodies = [data for _, data in source.documents if isinstance(data, dict)]
+        documents += [SourceDocument(rel, body) for body in bodies]
+        yaml_block = bodies[0].get("sops") if fmt == "yaml" and bodies and _is_sops_encrypted(bodies[0]) else None
+        if yaml_block is not None or any(_is_sops_encrypted(b) for b in bodies) or formats.has_marker(source.text, fmt):
             try:
-                meta = parse_metadata(formats.load(text, fmt, rel).metadata, rel)
+                raw = yaml_block if yaml_block is not None else formats.load(source.text, fmt, rel).metadata
+                meta = parse_metadata(raw, rel)
             except GitopsError:
                 meta = None
             recipients = frozenset(meta.recipients) if meta else None
-            encrypted.append(EncryptedFile(rel, path, recipients))
+            encrypted.append(EncryptedFile(rel, sources.repo_root / rel, recipients))
     return documents, encrypted
-
-
-def _source_files(repo_root: Path) -> Iterator[Path]:
-    for top in SOURCE_DIRS:
-        base = repo_root / top
-        if base.is_dir():
-            for path in sorted(base.rglob("*")):
-                parts = path.relative_to(repo_root).parts
-                if path.is_file() and not any(p.startswith(".") for p in parts):
-                    yield path
-
-
-def _yaml_documents(text: str) -> list[dict[str, Any]]:
-    try:
-        return [d for d in yaml.load_all(text, Loader=YAML_LOADER) if isinstance(d, dict)]
-    except yaml.YAMLError:
-        return []  # not our rule to report: render and schema checks name broken YAML
-
-
-def _has_sops_block(documents: list[SourceDocument], rel: str) -> bool:
-    return any(doc.file == rel and _is_sops_encrypted(doc.body) for doc in documents)
 
 
 def _is_sops_encrypted(body: dict[str, Any]) -> bool:
@@ -283,53 +284,60 @@ def kustomizations_without_decryption(
     return findings
 
 
-def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(JSON pointer, key) of secret-class keys in ConfigMap data, literal env values and postBuild substitute."""
-    kind = body.get("kind")
+def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(JSON pointer, key, where) of secret-class values in ConfigMap data, literal env values and Flux
+    postBuild.substitute; the pointer addresses the value inside `body`."""
+    kind = str(body.get("kind"))
     if kind == "ConfigMap":
         for field in ("data", "binaryData"):
             values = body.get(field)
             for key, value in values.items() if isinstance(values, dict) else []:
                 if is_secret_class(str(key), value):
-                    yield f"/{field}/{key}", str(key)
+                    yield pointer((field, key)), str(key), "a ConfigMap"
     if is_flux_kustomization(body):
         substitute = ((body.get("spec") or {}).get("postBuild") or {}).get("substitute")
         for key, value in substitute.items() if isinstance(substitute, dict) else []:
             if is_secret_class(str(key), value):
-                yield f"/spec/postBuild/substitute/{key}", str(key)
-    for _, container in iter_containers(body):
-        for index, env in enumerate(container.get("env") or []):
+                yield pointer(("spec", "postBuild", "substitute", key)), str(key), "postBuild.substitute"
+    for container_pointer, container in iter_containers(body):
+        entries = container.get("env")
+        for position, env in enumerate(entries if isinstance(entries, list) else []):
             if isinstance(env, dict) and "value" in env and is_secret_class(str(env.get("name")), env.get("value")):
-                yield f"/containers/{container.get('name')}/env/{index}", str(env.get("name"))
+                where = f"a literal env value of container {container.get('name')}"
+                yield f"{container_pointer}/env/{position}/value", str(env.get("name")), where
 
 
-def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest]) -> list[Finding]:
-    """SEC-SECRET-IN-CONFIG: secret-class keys where anyone with read access to config can see them."""
+def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest] | None) -> list[Finding]:
+    """SEC-SECRET-IN-CONFIG: secret-class values where anyone with read access to config can see them.
+
+    Judged once per fact: on the rendered manifests when there are any (a configMapGenerator's keys exist only
+    there; the pipeline adds the source line), on the source documents otherwise (`gitops secrets lint`)."""
     findings = []
-    seen: set[tuple[str | None, Identity, str]] = set()
-    for doc in documents:
-        for pointer, key in _config_leaks(doc.body):
-            seen.add((doc.file, identity_of(doc.body), key))
-            message = f"secret-class key {key} in plain configuration; move it to an encrypted Secret"
-            findings.append(_finding("SEC-SECRET-IN-CONFIG", Severity.ERROR, message, doc, path=pointer))
+    if manifests is None:
+        for doc in documents:
+            for path, key, where in _config_leaks(doc.body):
+                findings.append(
+                    _finding(SECRET_IN_CONFIG.id, Severity.ERROR, _leak_message(key, where), doc, path=path)
+                )
+        return findings
     for manifest in manifests:
-        for pointer, key in _config_leaks(manifest.body):
-            if (manifest.origin, manifest.identity, key) in seen:
-                continue
-            seen.add((manifest.origin, manifest.identity, key))
-            message = f"secret-class key {key} in plain configuration; move it to an encrypted Secret"
+        for path, key, where in _config_leaks(manifest.body):
             findings.append(
                 Finding(
-                    "SEC-SECRET-IN-CONFIG",
+                    SECRET_IN_CONFIG.id,
                     Severity.ERROR,
-                    message,
+                    _leak_message(key, where),
                     identity=manifest.identity,
                     target=manifest.target,
-                    path=pointer,
+                    path=path,
                     file=manifest.origin,
                 )
             )
     return findings
+
+
+def _leak_message(key: str, where: str) -> str:
+    return f"secret-class key {key} in {where}; move it to an encrypted Secret"
 
 
 def ca_expiry(documents: list[SourceDocument], now: dt.datetime) -> list[Finding]:

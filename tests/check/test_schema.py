@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
+from gitops.check.findings import CheckResult, Finding, Severity
+from gitops.check.formatters import github_report
+from gitops.check.registry import all_rules, index_rules
+from gitops.check.rules import Rule
+from gitops.check.schema import SCHEMAS_DIR, SchemaSet, ValidationOptions, validate_body, validate_manifests
+from gitops.check.sourcemap import SourceIndex, duplicate_keys_in
 from gitops.config import RepoConfig, load_config, parse_config
 from gitops.errors import GitopsError
-from gitops.findings import Finding, Severity
 from gitops.manifests import Identity, manifests_from_build
-from gitops.report import Summary, format_github
-from gitops.rules import all_rules, register_rule
-from gitops.schema import SCHEMAS_DIR, SchemaSet, ValidationOptions, validate_body, validate_manifests
-from gitops.sourcemap import SourceMap, duplicate_keys_in
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
@@ -234,7 +235,7 @@ def test_source_map_finds_the_deepest_existing_line(tmp_path: Path) -> None:
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Service\n"
         "metadata:\n  name: web\nspec:\n  ports:\n    - port: 80\n      name: http\n"
     )
-    source_map = SourceMap(tmp_path)
+    source_map = SourceIndex(tmp_path)
     web = Identity("v1", "Service", "ns", "prefix-web")
     assert source_map.line("d.yaml", web, "/spec/ports/0/name") == 13
     assert source_map.line("d.yaml", web, "/spec/ports/0/targetPort") == 12
@@ -247,13 +248,14 @@ def test_source_map_finds_the_deepest_existing_line(tmp_path: Path) -> None:
 def test_rule_registry_refuses_conflicting_definitions() -> None:
     ids = {rule.id for rule in all_rules()}
     assert {"SCHEMA-UNKNOWN-FIELD", "SCHEMA-MISSING", "SCHEMA-DUPLICATE-KEY", "MASTODON-ENV"} <= ids
-    with pytest.raises(ValueError, match="registered twice"):
-        register_rule("SCHEMA-MISSING", Severity.WARNING, "other", "other")
+    other = Rule("SCHEMA-MISSING", Severity.WARNING, "other", "other", "Schema")
+    with pytest.raises(ValueError, match="defined twice"):
+        index_rules((*all_rules(), other))
 
 
 def test_github_format_escapes_properties_and_data() -> None:
     finding = Finding("R-1", Severity.WARNING, "50% bad\nsecond line", file="a,b:c.yaml", line=3)
-    line = format_github([finding], Summary("1.33", [], 0)).splitlines()[0]
+    line = github_report(CheckResult([finding], [], [], "1.33")).splitlines()[0]
     assert line == "::warning file=a%2Cb%3Ac.yaml,line=3,title=R-1::50%25 bad%0Asecond line"
 
 
@@ -262,4 +264,43 @@ def test_source_map_finds_generator_literals_in_the_kustomization(tmp_path: Path
         "configMapGenerator:\n  - name: mastodon-env\n    literals:\n      - TZ=UTC\n      - DB_SSLMODE=verify\n"
     )
     identity = Identity("v1", "ConfigMap", None, "mastodon-env-65b4g8864g")
-    assert SourceMap(tmp_path).line("kustomization.yaml", identity, "/data/DB_SSLMODE") == 5
+    assert SourceIndex(tmp_path).line("kustomization.yaml", identity, "/data/DB_SSLMODE") == 5
+
+
+def test_gitops_ignore_suppresses_any_rule_id_and_retired_ids_follow_their_successor() -> None:
+    from gitops.check.registry import RETIRED, get_rule
+    from gitops.policy.suppress import suppress_findings
+
+    def deployment(annotation: str) -> str:
+        return (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+            f"  annotations:\n    gitops/ignore: {annotation!r}\n"
+        )
+
+    for annotation, rule in (
+        ("SCHEMA-UNKNOWN-FIELD: field served by a newer API", "SCHEMA-UNKNOWN-FIELD"),
+        ("SEC-1: retired id, reason kept", "SEC-SECRET-IN-CONFIG"),
+    ):
+        manifests = manifests_from_build(deployment(annotation), "overlays/x")
+        finding = Finding(rule, Severity.ERROR, "m", identity=manifests[0].identity, target="overlays/x")
+        other = Finding("SCHEMA-TYPE", Severity.ERROR, "m", identity=manifests[0].identity, target="overlays/x")
+        assert suppress_findings([finding, other], manifests, RETIRED) == [other]
+    no_reason = manifests_from_build(deployment("SCHEMA-UNKNOWN-FIELD"), "overlays/x")
+    kept = Finding("SCHEMA-UNKNOWN-FIELD", Severity.ERROR, "m", identity=no_reason[0].identity, target="overlays/x")
+    assert suppress_findings([kept], no_reason, RETIRED) == [kept]
+    rule = get_rule("sec-1")
+    assert rule is not None and rule.id == "SEC-SECRET-IN-CONFIG"
+
+
+def test_source_index_reports_invalid_yaml_with_its_line_and_parses_each_file_once(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/bad.yaml").write_text("a: 1\nb: [1, 2\nc: 3\n")
+    (tmp_path / "base/latin1.yaml").write_bytes(b"a: \xe9\n")
+    (tmp_path / "base/good.yaml").write_text("a: 1\n---\nb: 2\n")
+    index = SourceIndex(tmp_path)
+    found = [(f.rule, f.file, f.line) for f in index.findings()]
+    assert found == [("SCHEMA-YAML", "base/bad.yaml", 3), ("SCHEMA-YAML", "base/latin1.yaml", None)]
+    assert "not UTF-8" in index.findings()[1].message
+    good = index.get("base/good.yaml")
+    assert [data for _, data in good.documents] == [{"a": 1}, {"b": 2}]
+    assert index.get("base/good.yaml") is good

@@ -9,11 +9,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from gitops.check import CheckOptions, check_repo
-from gitops.findings import Severity
+from gitops.check.findings import Severity
+from gitops.check.pipeline import CheckOptions, check_repo
 from tests.helpers import REPO_ROOT, run_gitops
 
-FIXTURES = Path(__file__).parent / "fixtures" / "check"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "check"
 pytestmark = pytest.mark.kustomize
 
 # case -> exactly the findings expected: (rule, severity, file, line, JSON pointer)
@@ -31,7 +31,10 @@ EXPECTED: dict[str, list[tuple[str, str, str, int, str]]] = {
     "missing-required": [("SCHEMA-REQUIRED", "error", "base/app/deployment.yaml", 5, "/spec/selector")],
     "unknown-api-version": [("SCHEMA-UNKNOWN-API-VERSION", "error", "base/app/deployment.yaml", 1, "")],
     "no-schema": [("SCHEMA-MISSING", "error", "base/app/prometheusrule.yaml", 1, "")],
-    "duplicate-key": [("SCHEMA-DUPLICATE-KEY", "error", "base/app/configmap.yaml", 8, "/data/LOG_LEVEL")],
+    "duplicate-key": [
+        ("CHECK-NOT-RENDERED", "error", "base/app/configmap.yaml", None, ""),
+        ("SCHEMA-DUPLICATE-KEY", "error", "base/app/configmap.yaml", 8, "/data/LOG_LEVEL"),
+    ],
     "flux-kustomization": [
         ("SCHEMA-REQUIRED", "error", "clusters/test/apps.yaml", 6, "/spec/prune"),
         ("SCHEMA-REQUIRED", "error", "clusters/test/apps.yaml", 6, "/spec/sourceRef"),

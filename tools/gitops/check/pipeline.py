@@ -1,0 +1,149 @@
+"""`gitops check` as a library: sources -> render -> validate -> findings.
+
+Pipeline (`check_repo`):
+1. gitops.yaml (kubernetesVersion, check settings), the committed schemas for that version;
+2. the source index (check.sourcemap.SourceIndex) reads and parses every file under base/, overlays/,
+   clusters/ once; duplicate keys and invalid YAML are findings, and the targets reading such a file are not
+   rendered (kustomize would refuse them with an unhelpful message): CHECK-NOT-RENDERED says what that left out;
+3. every selected target rendered with origins; every document validated (schema.validate_manifests);
+4. the secret-hygiene gate and the Mastodon policy pack judge the same manifests (gitops.yaml
+   check.disable may turn off "hygiene" or "policy");
+5. `gitops/ignore` suppressions apply to findings of every rule; findings that name a source file get a line
+   where the source index can find one (the same parse the gate and the duplicate scan used).
+
+Every rule id is listed in gitops.check.registry; adding a rule means defining it in its module's RULES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from gitops.check.coverage import not_rendered_findings
+from gitops.check.findings import CheckResult, Finding
+from gitops.check.registry import RETIRED
+from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
+from gitops.check.secret_gate import check_hygiene
+from gitops.check.sourcemap import SourceIndex
+from gitops.config import load_config
+from gitops.manifests import Manifest, group_by_target
+from gitops.policy.context import environment_of
+from gitops.policy.runner import run_policy
+from gitops.policy.suppress import suppress_findings
+from gitops.targets import Tree, discover, select
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    kubernetes_version: str | None = None
+    """Overrides gitops.yaml kubernetesVersion."""
+    ignore_missing_schemas: bool | None = None
+    """None: gitops.yaml check.ignoreMissingSchemas decides."""
+    jobs: int | None = None
+    schemas_dir: Path | None = None
+    previous: dict[str, list[Manifest]] | None = None
+    """The base ref's manifests by target (--new-only): policy rules about changes compare with them."""
+
+
+def _finding_key(finding: Finding) -> tuple[Any, ...]:
+    return (finding.file or "~", finding.line or 0, finding.target or "", finding.rule, finding.path, finding.message)
+
+
+def _blocked_targets(tree: Tree, targets: Sequence[str], bad_files: set[str]) -> dict[str, list[str]]:
+    """{target: the unreadable source files it reads} for targets kustomize would refuse to build."""
+    if not bad_files:
+        return {}
+    blocked = {}
+    for target in targets:
+        inputs = {tree.rel(p) for p in tree.inputs(tree.root / target)}
+        if inputs & bad_files:
+            blocked[target] = sorted(inputs & bad_files)
+    return blocked
+
+
+def check_repo(
+    repo_root: Path, targets: Sequence[str] | None = None, options: CheckOptions | None = None
+) -> CheckResult:
+    """Run the whole check over the given targets (default: all). Raises GitopsError for bad input."""
+    from gitops.render import render_targets  # keeps the library importable without kustomize
+
+    options = options or CheckOptions()
+    root = repo_root.resolve()
+    config = load_config(root, options.schemas_dir)
+    version = options.kubernetes_version or config.kubernetes_version
+    schema_set = SchemaSet.load(version, options.schemas_dir, config.schema_dirs)
+    ignore_missing = (
+        options.ignore_missing_schemas if options.ignore_missing_schemas is not None else config.ignore_missing_schemas
+    )
+    validation = ValidationOptions(
+        ignore_missing_schemas=ignore_missing,
+        env_configmaps=config.env_configmaps if config.env_configmaps is not None else DEFAULT_ENV_CONFIGMAPS,
+    )
+
+    sources = SourceIndex(root)
+    findings = sources.findings()
+    tree = Tree(root, limits=config.limits)
+    every_target = discover(root, tree)
+    names = select(root, targets, tree) if targets else every_target
+    blocked = _blocked_targets(tree, names, {f.file for f in findings if f.file})
+    to_render = [n for n in names if n not in blocked]
+    rendered = (
+        render_targets(root, to_render, origins=True, jobs=options.jobs, tree=tree, limits=config.limits)
+        if to_render
+        else []
+    )
+    manifests = [m for r in rendered for m in r.manifests]
+    schema_set.learn_crds(manifests)  # a CustomResourceDefinition in the output is its kind's schema
+    findings.extend(validate_manifests(manifests, schema_set, validation))
+
+    if "hygiene" not in config.disabled_checks:
+        findings.extend(check_hygiene(root, manifests, sources=sources))
+    policy_skipped: list[str] = []
+    if "policy" not in config.disabled_checks and sorted(names) == every_target:
+        # Policy rules judge whole environments (migration chain, connection budget, one scheduler across all
+        # layers): an environment with a target missing is not judged, every other environment is.
+        policy_skipped = sorted({environment_of(t) for t in blocked})
+        judged = {t: ms for t, ms in group_by_target(manifests).items() if environment_of(t) not in policy_skipped}
+        findings.extend(run_policy(root, judged, config.raw, previous=options.previous))
+    findings.extend(not_rendered_findings(blocked, policy_skipped))
+    findings = suppress_findings(findings, manifests, RETIRED)
+
+    findings = _with_lines(sources, findings)
+    findings.sort(key=_finding_key)
+    return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw)
+
+
+def _with_lines(sources: SourceIndex, findings: list[Finding]) -> list[Finding]:
+    out = []
+    for finding in findings:
+        if finding.file and finding.line is None and finding.identity is not None:
+            line = sources.line(finding.file, finding.identity, finding.path)
+            if line is not None:
+                finding = replace(finding, line=line)
+        out.append(finding)
+    return out
+
+
+def check_new_only(
+    repo_root: Path, base_ref: str, targets: Sequence[str] | None = None, options: CheckOptions | None = None
+) -> CheckResult:
+    """Findings the change from `base_ref` to the working tree introduces (`gitops check --new-only`).
+
+    The base is checked in a temporary git worktree (the user's checkout is never touched); a finding counts
+    as old when the base has one with the same rule, resource, path and message, ignoring generator hashes
+    and line numbers. Policy rules about changes (a skipped minor version, a changed domain) see the base.
+    """
+    from gitops import git
+    from gitops.policy.baseline import new_findings
+
+    options = options or CheckOptions()
+    repo = git.open_repository(repo_root.resolve())
+    commit = git.resolve(repo, base_ref)
+    with git.checkout(repo, commit) as base_root:
+        base = check_repo(base_root, targets, options)
+    previous = group_by_target(base.manifests)
+    head = check_repo(repo_root, targets, replace(options, previous=previous))
+    head.findings = new_findings(base.findings, head.findings)
+    return head
