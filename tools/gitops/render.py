@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops import cache
 from gitops.errors import GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.manifests import Manifest, dump_documents, manifests_from_build
@@ -77,6 +78,7 @@ def render_targets(
         tree.inputs(root / name)  # the guard: refuses references outside the root before kustomize runs
     tool = kustomize or find_kustomize()
     workers = max(1, min(jobs or default_jobs(), len(names) or 1))
+    cached = cache.for_run(tool, tree)
 
     with tempfile.TemporaryDirectory(prefix="gitops-wrap-") as scratch:
 
@@ -84,6 +86,8 @@ def render_targets(
             index, name = index_name
             directory = root / name
             if not origins:
+                if cached is not None:
+                    return RenderedTarget(name, cached.build(name, lambda: _build(tool, directory, name)), root)
                 return RenderedTarget(name, _build(tool, directory, name), root)
             wrapper = Path(scratch) / str(index)
             wrapper.mkdir()
@@ -91,7 +95,12 @@ def render_targets(
             (wrapper / "kustomization.yaml").write_text(
                 f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
             )
-            rendered = RenderedTarget(name, _build(tool, wrapper, name), root, wrapper)
+            if cached is not None:
+                prefix = os.path.relpath(root, wrapper) + "/"
+                output = cached.build(name, lambda: _build(tool, wrapper, name), origin_prefix=prefix)
+            else:
+                output = _build(tool, wrapper, name)
+            rendered = RenderedTarget(name, output, root, wrapper)
             rendered.manifests  # noqa: B018 - parse in the worker thread, overlapping the other builds
             return rendered
 
@@ -107,6 +116,8 @@ def render_targets(
                     errors.append(exc)
                 if progress is not None:
                     progress(done, len(names), names[i])
+    if cached is not None:
+        cached.store.trim()
     if errors:
         raise sorted(errors, key=str)[0]
     return [r for r in results if r is not None]

@@ -38,6 +38,7 @@ _PATH_LISTS = (
     "transformers",
     "validators",
 )
+_PLUGIN_LISTS = ("generators", "transformers", "validators")
 _PATCH_LISTS = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
 
@@ -107,6 +108,8 @@ class Kustomization:
     """Referenced directories (resources, bases, components): each holds a kustomization of its own."""
     files: list[Path] = field(default_factory=list)
     """Referenced files (resources, patches, generator sources, ...)."""
+    plugin_configs: list[Path] = field(default_factory=list)
+    """Transformer/generator/validator config files: they may name files of their own (`path:`)."""
 
 
 class Tree:
@@ -118,6 +121,7 @@ class Tree:
         self._root_prefix = str(self.root).rstrip("/") + "/"
         self._cache: dict[Path, Kustomization] = {}
         self._symlinks: _Symlinks | None = None
+        self._content_digests: dict[Path, bytes] = {}
 
     def rel(self, path: Path) -> str:
         try:
@@ -219,6 +223,8 @@ class Tree:
             node.directories.append(target)
         else:
             node.files.append(target)
+            if field_name in _PLUGIN_LISTS:
+                node.plugin_configs.append(target)
 
     def inputs(self, directory: Path) -> set[Path]:
         """Every file a build of `directory` reads (kustomization files included).
@@ -238,21 +244,45 @@ class Tree:
             node = self.load(current)
             files.add(node.file)
             files.update(node.files)
+            files.update(self._plugin_files(node))
             files.update(self.files.files_in(current))
             stack.extend(node.directories)
         return files
+
+    def _plugin_files(self, node: Kustomization) -> list[Path]:
+        """Files a plugin config names with a top-level `path:` (a PatchTransformer's patch, relative to the
+        kustomization), so a change to them changes the digest even when they lie in another directory."""
+        found = []
+        for config in node.plugin_configs:
+            try:
+                documents = list(yaml.load_all(self.files.read(config).decode("utf-8"), Loader=YAML_LOADER))
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue  # kustomize reports an unreadable config itself
+            for document in documents:
+                ref = document.get("path") if isinstance(document, dict) else None
+                if isinstance(ref, str) and "://" not in ref:
+                    real = self._real(os.path.join(node.directory, ref))
+                    if real.startswith(self._root_prefix):
+                        found.append(Path(real))
+        return found
 
     def digest(self, directory: Path) -> str:
         """A content digest over a target's inputs (paths and bytes)."""
         h = hashlib.sha256()
         for path in sorted(self.inputs(directory)):
-            h.update(self.rel(path).encode() + b"\0")
-            try:
-                h.update(self.files.read(path))
-            except OSError:
-                h.update(b"<missing>")
-            h.update(b"\0")
+            h.update(self.rel(path).encode() + b"\0" + self._content_digest(path) + b"\0")
         return h.hexdigest()
+
+    def _content_digest(self, path: Path) -> bytes:
+        """Per file, once per run: the targets of a repository share most of their inputs (the bases)."""
+        known = self._content_digests.get(path)
+        if known is None:
+            try:
+                known = hashlib.sha256(self.files.read(path)).digest()
+            except OSError:
+                known = b"<missing>"
+            self._content_digests[path] = known
+        return known
 
 
 @lru_cache(maxsize=4096)
