@@ -13,6 +13,7 @@ header does not match (truncated, garbage) is treated as a miss and replaced. Th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -90,10 +91,8 @@ class RenderCache:
         if payload is None:
             path.unlink(missing_ok=True)
             return None
-        try:
+        with contextlib.suppress(OSError):
             os.utime(path)  # last use, for eviction
-        except OSError:
-            pass
         return payload
 
     def put(self, key: str, payload: bytes) -> None:
