@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -310,12 +311,23 @@ def _symlinks_below(root: Path) -> _Symlinks:
         if entry.is_symlink():
             links.add(entry.path)
         elif entry.is_dir():
-            for dirpath, dirnames, filenames in os.walk(entry.path):
-                for name in (*dirnames, *filenames):
-                    path = os.path.join(dirpath, name)
-                    if os.path.islink(path):
-                        links.add(path)
+            _collect_links(entry.path, links)
     return _Symlinks(frozenset(walked), frozenset(links))
+
+
+def _collect_links(top: str, links: set[str]) -> None:
+    """Symlinks below `top`; scandir's entry types save a stat per file (thousands in a large repository)."""
+    stack = [top]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                links.add(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -332,15 +344,48 @@ def discover(repo_root: Path, tree: Tree | None = None) -> list[str]:
     )
 
 
+# A reference that names no directory: `.`, `..`, `../` (a kustomization including its own parent).
+_BARE_DOTS = re.compile(rb"(?<![\w./-])\.{1,2}/?(?![\w./-])")
+
+
+def _is_target(tree: Tree, directory: Path) -> bool:
+    """Whether `directory` is a target, without parsing every kustomization of the repository.
+
+    Naming one target in a large repository must cost about one build, not a walk of all of them: only
+    kustomization files whose text could reference `directory` (they mention its name, or a bare `.`/`..`)
+    are parsed. With symlinks in the repository a reference can use another name: no shortcut is taken.
+    """
+    parts = tree.rel(directory).split("/")
+    if parts[0] not in TARGET_ROOTS or len(parts) < 2 or tree.files.virtual:
+        return False
+    if kustomization_file(directory, tree.files) is None or tree.load(directory).kind == "Component":
+        return False
+    if tree._symlinks is None:
+        tree._symlinks = _symlinks_below(tree.root)
+    if tree._symlinks.links:
+        return False
+    name = directory.name.encode()
+    for candidate in tree.files.kustomization_dirs(tree.root):
+        text = tree.files.read(kustomization_file(candidate, tree.files) or candidate)
+        mentions = name in text or _BARE_DOTS.search(text)
+        if mentions and candidate != directory and directory in tree.load(candidate).directories:
+            return False
+    return True
+
+
 def select(repo_root: Path, requested: Iterable[str], tree: Tree | None = None) -> list[str]:
     """Targets named on the command line: a target itself, or a directory whose targets are all taken."""
     tree = tree or Tree(repo_root)
-    available = discover(repo_root, tree)
+    available: list[str] | None = None
     chosen: list[str] = []
     for raw in requested:
         path = Path(raw)
         absolute = (path if path.is_absolute() else Path.cwd() / path).resolve()
         rel = tree.rel(absolute)
+        if _is_target(tree, absolute):
+            chosen.extend([rel] if rel not in chosen else [])
+            continue
+        available = available if available is not None else discover(repo_root, tree)
         matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
         if not matches:
             raise GitopsError(f"{raw}: not a render target (see `gitops render --list`)")
