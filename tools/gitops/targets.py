@@ -123,6 +123,7 @@ class Tree:
         self._cache: dict[Path, Kustomization] = {}
         self._symlinks: _Symlinks | None = None
         self._content_digests: dict[Path, bytes] = {}
+        self._own: dict[Path, frozenset[Path]] = {}
 
     def rel(self, path: Path) -> str:
         try:
@@ -243,12 +244,17 @@ class Tree:
                 continue
             seen.add(current)
             node = self.load(current)
-            files.add(node.file)
-            files.update(node.files)
-            files.update(self._plugin_files(node))
-            files.update(self.files.files_in(current))
+            files.update(self._own_inputs(current, node))
             stack.extend(node.directories)
         return files
+
+    def _own_inputs(self, directory: Path, node: Kustomization) -> frozenset[Path]:
+        """The files one kustomization reads itself, once per run: every target walks the same bases."""
+        known = self._own.get(directory)
+        if known is None:
+            own = {node.file, *node.files, *self._plugin_files(node), *self.files.files_in(directory)}
+            known = self._own[directory] = frozenset(own)
+        return known
 
     def _plugin_files(self, node: Kustomization) -> list[Path]:
         """Files a plugin config names with a top-level `path:` (a PatchTransformer's patch, relative to the
