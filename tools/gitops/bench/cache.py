@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from gitops.bench.synthetic import generate
@@ -40,30 +41,29 @@ def _disk_usage(directory: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in directory.rglob("*") if p.is_file())
 
 
-def bench_cache(repo: Path, work: Path, sizes: tuple[int, ...]) -> list[str]:
+HEADER = (
+    "cold render",
+    "xargs -P2 GOGC=off loop (cold/loop)",
+    "nothing changed (/cold)",
+    "one-line change (/one build + process start)",
+    "diff after it (/two builds)",
+    "one named target, no cache (/one build)",
+    "check cold/warm",
+    "cache on disk",
+)
+
+
+def bench_cache(repo: Path, work: Path, sizes: tuple[int, ...]) -> Iterator[str]:
+    """Lines of the report, each size as soon as it is measured (N=1,000 takes minutes)."""
     tool = find_kustomize()
-    lines = [f"cache: gitops render/diff/check vs `{' '.join(tool.argv)}` v{tool.version}; goals: {GOALS}"]
-    rows = []
+    yield f"cache: gitops render/diff/check vs `{' '.join(tool.argv)}` v{tool.version}; goals: {GOALS}"
     for n in sizes:
         row, note = _one_size(repo, work, n, tool)
-        rows.append(row)
-        lines.append(note)
-    header = [
-        "N",
-        "cold render",
-        "xargs -P2 GOGC=off (cold/loop)",
-        "nothing changed (/cold)",
-        "one-line change (/build+start)",
-        "diff (/2 builds)",
-        "one target, no cache (/build)",
-        "check cold/warm",
-        "cache on disk",
-    ]
-    lines.insert(1, table(header, rows))
-    return lines
+        yield f"N={n}: {note}"
+        yield table(["figure", "measured"], [[h, v] for h, v in zip(HEADER, row, strict=True)])
 
 
-def _one_size(repo: Path, work: Path, n: int, tool: Kustomize) -> tuple[list[object], str]:
+def _one_size(repo: Path, work: Path, n: int, tool: Kustomize) -> tuple[list[str], str]:
     synthetic = work / f"cache-{n}"
     targets = generate(repo, synthetic, n)
     _git(synthetic, "init", "-q", "-b", "main")
@@ -97,8 +97,7 @@ def _one_size(repo: Path, work: Path, n: int, tool: Kustomize) -> tuple[list[obj
     diff = measure(lambda: _gitops(synthetic, checked, "diff", "--base", "HEAD", codes=(1,)), 1)
     overlay.write_text(original, encoding="utf-8")
     size = _disk_usage(warm) + _disk_usage(checked)
-    row: list[object] = [
-        n,
+    row = [
         f"{cold:.2f}s",
         f"{loop:.2f}s ({cold / loop:.2f}x)",
         f"{unchanged:.2f}s ({unchanged / cold:.3f}x)",
@@ -108,7 +107,7 @@ def _one_size(repo: Path, work: Path, n: int, tool: Kustomize) -> tuple[list[obj
         f"{check_cold:.2f}s/{check_warm:.2f}s ({check_warm / check_cold:.2f}x)",
         f"{size / 2**20:.1f} MiB",
     ]
-    return row, f"N={n}: one build {once:.3f}s, two builds {twice:.3f}s, process start {start:.3f}s"
+    return row, f"one build {once:.3f}s, two builds {twice:.3f}s, process start {start:.3f}s"
 
 
 def _build(tool: Kustomize, directory: Path, times: int) -> None:
