@@ -13,3 +13,9 @@ def kustomize() -> Kustomize:
         return find_kustomize()
     except GitopsError as exc:
         pytest.fail(f"these tests need kustomize >= 5 or kubectl on PATH: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _own_render_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with an empty render cache of its own (never the user's ~/.cache/gitops)."""
+    monkeypatch.setenv("GITOPS_CACHE_DIR", str(tmp_path_factory.mktemp("gitops-cache")))

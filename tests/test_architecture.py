@@ -17,7 +17,6 @@ from tests.helpers import REPO_ROOT
 PACKAGE = REPO_ROOT / "tools" / "gitops"
 
 
-
 def module_names(package: Path = PACKAGE) -> dict[str, Path]:
     names = {}
     for path in package.rglob("*.py"):

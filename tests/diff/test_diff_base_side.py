@@ -162,15 +162,11 @@ def test_a_base_missing_an_unlisted_file_is_built_again_from_a_full_checkout(
 ) -> None:
     files = {
         **TREE,
-        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [size.yaml]\n",
-        "overlays/two/size.yaml": """
-            apiVersion: builtin
-            kind: PatchTransformer
-            metadata: {name: size}
-            path: ../../patches/size.yaml
-            target: {kind: ConfigMap, name: app}
-        """,
-        "patches/size.yaml": APP.replace("small", "medium"),
+        # kustomize reads an `openapi:` schema file, which our walk does not list as an input.
+        "overlays/two/kustomization.yaml": (
+            "namespace: two\nresources: [../../base/app]\nopenapi: {path: ../../data/schema.json}\n"
+        ),
+        "data/schema.json": '{"definitions": {}}\n',
     }
     repo = init_repo(tmp_path / "repo", files)
     kustomization = repo / "overlays/two/kustomization.yaml"

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops import cache
 from gitops.errors import BuildError, GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.limits import Limits, limits_from
@@ -86,6 +87,7 @@ def render_targets(
         tree.preflight(root / name)
     tool = kustomize or find_kustomize()
     workers = max(1, min(jobs or default_jobs(), len(names) or 1))
+    cached = cache.for_run(tool, tree)
 
     with tempfile.TemporaryDirectory(prefix="gitops-wrap-") as scratch:
         gave_up = threading.Event()  # set by a timed-out build: the next ones would likely hang as long
@@ -103,6 +105,8 @@ def render_targets(
             index, name = index_name
             directory = root / name
             if not origins:
+                if cached is not None:
+                    return RenderedTarget(name, cached.build(name, lambda: _build(tool, directory, name, limits)), root)
                 return RenderedTarget(name, _build(tool, directory, name, limits), root)
             wrapper = Path(scratch) / str(index)
             wrapper.mkdir()
@@ -110,7 +114,12 @@ def render_targets(
             (wrapper / "kustomization.yaml").write_text(
                 f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
             )
-            rendered = RenderedTarget(name, _build(tool, wrapper, name, limits), root, wrapper)
+            if cached is not None:
+                prefix = os.path.relpath(root, wrapper) + "/"
+                output = cached.build(name, lambda: _build(tool, wrapper, name, limits), origin_prefix=prefix)
+            else:
+                output = _build(tool, wrapper, name, limits)
+            rendered = RenderedTarget(name, output, root, wrapper)
             rendered.manifests  # noqa: B018 - parse in the worker thread, overlapping the other builds
             return rendered
 
@@ -133,6 +142,8 @@ def render_targets(
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+    if cached is not None:
+        cached.store.trim()
     if errors:
         raise sorted(errors, key=str)[0]
     return [r for r in results if r is not None]

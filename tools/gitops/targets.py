@@ -15,6 +15,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -42,6 +43,7 @@ _PATH_LISTS = (
     "transformers",
     "validators",
 )
+_PLUGIN_LISTS = ("generators", "transformers", "validators")
 _PATCH_LISTS = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
 
@@ -113,6 +115,8 @@ class Kustomization:
     """Referenced files (resources, patches, generator sources, ...)."""
     references: list[Reference] = field(default_factory=list)
     """Every local reference as written, for messages that point at the kustomization entry."""
+    plugin_configs: list[Path] = field(default_factory=list)
+    """Transformer/generator/validator config files: they may name files of their own (`path:`)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ class Tree:
         self._cache: dict[Path, Kustomization] = {}
         self._symlinks: _Symlinks | None = None
         self._sound: set[Path] = set()  # files preflight found in order (each is checked once per run)
+        self._content_digests: dict[Path, bytes] = {}
+        self._own: dict[Path, frozenset[Path]] = {}
 
     def rel(self, path: Path) -> str:
         try:
@@ -242,6 +248,8 @@ class Tree:
         else:
             node.files.append(target)
             node.references.append(Reference(field_name, ref, target))
+            if field_name in _PLUGIN_LISTS:
+                node.plugin_configs.append(target)
 
     def _text(self, file: Path) -> str:
         """A source file's text, bounded in size and UTF-8; unreadable files are named with the cause."""
@@ -340,23 +348,52 @@ class Tree:
                 continue
             seen.add(current)
             node = self.load(current)
-            files.add(node.file)
-            files.update(node.files)
-            files.update(self.files.files_in(current))
+            files.update(self._own_inputs(current, node))
             stack.extend(node.directories)
         return files
+
+    def _own_inputs(self, directory: Path, node: Kustomization) -> frozenset[Path]:
+        """The files one kustomization reads itself, once per run: every target walks the same bases."""
+        known = self._own.get(directory)
+        if known is None:
+            own = {node.file, *node.files, *self._plugin_files(node), *self.files.files_in(directory)}
+            known = self._own[directory] = frozenset(own)
+        return known
+
+    def _plugin_files(self, node: Kustomization) -> list[Path]:
+        """Files a plugin config names with a top-level `path:` (a PatchTransformer's patch, relative to the
+        kustomization), so a change to them changes the digest even when they lie in another directory."""
+        found = []
+        for config in node.plugin_configs:
+            try:
+                documents = list(yaml.load_all(self.files.read(config).decode("utf-8"), Loader=YAML_LOADER))
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue  # kustomize reports an unreadable config itself
+            for document in documents:
+                ref = document.get("path") if isinstance(document, dict) else None
+                if isinstance(ref, str) and "://" not in ref:
+                    real = self._real(os.path.join(node.directory, ref))
+                    if real.startswith(self._root_prefix):
+                        found.append(Path(real))
+        return found
 
     def digest(self, directory: Path) -> str:
         """A content digest over a target's inputs (paths and bytes)."""
         h = hashlib.sha256()
         for path in sorted(self.inputs(directory)):
-            h.update(self.rel(path).encode() + b"\0")
-            try:
-                h.update(self.files.read(path))
-            except OSError:
-                h.update(b"<missing>")
-            h.update(b"\0")
+            h.update(self.rel(path).encode() + b"\0" + self._content_digest(path) + b"\0")
         return h.hexdigest()
+
+    def _content_digest(self, path: Path) -> bytes:
+        """Per file, once per run: the targets of a repository share most of their inputs (the bases)."""
+        known = self._content_digests.get(path)
+        if known is None:
+            try:
+                known = hashlib.sha256(self.files.read(path)).digest()
+            except OSError:
+                known = b"<missing>"
+            self._content_digests[path] = known
+        return known
 
 
 @lru_cache(maxsize=4096)
@@ -392,12 +429,23 @@ def _symlinks_below(root: Path) -> _Symlinks:
         if entry.is_symlink():
             links.add(entry.path)
         elif entry.is_dir():
-            for dirpath, dirnames, filenames in os.walk(entry.path):
-                for name in (*dirnames, *filenames):
-                    path = os.path.join(dirpath, name)
-                    if os.path.islink(path):
-                        links.add(path)
+            _collect_links(entry.path, links)
     return _Symlinks(frozenset(walked), frozenset(links))
+
+
+def _collect_links(top: str, links: set[str]) -> None:
+    """Symlinks below `top`; scandir's entry types save a stat per file (thousands in a large repository)."""
+    stack = [top]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                links.add(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -414,10 +462,39 @@ def discover(repo_root: Path, tree: Tree | None = None) -> list[str]:
     )
 
 
+# A reference that names no directory: `.`, `..`, `../` (a kustomization including its own parent).
+_BARE_DOTS = re.compile(rb"(?<![\w./-])\.{1,2}/?(?![\w./-])")
+
+
+def _is_target(tree: Tree, directory: Path) -> bool:
+    """Whether `directory` is a target, without parsing every kustomization of the repository.
+
+    Naming one target in a large repository must cost about one build, not a walk of all of them: only
+    kustomization files whose text could reference `directory` (they mention its name, or a bare `.`/`..`)
+    are parsed. With symlinks in the repository a reference can use another name: no shortcut is taken.
+    """
+    parts = tree.rel(directory).split("/")
+    if parts[0] not in TARGET_ROOTS or len(parts) < 2 or tree.files.virtual:
+        return False
+    if kustomization_file(directory, tree.files) is None or tree.load(directory).kind == "Component":
+        return False
+    if tree._symlinks is None:
+        tree._symlinks = _symlinks_below(tree.root)
+    if tree._symlinks.links:
+        return False
+    name = directory.name.encode()
+    for candidate in tree.files.kustomization_dirs(tree.root):
+        text = tree.files.read(kustomization_file(candidate, tree.files) or candidate)
+        mentions = name in text or _BARE_DOTS.search(text)
+        if mentions and candidate != directory and directory in tree.load(candidate).directories:
+            return False
+    return True
+
+
 def select(repo_root: Path, requested: Iterable[str], tree: Tree | None = None) -> list[str]:
     """Targets named on the command line: a target itself, or a directory whose targets are all taken."""
     tree = tree or Tree(repo_root)
-    available = discover(repo_root, tree)
+    available: list[str] | None = None
     chosen: list[str] = []
     for raw in requested:
         path = Path(raw)
@@ -425,7 +502,12 @@ def select(repo_root: Path, requested: Iterable[str], tree: Tree | None = None) 
         candidates = [path] if path.is_absolute() else [Path.cwd() / path, tree.root / path]
         matches: list[str] = []
         for candidate in candidates:
-            rel = tree.rel(candidate.resolve())
+            absolute = candidate.resolve()
+            rel = tree.rel(absolute)
+            if _is_target(tree, absolute):
+                matches = [rel]
+                break
+            available = available if available is not None else discover(repo_root, tree)
             matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
             if matches:
                 break

@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m gitops.bench [--only render|check|diff|flux] [--sizes 1,50,200]`."""
+"""Run the benchmarks: `python -m gitops.bench [--only render|check|diff|flux|sops|cache] [--sizes 1,50,200]`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gitops.bench.cache import bench_cache
 from gitops.bench.check import bench_check
 from gitops.bench.diff import bench_diff
 from gitops.bench.flux import bench_flux
@@ -19,14 +20,15 @@ from gitops.repo import find_root
 @click.command()
 @click.option(
     "--only",
-    type=click.Choice(["render", "check", "diff", "flux", "sops"]),
+    type=click.Choice(["render", "check", "diff", "flux", "sops", "cache"]),
     multiple=True,
     help="Run only these sections.",
 )
 @click.option("--sizes", default="1,50,200", show_default=True, help="Synthetic instance counts (render).")
 @click.option("--check-instances", default=200, show_default=True, help="Synthetic instances for the check bench.")
 @click.option("--flux-apps", default=100, show_default=True, help="Flux Kustomizations per cluster (flux).")
-def main(only: tuple[str, ...], sizes: str, check_instances: int, flux_apps: int) -> None:
+@click.option("--cache-sizes", default="50,200,1000", show_default=True, help="Instance counts (cache bench).")
+def main(only: tuple[str, ...], sizes: str, check_instances: int, flux_apps: int, cache_sizes: str) -> None:
     repo = find_root()
     counts = tuple(int(s) for s in sizes.split(",") if s.strip())
     click.echo(f"machine: {os.cpu_count()} CPUs; repository: {repo}")
@@ -50,6 +52,11 @@ def main(only: tuple[str, ...], sizes: str, check_instances: int, flux_apps: int
         if not only or "sops" in only:
             click.echo()
             for line in bench_sops(repo, work):
+                click.echo(line)
+        if not only or "cache" in only:
+            click.echo()
+            cache_counts = tuple(int(s) for s in cache_sizes.split(",") if s.strip())
+            for line in bench_cache(repo, work, cache_counts):
                 click.echo(line)
 
 

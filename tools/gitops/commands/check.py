@@ -9,7 +9,11 @@ import click
 
 from gitops.check.formatters import REPORTS, finding_line
 from gitops.check.pipeline import CheckOptions, check_new_only, check_repo
+from gitops.commands.cache_options import no_cache_option, shard_option, write_merged
+from gitops.errors import GitopsError
 from gitops.repo import root_from_context
+from gitops.shards import Shard, merge_check_reports, shard_targets
+from gitops.targets import Tree, discover, select
 
 
 @click.command("check")
@@ -47,6 +51,9 @@ from gitops.repo import root_from_context
     metavar="RULE",
     help="Explain a rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
 )
+@shard_option
+@click.option("--merge", is_flag=True, help="Merge the JSON reports given as arguments (shards) into one report.")
+@no_cache_option
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -59,9 +66,18 @@ def command(
     new_only: bool,
     base_ref: str | None,
     explain_rule: str | None,
+    shard: Shard | None,
+    merge: bool,
 ) -> None:
     """Validate every rendered document: strict Kubernetes/Flux schemas, secret hygiene, the Mastodon policy."""
+    if merge:
+        write_merged(*merge_check_reports([Path(t) for t in targets]))
     root = root_from_context(ctx)
+    if shard is not None:
+        tree = Tree(root)
+        targets = tuple(shard_targets(tree, select(root, targets, tree) if targets else discover(root, tree), shard))
+        if not targets:
+            raise GitopsError(f"--shard {shard}: this shard has no targets (fewer targets than shards)")
     options = CheckOptions(
         kubernetes_version=kubernetes_version,
         ignore_missing_schemas=ignore_missing_schemas,

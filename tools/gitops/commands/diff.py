@@ -8,13 +8,15 @@ from pathlib import Path
 import click
 
 from gitops.atomic import write_text_atomically
+from gitops.commands.cache_options import no_cache_option, write_merged
 from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
 from gitops.diff.refs import diff_refs
 from gitops.repo import root_from_context
+from gitops.shards import merge_diff_reports
 
 
 @click.command("diff")
-@click.option("--base", "base", required=True, help="Git ref to compare from (e.g. origin/main).")
+@click.option("--base", "base", default=None, help="Git ref to compare from (e.g. origin/main); required.")
 @click.option(
     "--head",
     "head",
@@ -39,11 +41,26 @@ from gitops.repo import root_from_context
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel builds per side (default: CPUs)."
 )
+@click.option("--merge", is_flag=True, help="Merge the -o json reports given as arguments (shards) into one.")
+@click.argument("reports", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@no_cache_option
 @click.pass_context
 def command(
-    ctx: click.Context, base: str, head: str | None, fmt: str, out_file: Path | None, colour: str, jobs: int | None
+    ctx: click.Context,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    out_file: Path | None,
+    colour: str,
+    jobs: int | None,
+    merge: bool,
+    reports: tuple[Path, ...],
 ) -> None:
     """Render BASE and HEAD, compare per target. Exit 0: no changes, 1: changes, 2: error."""
+    if merge:
+        write_merged(*merge_diff_reports(reports))
+    if base is None or reports:
+        raise click.UsageError("Missing option '--base'." if base is None else "report files go with --merge")
     result = diff_refs(root_from_context(ctx), base, head, jobs=jobs)
     stream = sys.stdout
     text = format_diff(result, fmt, colour=fmt == "text" and out_file is None and use_colour(stream, colour))

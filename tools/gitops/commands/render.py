@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
+from gitops.commands.cache_options import no_cache_option, shard_option
 from gitops.errors import GitopsError
 from gitops.flux.discovery import FluxRender, render_flux, select_targets
 from gitops.flux.rendering import flux_entries, listing_line, notices, parse_source_options, rendered_targets
 from gitops.outdir import check_output_dir
 from gitops.render import RenderedTarget, render_targets, tty_progress, write_rendered
 from gitops.repo import config_from_context, root_from_context
+from gitops.shards import Shard, shard_targets
 from gitops.targets import Tree, discover, select
 
 
@@ -39,6 +41,8 @@ def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--list", "list_only", is_flag=True, help="List the render targets and exit.")
 @click.option("--cluster", "clusters", multiple=True, help="Flux cluster entry path (repeatable): Flux targets.")
 @click.option("--source", "sources", multiple=True, help="Map a Flux source to a repository path: NAME=PATH.")
+@shard_option
+@no_cache_option
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -48,6 +52,7 @@ def command(
     list_only: bool,
     clusters: tuple[str, ...],
     sources: tuple[str, ...],
+    shard: Shard | None,
 ) -> None:
     """Render targets (every overlay/cluster kustomization Flux would build) to rendered/<target>.yaml.
 
@@ -67,6 +72,8 @@ def command(
             click.echo(name)
         return
     names = select(root, targets, tree) if targets else discover(root, tree)
+    if shard is not None:
+        names = shard_targets(tree, names, shard)
     if not names:
         raise GitopsError(f"{root}: no render targets under overlays/ or clusters/")
     if out == "-":
@@ -77,7 +84,8 @@ def command(
         return
     out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
     results = render_targets(root, names, jobs=jobs, progress=tty_progress(len(names)), limits=limits)
-    write_rendered(results, out_dir, complete=not targets)
+    # A shard writes its own targets' files and leaves the other shards' in place.
+    write_rendered(results, out_dir, complete=not targets and shard is None)
 
 
 def _identities() -> list[object]:

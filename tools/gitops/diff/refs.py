@@ -59,8 +59,9 @@ def plan_targets(
     changed_targets: list[str] = []
     unchanged: list[str] = []
     candidates = []
+    changed_files = {head_tree.root / path for path in changed} if changed is not None else set()
     for name in sorted(base_targets & head_targets):
-        if changed is not None and not any(head_tree.rel(p) in changed for p in head_tree.inputs(head_root / name)):
+        if changed is not None and changed_files.isdisjoint(head_tree.inputs(head_root / name)):
             unchanged.append(name)
         else:
             candidates.append(name)
