@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 from gitops.check.findings import Finding
 from gitops.check.registry import RETIRED, RULES, policy_rules, rule_sort_key
@@ -28,11 +28,13 @@ def validate_config(config: dict[str, Any], schema_file: Path = SCHEMA_FILE) -> 
     except (OSError, ValueError) as exc:
         raise GitopsError(f"{schema_file}: cannot read schema: {exc}") from None
     part = {"environments": config["environments"]} if "environments" in config else {}
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(part), key=lambda e: list(e.path))
+    # jsonschema_rs, as for gitops.yaml itself and every manifest: one JSON-schema library in the tool
+    errors = list(jsonschema_rs.validator_for(schema).iter_errors(part))
     if errors:
-        error = errors[0]
-        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise GitopsError(f"{CONFIG_FILE}: {where}: {error.message}")
+        error = min(errors, key=lambda e: (len(e.instance_path), [str(p) for p in e.instance_path]))
+        where = ".".join(str(p) for p in error.instance_path) or "(top level)"
+        message = " ".join(error.message.split())
+        raise GitopsError(f"{CONFIG_FILE}: {where}: {message}")
 
 
 def targets_of(rendered: Iterable[RenderedTarget]) -> dict[str, list[Manifest]]:
