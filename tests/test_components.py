@@ -220,3 +220,16 @@ def test_new_objects_validate_against_their_schemas(repo: Path, env: str) -> Non
             assert validator.violations(manifest.body) == [], (kind, manifest.identity.name)
             checked.append(kind)
     assert set(checked) == {"ServiceMonitor", "Job", "EnvoyProxy", "ClientTrafficPolicy", "GatewayClass"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_layer_keeps_its_previous_configuration_generations(repo: Path, env: str) -> None:
+    # kustomize-controller prunes right after applying, before the rollout finishes: generated configuration must
+    # opt out of pruning, and carry the label the README's cleanup selects on.
+    for layer in ("apps", "pre-deploy", "post-deploy", "search"):
+        manifests = _rendered(repo, f"overlays/{env}/{layer}")
+        generated = [m.body for m in manifests if m.identity.name.startswith(("mastodon-env-", "mastodon-db-direct-"))]
+        assert len(generated) == 2, layer
+        for config in generated:
+            assert config["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+            assert config["metadata"]["labels"]["mastodon/config-generation"] == "true"
