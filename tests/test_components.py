@@ -136,8 +136,11 @@ def test_search_settings_reach_every_rails_process_with_the_trust_bundle(repo: P
     assert config["ES_ENABLED"] == "true"
     assert config["ES_HOST"] == f"https://search-{env}.example.net"  # the environment's value wins
     assert config["ES_CA_FILE"] == TRUST_BUNDLE
-    rails = [m.body for m in manifests if m.body.get("metadata", {}).get("labels", {}).get("mastodon/runtime") == "rails"]
-    deployments = [b for b in rails if b["kind"] == "Deployment"]
+    deployments = [
+        m.body
+        for m in manifests
+        if m.identity.kind == "Deployment" and m.body["metadata"].get("labels", {}).get("mastodon/runtime") == "rails"
+    ]
     assert {d["metadata"]["name"] for d in deployments} >= {"mastodon-web", "mastodon-sidekiq-default"}
     for deployment in deployments:
         main = deployment["spec"]["template"]["spec"]["containers"][0]
