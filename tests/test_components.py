@@ -204,8 +204,8 @@ def test_metrics_expose_web_sidekiq_and_streaming(repo: Path, env: str) -> None:
 def test_check_finds_no_errors_with_the_components_enabled(repo: Path) -> None:
     proc = run_gitops("check", "-o", "json", cwd=repo)
     findings = json.loads(proc.stdout)["findings"]
-    errors = [f for f in findings if f["severity"] == "error"]
-    assert errors == [], errors
+    # As on the shipped repository: only the published test key's warning.
+    assert [f for f in findings if f["rule"] != "SEC-TEST-KEY"] == []
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
