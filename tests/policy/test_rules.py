@@ -617,3 +617,7 @@ def test_default_local_traffic_policy_without_proxy_protocol_passes_rt2() -> Non
     # A load balancer that preserves source addresses (no PROXY protocol) with Envoy Gateway's default Local policy.
     targets = mutate(_drop_client_policy, lambda t: _envoy_service(t).update(annotations={}))()
     assert check(targets, "RT-2") == []
+
+
+def test_a_malformed_trusted_cidr_is_left_to_the_schema() -> None:
+    assert check(mutate(_trusted_hops(trustedCIDRs=["not-a-cidr"]))(), "RT-2") == []

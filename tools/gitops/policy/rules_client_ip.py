@@ -8,9 +8,9 @@ from typing import Any
 
 from gitops.check.findings import Severity
 from gitops.manifests import Manifest
-from gitops.policy.context import Environment, PolicyContext
+from gitops.policy.context import Environment, PolicyContext, Workload
 from gitops.policy.env import EnvVar
-from gitops.policy.routing import parent_gateways
+from gitops.policy.routing import backends, parent_gateways, services_for
 from gitops.policy.rule import Hit, rule
 from gitops.policy.rules_config import LOOPBACK, PRIVATE, covers, effective_trusted_proxies
 
@@ -59,12 +59,13 @@ def _accepts_proxy_protocol(policy: Manifest) -> bool:
     return isinstance(spec.get("proxyProtocol"), dict) or spec.get("enableProxyProtocol") is True
 
 
-def _gateways_in_front_of_web(env: Environment) -> list[Manifest]:
+def _gateways_in_front_of(env: Environment, web: Workload) -> list[Manifest]:
+    """The Gateways of the HTTPRoutes that reach web's Services."""
+    services = {service.identity.name for service, _, _ in services_for(env, web)}
     parents: set[tuple[str, str]] = set()
-    for route in env.of_kind("HTTPRoute"):
-        backends = [b for r in (route.body.get("spec") or {}).get("rules") or [] for b in r.get("backendRefs") or []]
-        if any(str(b.get("name", "")) == w.name for b in backends for w in env.role("web")):
-            parents |= parent_gateways(route)
+    for backend in backends(env):
+        if backend.route.identity.kind == "HTTPRoute" and backend.service in services:
+            parents |= parent_gateways(backend.route)
     return [g for g in env.of_kind("Gateway") if (g.identity.namespace, g.identity.name) in parents]
 
 
@@ -88,7 +89,7 @@ def check_client_address(ctx: PolicyContext) -> Iterator[Hit]:
         web = next(iter(env.role("web")), None)
         if web is None:
             continue
-        for gateway in _gateways_in_front_of_web(env):
+        for gateway in _gateways_in_front_of(env, web):
             klass = _named(env, "GatewayClass", None, str((gateway.body.get("spec") or {}).get("gatewayClassName", "")))
             if klass is None or (klass.body.get("spec") or {}).get("controllerName") != ENVOY_CONTROLLER:
                 continue
@@ -145,7 +146,10 @@ def _front_proxy_hits(
     for policy in policies:
         xff = (((policy.body.get("spec") or {}).get("clientIPDetection") or {}).get("xForwardedFor")) or {}
         for cidr in xff.get("trustedCIDRs") or []:
-            network = ipaddress.ip_network(str(cidr), strict=False)
+            try:
+                network = ipaddress.ip_network(str(cidr), strict=False)
+            except ValueError:
+                continue  # not a CIDR: the CRD schema's finding, not this rule's
             if not covers(trusted, network):
                 yield Hit(
                     f"Envoy trusts X-Forwarded-For from {cidr} (ClientTrafficPolicy {policy.identity.name}), but "
