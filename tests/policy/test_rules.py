@@ -145,6 +145,25 @@ def _drop_pdb(name: str) -> Callable[[Targets], None]:
     return step
 
 
+def _infra(t: Targets, kind: str, name: str = "public") -> dict[str, Any]:
+    return obj(t, kind, name, "infra-configs")
+
+
+def _envoy_service(t: Targets) -> dict[str, Any]:
+    return _infra(t, "EnvoyProxy")["spec"]["provider"]["kubernetes"]["envoyService"]
+
+
+def _drop_client_policy(t: Targets) -> None:
+    key = "overlays/production/infra-configs"
+    t[key] = [m for m in t[key] if m.identity.kind != "ClientTrafficPolicy"]
+
+
+def _trusted_hops(**xff: Any) -> Callable[[Targets], None]:
+    return lambda t: _infra(t, "ClientTrafficPolicy", "client-ip")["spec"].update(
+        clientIPDetection={"xForwardedFor": xff}
+    )
+
+
 def _ingress(t: Targets) -> None:
     """Replace the HTTPRoutes by the equivalent ingress-nginx Ingress (the Ingress branch of RT-1)."""
     key = "overlays/production/apps"
@@ -349,6 +368,16 @@ CASES: list[tuple[str, str, Callable[[], Targets], str, tuple[str, str]]] = [
     ("RT-1", "ingress-40m-bodies", mutate(_ingress, lambda t: obj(t, "Ingress", "mastodon")["metadata"]["annotations"].update(
         {"nginx.ingress.kubernetes.io/proxy-body-size": "40m"})),
      "proxy-body-size is 40m; media uploads need at least 99m", ("Ingress", "mastodon")),
+    ("RT-2", "lb-proxy-protocol-not-accepted", mutate(_drop_client_policy),
+     "sends PROXY protocol", ("EnvoyProxy", "public")),
+    ("RT-2", "lb-proxy-protocol-off", mutate(lambda t: _envoy_service(t)["annotations"].update({"service.beta.kubernetes.io/do-loadbalancer-enable-proxy-protocol": "false"})),
+     "turns it off on the load balancer", ("ClientTrafficPolicy", "client-ip")),
+    ("RT-2", "cluster-traffic-policy-snat", mutate(_drop_client_policy, lambda t: _envoy_service(t).update(annotations={}, externalTrafficPolicy="Cluster")),
+     "nodes SNAT the connections", ("EnvoyProxy", "public")),
+    ("RT-2", "cdn-hops-not-trusted", mutate(_trusted_hops(numTrustedHops=1)),
+     "trusts only loopback and internal networks", ("ConfigMap", "mastodon-env-425m7h8278")),
+    ("RT-2", "cdn-cidrs-not-trusted", mutate(_trusted_hops(trustedCIDRs=["203.0.113.0/24"])),
+     "trusts X-Forwarded-For from 203.0.113.0/24", ("ConfigMap", "mastodon-env-425m7h8278")),
     ("GO-1", "apps-before-migration", mutate(lambda t: _flux(t, "mastodon-apps").update(dependsOn=[{"name": "mastodon-shared"}])),
      "does not dependOn mastodon-pre-deploy", ("Kustomization", "mastodon-apps")),
     ("GO-1", "job-without-force-annotation", mutate(lambda t: obj(t, "Job", "mastodon-db-migrate-pre-deploy", PRE)["metadata"].pop("annotations")),
@@ -575,3 +604,20 @@ def test_ingress_behind_the_infrastructure_layer_passes_go5_and_rt1() -> None:
     targets = mutate(_ingress)()
     assert check(targets, "GO-5") == []
     assert check(targets, "RT-1") == []
+
+
+def test_front_proxies_listed_in_trusted_proxy_ip_pass_rt2() -> None:
+    for step in (_trusted_hops(numTrustedHops=1), _trusted_hops(trustedCIDRs=["203.0.113.0/24"])):
+        targets = mutate(step)()
+        env_map(targets)["TRUSTED_PROXY_IP"] = "127.0.0.1/32,::1/128,10.244.0.0/16,203.0.113.0/24"
+        assert check(targets, "RT-2") == []
+
+
+def test_default_local_traffic_policy_without_proxy_protocol_passes_rt2() -> None:
+    # A load balancer that preserves source addresses (no PROXY protocol) with Envoy Gateway's default Local policy.
+    targets = mutate(_drop_client_policy, lambda t: _envoy_service(t).update(annotations={}))()
+    assert check(targets, "RT-2") == []
+
+
+def test_a_malformed_trusted_cidr_is_left_to_the_schema() -> None:
+    assert check(mutate(_trusted_hops(trustedCIDRs=["not-a-cidr"]))(), "RT-2") == []

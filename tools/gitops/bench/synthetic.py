@@ -6,7 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-MASTODON_VERSION = "v4.6.3"
+MASTODON_VERSION = "v4.6.6"
 
 
 def instance_overlay(index: int) -> dict[str, str]:
@@ -44,11 +44,11 @@ def instance_overlay(index: int) -> dict[str, str]:
                   path: /spec/replicas
                   value: {replicas}
             - target:
-                kind: Ingress
-                name: mastodon
+                kind: HTTPRoute
+                name: mastodon-(web|streaming)
               patch: |-
                 - op: replace
-                  path: /spec/rules/0/host
+                  path: /spec/hostnames/0
                   value: {domain}
             """
         )

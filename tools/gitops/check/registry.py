@@ -11,6 +11,7 @@ from gitops.check.rules import AREAS, Rule
 from gitops.policy import (
     budget,
     routing,
+    rules_client_ip,
     rules_config,
     rules_database,
     rules_flux,
@@ -34,6 +35,7 @@ POLICY_RULES: tuple[Rule, ...] = (
     *rules_tls.RULES,
     *rules_pods.RULES,
     *routing.RULES,
+    *rules_client_ip.RULES,
     *rules_flux.RULES,
     *rules_generic.RULES,
     *suppress.RULES,

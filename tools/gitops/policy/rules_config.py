@@ -273,7 +273,36 @@ def check_agreement(ctx: PolicyContext) -> Iterator[Hit]:
                     )
 
 
-PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+PRIVATE: list[Network] = [
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+]
+LOOPBACK: list[Network] = [ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128")]
+
+
+def trusted_networks(value: str) -> tuple[list[Network], list[str]]:
+    """TRUSTED_PROXY_IP as Mastodon splits it (commas or spaces): the networks, and the entries that are none."""
+    networks: list[Network] = []
+    bad: list[str] = []
+    for entry in re.split(r"[\s,]+", value.strip()):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            bad.append(entry)
+    return networks, bad
+
+
+def effective_trusted_proxies(var: EnvVar | None) -> list[Network]:
+    """The proxies Rails trusts: TRUSTED_PROXY_IP when set, otherwise Mastodon's default (loopback, private)."""
+    if var is None or var.value is None:
+        return LOOPBACK + PRIVATE
+    return trusted_networks(var.value)[0]
+
+
+def covers(networks: list[Network], wanted: Network) -> bool:
+    return any(within(wanted, have) for have in networks)
 
 
 @rule(
@@ -297,21 +326,16 @@ def check_trusted_proxies(ctx: PolicyContext) -> Iterator[Hit]:
             if var is None or var.value is None:
                 continue
             where = var.defined_in or workload.manifest
-            networks = []
-            for entry in re.split(r"[\s,]+", var.value.strip()):
-                if not entry:
-                    continue
-                try:
-                    networks.append(ipaddress.ip_network(entry, strict=False))
-                except ValueError:
-                    yield Hit(f"TRUSTED_PROXY_IP entry {entry!r} is not an IP address or network", where, var.pointer)
+            networks, bad = trusted_networks(var.value)
+            for entry in bad:
+                yield Hit(f"TRUSTED_PROXY_IP entry {entry!r} is not an IP address or network", where, var.pointer)
             wanted = required or PRIVATE
-            covered = [n for n in wanted if any(_within(n, have) for have in networks)]
+            covered = [n for n in wanted if covers(networks, n)]
             if required and len(covered) < len(required):
                 missing = ", ".join(str(n) for n in required if n not in covered)
                 yield Hit(f"TRUSTED_PROXY_IP of {workload.name} does not cover {missing}", where, var.pointer)
             elif not required and not any(
-                any(_within(have, p) or _within(p, have) for p in PRIVATE) for have in networks
+                any(within(have, p) or within(p, have) for p in PRIVATE) for have in networks
             ):
                 yield Hit(
                     f"TRUSTED_PROXY_IP of {workload.name} replaces the defaults and trusts no private network: the "
@@ -321,9 +345,7 @@ def check_trusted_proxies(ctx: PolicyContext) -> Iterator[Hit]:
                 )
 
 
-def _within(
-    inner: ipaddress.IPv4Network | ipaddress.IPv6Network, outer: ipaddress.IPv4Network | ipaddress.IPv6Network
-) -> bool:
+def within(inner: Network, outer: Network) -> bool:
     return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
