@@ -277,3 +277,12 @@ def commit_files(repo: Repository, commit: str, listing: Listing) -> Iterator[Co
         yield files
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def mentions(repo: Repository, commit: str, words: Sequence[str]) -> bool:
+    """Whether a text file of `commit` below the gitops root contains one of `words` (fixed strings)."""
+    patterns = [arg for word in words for arg in ("-e", word)]
+    proc = _git(repo.toplevel, "grep", "-q", "-I", "-F", *patterns, commit, "--", repo.prefix or ".")
+    if proc.returncode > 1:
+        raise GitopsError(f"{short(commit)}: git grep failed: {_first_line(proc.stderr)}")
+    return proc.returncode == 0

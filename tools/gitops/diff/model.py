@@ -100,6 +100,8 @@ class DiffResult:
     """Targets whose inputs changed (rendered on at least one side)."""
     unchanged: int = 0
     """Targets without a difference (inputs identical, or rendering to the same objects)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Flux targets not rendered on a side (their source is not mapped to a repository path): name -> why."""
 
     @property
     def changed(self) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gitops import git
 from gitops.diff.engine import compare
+from gitops.diff.flux import FLUX_MARKERS, FluxOptions, FluxSide, flux_options_given, is_flux_tree, render_side
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.errors import GitopsError, MissingInputError
@@ -137,8 +138,12 @@ def diff_refs(
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
     decrypt: Decrypt = sops_plaintext_digests,
+    flux: FluxOptions | None = None,
 ) -> DiffResult:
-    """Rendered difference from `base_ref` to `head_ref` (default: the working tree under `root`)."""
+    """Rendered difference from `base_ref` to `head_ref` (default: the working tree under `root`).
+
+    A repository with Flux Kustomizations reachable from cluster entries (on either side; or with clusters
+    or sources given in `flux`) is compared per Flux Kustomization target, else per kustomize directory."""
     root = root.resolve()
     repo = git.open_repository(root)
     base_commit = git.resolve(repo, base_ref)
@@ -149,6 +154,21 @@ def diff_refs(
     else:
         head_side = Side("working tree", None, git.head_commit(repo), git.is_dirty(repo))
     changed = git.changed_paths(repo, base_commit, head_commit)
+    flux = flux or FluxOptions()
+    if _flux_repository(repo, root, base_commit, head_commit, changed, flux):
+        sides = _diff_flux(repo, root, base_commit, head_commit, changed, flux, jobs, kustomize, (base_ref, head_ref))
+        if sides is not None:
+            base_flux, head_flux = sides
+            targets = compare(base_flux.targets, head_flux.targets, decrypt)
+            names = {*base_flux.targets, *head_flux.targets}
+            return DiffResult(
+                base=base_side,
+                head=head_side,
+                targets=targets,
+                rendered=sorted(names) if changed else [],
+                unchanged=len(names) - len(targets),
+                skipped={**base_flux.skipped, **head_flux.skipped},
+            )
     # The base checkout (and finding kustomize) run while the head side is parsed; with nothing changed,
     # both sides are the same files and no checkout is needed at all.
     with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
@@ -162,6 +182,8 @@ def diff_refs(
         if not head_root.is_dir():
             raise GitopsError(f"{head_ref}: the commit has no {repo.prefix or '.'} directory")
         plan = plan_targets(base_tree.root, head_root, changed, head_tree=head_tree, base_tree=base_tree)
+        if not (plan.base or plan.head or plan.unchanged):
+            raise GitopsError(_NO_TARGETS)
         materialize(plan.base)
         tool = kustomize or (tool_future.result() if tool_future else find_kustomize())
         workers = max(1, (jobs or default_jobs()))
@@ -190,3 +212,58 @@ def diff_refs(
         rendered=rendered,
         unchanged=len(plan.unchanged) + len(rendered) - len(targets),
     )
+
+
+_NO_TARGETS = (
+    "no targets on either side: no kustomization under overlays/ or clusters/ and no Flux Kustomization "
+    "reachable from a cluster entry (pass --cluster PATH)"
+)
+
+
+def _flux_repository(
+    repo: git.Repository, root: Path, base: str, head: str | None, changed: set[str], flux: FluxOptions
+) -> bool:
+    """Whether either side may hold Flux targets. A commit is only searched for Flux's markers here (no
+    checkout); _diff_flux answers None when neither side turns out to have a Flux Kustomization."""
+    if head is None:
+        if is_flux_tree(root, flux):
+            return True
+    elif flux_options_given(flux) or git.mentions(repo, head, FLUX_MARKERS):
+        return True
+    return bool(changed) and git.mentions(repo, base, FLUX_MARKERS)
+
+
+def _diff_flux(
+    repo: git.Repository,
+    root: Path,
+    base: str,
+    head: str | None,
+    changed: set[str],
+    flux: FluxOptions,
+    jobs: int | None,
+    kustomize: Kustomize | None,
+    refs: tuple[str, str | None],
+) -> tuple[FluxSide, FluxSide] | None:
+    """Both sides rendered as Flux targets (the base from a temporary checkout, both at once); None when
+    neither side has a Flux Kustomization; a GitopsError when neither yields a rendered target."""
+    tool = kustomize or find_kustomize()
+    workers = max(1, jobs or default_jobs())
+
+    def side(commit: str | None, label: str) -> FluxSide:
+        if commit is None:
+            return render_side(root, flux, label, workers, tool)
+        with git.checkout(repo, commit) as checkout:
+            return render_side(checkout, flux, label, workers, tool)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        head_job = pool.submit(side, head, f"head {refs[1] or 'working tree'}")
+        base_job = pool.submit(side, base, f"base {refs[0]}") if changed else None
+        head_side = head_job.result()
+        base_side = base_job.result() if base_job is not None else head_side
+    if not (base_side.found or head_side.found):
+        return None
+    if not (base_side.targets or head_side.targets):
+        skipped = sorted({*base_side.skipped, *head_side.skipped})
+        detail = f"; skipped (source not mapped, --source NAME=PATH): {', '.join(skipped)}" if skipped else ""
+        raise GitopsError(f"no Flux Kustomization target rendered on either side{detail}")
+    return base_side, head_side
