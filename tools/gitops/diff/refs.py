@@ -263,7 +263,6 @@ def _diff_flux(
     if not (base_side.found or head_side.found):
         return None
     if not (base_side.targets or head_side.targets):
-        skipped = sorted({*base_side.skipped, *head_side.skipped})
-        detail = f"; skipped (source not mapped, --source NAME=PATH): {', '.join(skipped)}" if skipped else ""
-        raise GitopsError(f"no Flux Kustomization target rendered on either side{detail}")
+        # Every cluster entry is a target of its own: only entries missing on both sides get here.
+        raise GitopsError(f"no Flux Kustomization target on either side: cluster {', '.join(flux.clusters)} not found")
     return base_side, head_side
