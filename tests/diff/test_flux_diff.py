@@ -53,7 +53,8 @@ def _flux_ks(name: str, path: str, substitute_from: str | None = None, source: s
 
 
 def _vars(domain: str) -> str:
-    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cluster-vars, namespace: flux-system}}\ndata: {{DOMAIN: {domain}}}\n"
+    metadata = "metadata: {name: cluster-vars, namespace: flux-system}"
+    return f"apiVersion: v1\nkind: ConfigMap\n{metadata}\ndata: {{DOMAIN: {domain}}}\n"
 
 
 APP_CONFIG = """
@@ -89,6 +90,7 @@ TREE = {
     "apps/production/kustomization.yaml": "resources: [../base]\n",
     "apps/staging/kustomization.yaml": "resources: [../base]\n",
 }
+SERVICE_ACCOUNT = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {name}, namespace: web}}\n"
 PROD = "clusters/production/flux-system"
 STAGING = "clusters/staging/flux-system"
 
@@ -179,7 +181,7 @@ def test_a_changed_spec_path_moves_the_targets_objects(tmp_path: Path) -> None:
         {
             "clusters/production/apps.yaml": _flux_ks("apps", "./apps/production-v2", "cluster-vars"),
             "apps/production-v2/config.yaml": APP_CONFIG.replace("small", "large"),
-            "apps/production-v2/sa.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: web}\n",
+            "apps/production-v2/sa.yaml": SERVICE_ACCOUNT.format(name="web"),
         },
     )
     result = diff_refs(repo, "main", "feature")
