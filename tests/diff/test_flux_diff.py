@@ -241,9 +241,14 @@ def test_a_target_with_an_unmapped_source_is_named_as_skipped_in_every_format(tm
     assert f"skipped {skipped}: source GitRepository/flux-system/tools-repo is not mapped" in text.stdout
     markdown = run_gitops("diff", "--base", "main", "-o", "markdown", cwd=repo)
     assert f"- skipped {skipped}: source" in markdown.stdout
-    report = json.loads(run_gitops("diff", "--base", "main", "-o", "json", cwd=repo).stdout)
+    json_proc = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo)
+    report = json.loads(json_proc.stdout)
     assert [s["target"] for s in report["skipped"]] == [skipped]
     assert "tools-repo is not mapped" in report["skipped"][0]["reason"]
+    # Merging shard reports keeps them too.
+    (tmp_path / "shard.json").write_text(json_proc.stdout, encoding="utf-8")
+    merged = run_gitops("diff", "--merge", str(tmp_path / "shard.json"), cwd=repo)
+    assert json.loads(merged.stdout)["skipped"] == report["skipped"]
     # Mapped with --source, it is a target like any other: 7 targets, the two apps targets changed.
     mapped = run_gitops("diff", "--base", "main", "-o", "json", "--source", "tools-repo=.", cwd=repo)
     data = json.loads(mapped.stdout)
