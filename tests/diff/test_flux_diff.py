@@ -274,7 +274,13 @@ def test_no_target_on_either_side_is_an_error_not_a_green_diff(tmp_path: Path) -
 def test_a_cluster_on_neither_side_is_an_error_naming_it(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     proc = run_gitops("diff", "--base", "main", "--cluster", "clusters/nowhere", cwd=repo)
-    assert_one_line_error(proc, "no Flux Kustomization target on either side", "clusters/nowhere")
+    assert_one_line_error(proc, "no Flux Kustomization target on either side", "clusters/nowhere is on neither side")
+
+
+def test_a_source_option_in_a_repository_without_flux_clusters_is_an_error(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo", {"overlays/one/kustomization.yaml": "resources: []\n"})
+    proc = run_gitops("diff", "--base", "main", "--source", "tools=.", cwd=repo)
+    assert_one_line_error(proc, "no Flux Kustomization target on either side", "no cluster entry path")
 
 
 def test_a_malformed_source_option_is_one_line(tmp_path: Path) -> None:

@@ -17,11 +17,21 @@ from typing import Any
 
 from gitops.errors import GitopsError
 from gitops.flux.discovery import _MARKERS as FLUX_MARKERS
-from gitops.flux.discovery import DEFAULT_SYNC_SOURCE, FluxRender, find_clusters, render_flux
+from gitops.flux.discovery import DEFAULT_SYNC_SOURCE, FluxRender, render_flux
+from gitops.flux.rendering import flux_entries
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
+from gitops.targets import discover
 
-__all__ = ["FLUX_MARKERS", "FluxOptions", "FluxSide", "flux_options_given", "is_flux_tree", "render_side"]
+__all__ = [
+    "FLUX_MARKERS",
+    "FluxOptions",
+    "FluxSide",
+    "cluster_entries",
+    "flux_options_given",
+    "is_flux_tree",
+    "render_side",
+]
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,17 @@ def flux_options_given(options: FluxOptions) -> bool:
     return bool(options.clusters or options.sources)
 
 
+def cluster_entries(root: Path, options: FluxOptions) -> list[str] | None:
+    """The side's cluster entries: those given that exist on it, else the ones `render` would use without
+    being asked (flux.rendering.flux_entries); None when the side is not a Flux repository for the diff."""
+    if options.clusters:
+        return [c for c in options.clusters if (root / c).is_dir()]
+    return flux_entries(root, discover(root))
+
+
 def is_flux_tree(root: Path, options: FluxOptions) -> bool:
     """Whether the directory `root` is a Flux repository for the diff (or Flux targets were asked for)."""
-    return flux_options_given(options) or find_clusters(root, sync_source=options.sync_source) is not None
+    return flux_options_given(options) or cluster_entries(root, options) is not None
 
 
 def render_side(root: Path | None, options: FluxOptions, label: str, jobs: int, tool: Kustomize) -> FluxSide:
@@ -58,13 +76,13 @@ def render_side(root: Path | None, options: FluxOptions, label: str, jobs: int, 
     caller that this side lacks (added or removed by the change) contributes no targets on this side."""
     if root is None or not root.is_dir():
         return FluxSide()
-    clusters = [c for c in options.clusters if (root / c).is_dir()] if options.clusters else None
-    if options.clusters and not clusters:
-        return FluxSide(found=True)
     try:
+        entries = cluster_entries(root, options)
+        if not entries:
+            return FluxSide(found=entries is not None or flux_options_given(options))
         flux = render_flux(
             root,
-            clusters,
+            entries,
             sources=options.sources,
             sync_source=options.sync_source,
             identities=options.identities,

@@ -263,6 +263,7 @@ def _diff_flux(
     if not (base_side.found or head_side.found):
         return None
     if not (base_side.targets or head_side.targets):
-        # Every cluster entry is a target of its own: only entries missing on both sides get here.
-        raise GitopsError(f"no Flux Kustomization target on either side: cluster {', '.join(flux.clusters)} not found")
+        # Every cluster entry is a target of its own: only sides without any entry get here.
+        why = f"--cluster {' '.join(flux.clusters)} is on neither side" if flux.clusters else "no cluster entry path"
+        raise GitopsError(f"no Flux Kustomization target on either side ({why}; pass --cluster PATH)")
     return base_side, head_side
