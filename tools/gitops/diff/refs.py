@@ -5,6 +5,9 @@ commit with symlinks, or a build that misses a file our walk does not list, gets
 A head ref, when given, is checked out into a temporary git worktree; the default head is the working tree
 as it is, uncommitted and untracked files included. A target is rendered only when the digest over the
 files kustomize reads for it differs between the sides, or when it exists on one side only.
+
+A Flux repository (see gitops.diff.flux) is compared per Flux Kustomization instead: both sides rendered
+whole as Flux targets, the base from a temporary checkout.
 """
 
 from __future__ import annotations
