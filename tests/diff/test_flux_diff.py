@@ -286,3 +286,10 @@ def test_a_source_option_in_a_repository_without_flux_clusters_is_an_error(tmp_p
 def test_a_malformed_source_option_is_one_line(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     assert_one_line_error(run_gitops("diff", "--base", "main", "--source", "tools-repo", cwd=repo), "NAME=PATH")
+
+
+def test_a_side_that_fails_to_build_is_one_line_naming_the_side_and_target(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"apps/staging/kustomization.yaml": "resources: [../base, missing.yaml]\n"})
+    commit(repo, {"apps/staging/kustomization.yaml": "resources: [../base]\n"})
+    proc = run_gitops("diff", "--base", "main", cwd=repo)
+    assert_one_line_error(proc, "base main: ", f"{STAGING}/apps", "kustomize build failed")
