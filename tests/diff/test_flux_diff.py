@@ -10,12 +10,15 @@ substituteFrom ConfigMaps into the consuming Kustomization's objects; a Kustomiz
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitops.diff.flux import FluxOptions
 from gitops.diff.model import DiffResult, Status, TargetDiff, TargetStatus
 from gitops.diff.refs import diff_refs
+from gitops.kustomize import Kustomize
+from gitops.limits import DEFAULT_BUILD_TIMEOUT
 from tests.diff.support import commit, init_repo
 from tests.helpers import assert_one_line_error, run_gitops
 
@@ -293,3 +296,33 @@ def test_a_side_that_fails_to_build_is_one_line_naming_the_side_and_target(tmp_p
     commit(repo, {"apps/staging/kustomization.yaml": "resources: [../base]\n"})
     proc = run_gitops("diff", "--base", "main", cwd=repo)
     assert_one_line_error(proc, "base main: ", f"{STAGING}/apps", "kustomize build failed")
+
+
+@dataclass(frozen=True)
+class _CountingKustomize(Kustomize):
+    built: list[Path] = field(default_factory=list, compare=False, hash=False)
+
+    def build(self, directory: Path, *, timeout: float = DEFAULT_BUILD_TIMEOUT) -> str:
+        self.built.append(directory)
+        return super().build(directory, timeout=timeout)
+
+
+def test_a_build_whose_inputs_are_the_same_on_both_sides_runs_once(tmp_path: Path, kustomize: Kustomize) -> None:
+    repo = _repo(tmp_path)
+    commit(repo, {"apps/base/deployment.yaml": DEPLOYMENT.replace("nginx:1.27", "nginx:1.28")})
+    counting = _CountingKustomize(kustomize.argv, kustomize.version, kustomize.env)
+    result = diff_refs(repo, "main", "feature", kustomize=counting)
+    assert sorted(t.target for t in result.targets) == [f"{PROD}/apps", f"{STAGING}/apps"]
+    # Six targets per side; only the two apps targets read the changed file, so only they build twice.
+    assert len(counting.built) == 6 + 2
+
+
+def test_a_reused_build_is_still_substituted_with_its_own_sides_variables(tmp_path: Path, kustomize: Kustomize) -> None:
+    repo = _repo(tmp_path)
+    commit(repo, {"vars/staging/cluster-vars.yaml": _vars("test.example")})
+    counting = _CountingKustomize(kustomize.argv, kustomize.version, kustomize.env)
+    result = diff_refs(repo, "main", "feature", kustomize=counting)
+    assert len(counting.built) == 6 + 1  # staging's vars target only: apps/staging's own files did not change
+    assert _fields(_target(result, f"{STAGING}/apps"), "ConfigMap", "web-config") == {
+        "data.url": ("https://staging.example", "https://test.example")
+    }

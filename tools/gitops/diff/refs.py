@@ -23,6 +23,7 @@ from gitops.diff.engine import compare
 from gitops.diff.flux import FLUX_MARKERS, FluxOptions, FluxSide, flux_options_given, is_flux_tree, render_side
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
+from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.manifests import Manifest
@@ -247,16 +248,17 @@ def _diff_flux(
     kustomize: Kustomize | None,
     refs: tuple[str, str | None],
 ) -> tuple[FluxSide, FluxSide] | None:
-    """Both sides rendered as Flux targets (the base from a temporary checkout, both at once); None when
+    """Both sides rendered as Flux targets (the base from a temporary checkout, both at once, a build whose
+    inputs are the same on both sides made once: diff.shared_builds); None when
     neither side has a Flux Kustomization; a GitopsError when neither yields a rendered target."""
-    tool = kustomize or find_kustomize()
+    shared = SharedBuilds(kustomize or find_kustomize())
     workers = max(1, jobs or default_jobs())
 
     def side(commit: str | None, label: str) -> FluxSide:
         if commit is None:
-            return render_side(root, flux, label, workers, tool)
+            return render_side(root, flux, label, workers, shared.for_side(root))
         with git.checkout(repo, commit) as checkout:
-            return render_side(checkout, flux, label, workers, tool)
+            return render_side(checkout, flux, label, workers, shared.for_side(checkout))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         head_job = pool.submit(side, head, f"head {refs[1] or 'working tree'}")
