@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops.diff.flux import FluxOptions
+from gitops import git
+from gitops.diff.flux import FLUX_MARKERS, FluxOptions
 from gitops.diff.model import DiffResult, Status, TargetDiff, TargetStatus
 from gitops.diff.refs import diff_refs
 from gitops.kustomize import Kustomize
@@ -326,3 +327,13 @@ def test_a_reused_build_is_still_substituted_with_its_own_sides_variables(tmp_pa
     assert _fields(_target(result, f"{STAGING}/apps"), "ConfigMap", "web-config") == {
         "data.url": ("https://staging.example", "https://test.example")
     }
+
+
+def test_mentions_searches_a_commit_or_only_the_given_paths(tmp_path: Path) -> None:
+    repo_root = _repo(tmp_path, {"README.md": "plain text\n"})
+    repo = git.open_repository(repo_root)
+    head = git.resolve(repo, "HEAD")
+    assert git.mentions(repo, head, FLUX_MARKERS)
+    assert git.mentions(repo, head, FLUX_MARKERS, ["README.md", "clusters/production/apps.yaml"])
+    assert not git.mentions(repo, head, FLUX_MARKERS, ["README.md", "apps/base/config.yaml", "not/there.yaml"])
+    assert not git.mentions(repo, head, FLUX_MARKERS, [])

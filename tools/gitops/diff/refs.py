@@ -228,13 +228,17 @@ def _flux_repository(
     repo: git.Repository, root: Path, base: str, head: str | None, changed: set[str], flux: FluxOptions
 ) -> bool:
     """Whether either side may hold Flux targets. A commit is only searched for Flux's markers here (no
-    checkout); _diff_flux answers None when neither side turns out to have a Flux Kustomization."""
+    checkout); _diff_flux answers None when neither side turns out to have a Flux Kustomization.
+
+    When the head is not a Flux repository, the base can only be one if a changed file made the difference:
+    one holding Flux's markers on the base, or a kustomization file deciding the directory targets."""
     if head is None:
         if is_flux_tree(root, flux):
             return True
     elif flux_options_given(flux) or git.mentions(repo, head, FLUX_MARKERS):
         return True
-    return bool(changed) and git.mentions(repo, base, FLUX_MARKERS)
+    deciding = any(p.split("/")[0] in TARGET_ROOTS and p.rpartition("/")[2] in KUSTOMIZATION_FILES for p in changed)
+    return deciding or git.mentions(repo, base, FLUX_MARKERS, sorted(changed))
 
 
 def _diff_flux(
