@@ -337,3 +337,16 @@ def test_mentions_searches_a_commit_or_only_the_given_paths(tmp_path: Path) -> N
     assert git.mentions(repo, head, FLUX_MARKERS, ["README.md", "clusters/production/apps.yaml"])
     assert not git.mentions(repo, head, FLUX_MARKERS, ["README.md", "apps/base/config.yaml", "not/there.yaml"])
     assert not git.mentions(repo, head, FLUX_MARKERS, [])
+
+
+def test_a_target_building_to_zero_documents_is_a_warning_naming_it(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    # Nothing Flux would apply in ./empty: the generated kustomization builds to no object.
+    commit(repo, {"clusters/production/empty.yaml": _flux_ks("empty", "./empty"), "empty/README.md": "notes\n"})
+    proc = run_gitops("diff", "--base", "main", "--head", "feature", "-o", "json", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines() == [f"warning: head feature: {PROD}/empty: builds to zero documents (empty)"]
+    targets = {t["target"]: t for t in json.loads(proc.stdout)["targets"]}
+    assert targets[f"{PROD}/empty"]["status"] == "added" and targets[f"{PROD}/empty"]["resources"] == []
+    unchanged = run_gitops("diff", "--base", "main", "--head", "main", cwd=repo)
+    assert unchanged.returncode == 0 and unchanged.stderr == ""

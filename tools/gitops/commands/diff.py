@@ -72,6 +72,8 @@ def command(
         raise click.UsageError("Missing option '--base'." if base is None else "report files go with --merge")
     flux = FluxOptions(clusters, parse_source_options(sources), identities=load_identities_quietly())
     result = diff_refs(root_from_context(ctx), base, head, jobs=jobs, flux=flux)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     stream = sys.stdout
     text = format_diff(result, fmt, colour=fmt == "text" and out_file is None and use_colour(stream, colour))
     if out_file is not None:

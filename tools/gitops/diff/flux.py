@@ -52,6 +52,7 @@ class FluxSide:
     skipped: dict[str, str] = field(default_factory=dict)
     found: bool = False
     """Whether the side has Flux Kustomizations (or was given cluster entries) at all."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def flux_options_given(options: FluxOptions) -> bool:
@@ -97,7 +98,7 @@ def render_side(root: Path | None, options: FluxOptions, label: str, jobs: int, 
 def _side(flux: FluxRender | None) -> FluxSide:
     if flux is None:
         return FluxSide()
-    side = FluxSide(found=True)
+    side = FluxSide(found=True, warnings=list(flux.warnings))
     for target in flux.targets:
         if target.skipped is not None:
             side.skipped[target.name] = target.skipped

@@ -172,6 +172,7 @@ def diff_refs(
                 rendered=sorted(names) if changed else [],
                 unchanged=len(names) - len(targets),
                 skipped={**base_flux.skipped, **head_flux.skipped},
+                warnings=_side_warnings(base_flux, head_flux, base_ref, head_ref),
             )
     # The base checkout (and finding kustomize) run while the head side is parsed; with nothing changed,
     # both sides are the same files and no checkout is needed at all.
@@ -239,6 +240,15 @@ def _flux_repository(
         return True
     deciding = any(p.split("/")[0] in TARGET_ROOTS and p.rpartition("/")[2] in KUSTOMIZATION_FILES for p in changed)
     return deciding or git.mentions(repo, base, FLUX_MARKERS, sorted(changed))
+
+
+def _side_warnings(base: FluxSide, head: FluxSide, base_ref: str, head_ref: str | None) -> list[str]:
+    """Each side's render warnings once, prefixed with the side (a warning on both sides is said once)."""
+    if base is head:
+        return list(head.warnings)
+    shared = [w for w in head.warnings if w in base.warnings]
+    head_only = [f"head {head_ref or 'working tree'}: {w}" for w in head.warnings if w not in shared]
+    return shared + [f"base {base_ref}: {w}" for w in base.warnings if w not in shared] + head_only
 
 
 def _diff_flux(
