@@ -162,11 +162,17 @@ def test_a_base_missing_an_unlisted_file_is_built_again_from_a_full_checkout(
 ) -> None:
     files = {
         **TREE,
-        # kustomize reads an `openapi:` schema file, which our walk does not list as an input.
-        "overlays/two/kustomization.yaml": (
-            "namespace: two\nresources: [../../base/app]\nopenapi: {path: ../../data/schema.json}\n"
+        # A ReplacementTransformer config names its replacement files in a list, which our walk does not
+        # follow: kustomize reads data/replacement.yaml, our inputs do not list it.
+        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [r.yaml]\n",
+        "overlays/two/r.yaml": (
+            "apiVersion: builtin\nkind: ReplacementTransformer\nmetadata: {name: r}\n"
+            "replacements: [{path: ../../data/replacement.yaml}]\n"
         ),
-        "data/schema.json": '{"definitions": {}}\n',
+        "data/replacement.yaml": (
+            "source: {kind: ConfigMap, name: app, fieldPath: data.SIZE}\n"
+            "targets: [{select: {kind: ConfigMap, name: app}, fieldPaths: [data.COPY], options: {create: true}}]\n"
+        ),
     }
     repo = init_repo(tmp_path / "repo", files)
     kustomization = repo / "overlays/two/kustomization.yaml"

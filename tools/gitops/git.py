@@ -277,3 +277,22 @@ def commit_files(repo: Repository, commit: str, listing: Listing) -> Iterator[Co
         yield files
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def mentions(repo: Repository, commit: str, words: Sequence[str], paths: Iterable[str] | None = None) -> bool:
+    """Whether a text file of `commit` below the gitops root (or among `paths`, relative to it) contains one
+    of `words` (fixed strings)."""
+    patterns = [arg for word in words for arg in ("-e", word)]
+    prefix = f"{repo.prefix}/" if repo.prefix else ""
+    scope = [f":(literal){prefix}{path}" for path in paths] if paths is not None else [repo.prefix or "."]
+    for start in range(0, len(scope), _PATHS_PER_CALL):
+        chunk = scope[start : start + _PATHS_PER_CALL]
+        proc = _git(repo.toplevel, "grep", "-q", "-I", "-F", *patterns, commit, "--", *chunk)
+        if proc.returncode > 1:
+            raise GitopsError(f"{short(commit)}: git grep failed: {_first_line(proc.stderr)}")
+        if proc.returncode == 0:
+            return True
+    return False
+
+
+_PATHS_PER_CALL = 2000  # keeps one git command line far below the system's argument size limit

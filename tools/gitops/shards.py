@@ -153,6 +153,7 @@ def merge_diff_reports(paths: Sequence[Path]) -> tuple[dict[str, Any], int]:
     sides: set[str] = set()
     targets: dict[str, dict[str, Any]] = {}
     rendered = unchanged = 0
+    skipped: dict[str, Any] = {}
     for path, report in reports:
         if not isinstance(report, dict) or report.get("format") != DIFF_FORMAT:
             raise GitopsError(f"{path}: not a `gitops diff -o json` report ({DIFF_FORMAT})")
@@ -160,6 +161,8 @@ def merge_diff_reports(paths: Sequence[Path]) -> tuple[dict[str, Any], int]:
         summary = report.get("summary") or {}
         rendered += int(summary.get("targetsRendered") or 0)
         unchanged += int(summary.get("targetsUnchanged") or 0)
+        items = [item for item in report.get("skipped") or [] if isinstance(item, dict)]
+        skipped.update((str(item.get("target")), item) for item in items)
         for target in report.get("targets") or []:
             name = target.get("target")
             if name in targets and targets[name] != target:
@@ -186,5 +189,6 @@ def merge_diff_reports(paths: Sequence[Path]) -> tuple[dict[str, Any], int]:
             "resources": counts,
         },
         "targets": ordered,
+        "skipped": [skipped[name] for name in sorted(skipped)],
     }
     return report, 1 if changed else 0

@@ -9,8 +9,10 @@ import click
 
 from gitops.atomic import write_text_atomically
 from gitops.commands.cache_options import no_cache_option, write_merged
+from gitops.diff.flux import FluxOptions, load_identities_quietly
 from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
 from gitops.diff.refs import diff_refs
+from gitops.flux.rendering import parse_source_options
 from gitops.repo import root_from_context
 from gitops.shards import merge_diff_reports
 
@@ -41,6 +43,8 @@ from gitops.shards import merge_diff_reports
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel builds per side (default: CPUs)."
 )
+@click.option("--cluster", "clusters", multiple=True, help="Flux cluster entry path (repeatable): Flux targets.")
+@click.option("--source", "sources", multiple=True, help="Map a Flux source to a repository path: NAME=PATH.")
 @click.option("--merge", is_flag=True, help="Merge the -o json reports given as arguments (shards) into one.")
 @click.argument("reports", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @no_cache_option
@@ -53,15 +57,23 @@ def command(
     out_file: Path | None,
     colour: str,
     jobs: int | None,
+    clusters: tuple[str, ...],
+    sources: tuple[str, ...],
     merge: bool,
     reports: tuple[Path, ...],
 ) -> None:
-    """Render BASE and HEAD, compare per target. Exit 0: no changes, 1: changes, 2: error."""
+    """Render BASE and HEAD, compare per target. Exit 0: no changes, 1: changes, 2: error.
+
+    In a Flux repository (or with --cluster/--source) a target is a Flux Kustomization,
+    <cluster path>/<namespace>/<name>; targets whose source is not mapped are named as skipped."""
     if merge:
         write_merged(*merge_diff_reports(reports))
     if base is None or reports:
         raise click.UsageError("Missing option '--base'." if base is None else "report files go with --merge")
-    result = diff_refs(root_from_context(ctx), base, head, jobs=jobs)
+    flux = FluxOptions(clusters, parse_source_options(sources), identities=load_identities_quietly())
+    result = diff_refs(root_from_context(ctx), base, head, jobs=jobs, flux=flux)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     stream = sys.stdout
     text = format_diff(result, fmt, colour=fmt == "text" and out_file is None and use_colour(stream, colour))
     if out_file is not None:

@@ -100,6 +100,10 @@ class DiffResult:
     """Targets whose inputs changed (rendered on at least one side)."""
     unchanged: int = 0
     """Targets without a difference (inputs identical, or rendering to the same objects)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Flux targets not rendered on a side (their source is not mapped to a repository path): name -> why."""
+    warnings: list[str] = field(default_factory=list)
+    """What the render of either side warned about (e.g. a Flux target building to zero documents)."""
 
     @property
     def changed(self) -> bool:

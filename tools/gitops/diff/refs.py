@@ -5,6 +5,9 @@ commit with symlinks, or a build that misses a file our walk does not list, gets
 A head ref, when given, is checked out into a temporary git worktree; the default head is the working tree
 as it is, uncommitted and untracked files included. A target is rendered only when the digest over the
 files kustomize reads for it differs between the sides, or when it exists on one side only.
+
+A Flux repository (see gitops.diff.flux) is compared per Flux Kustomization instead: both sides rendered
+whole as Flux targets, the base from a temporary checkout.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pathlib import Path
 
 from gitops import git
 from gitops.diff.engine import compare
+from gitops.diff.flux import FLUX_MARKERS, FluxOptions, FluxSide, flux_options_given, is_flux_tree, render_side
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
+from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.manifests import Manifest
@@ -137,8 +142,12 @@ def diff_refs(
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
     decrypt: Decrypt = sops_plaintext_digests,
+    flux: FluxOptions | None = None,
 ) -> DiffResult:
-    """Rendered difference from `base_ref` to `head_ref` (default: the working tree under `root`)."""
+    """Rendered difference from `base_ref` to `head_ref` (default: the working tree under `root`).
+
+    A repository with Flux Kustomizations reachable from cluster entries (on either side; or with clusters
+    or sources given in `flux`) is compared per Flux Kustomization target, else per kustomize directory."""
     root = root.resolve()
     repo = git.open_repository(root)
     base_commit = git.resolve(repo, base_ref)
@@ -149,6 +158,22 @@ def diff_refs(
     else:
         head_side = Side("working tree", None, git.head_commit(repo), git.is_dirty(repo))
     changed = git.changed_paths(repo, base_commit, head_commit)
+    flux = flux or FluxOptions()
+    if _flux_repository(repo, root, base_commit, head_commit, changed, flux):
+        sides = _diff_flux(repo, root, base_commit, head_commit, changed, flux, jobs, kustomize, (base_ref, head_ref))
+        if sides is not None:
+            base_flux, head_flux = sides
+            targets = compare(base_flux.targets, head_flux.targets, decrypt)
+            names = {*base_flux.targets, *head_flux.targets}
+            return DiffResult(
+                base=base_side,
+                head=head_side,
+                targets=targets,
+                rendered=sorted(names) if changed else [],
+                unchanged=len(names) - len(targets),
+                skipped={**base_flux.skipped, **head_flux.skipped},
+                warnings=_side_warnings(base_flux, head_flux, base_ref, head_ref),
+            )
     # The base checkout (and finding kustomize) run while the head side is parsed; with nothing changed,
     # both sides are the same files and no checkout is needed at all.
     with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
@@ -162,6 +187,8 @@ def diff_refs(
         if not head_root.is_dir():
             raise GitopsError(f"{head_ref}: the commit has no {repo.prefix or '.'} directory")
         plan = plan_targets(base_tree.root, head_root, changed, head_tree=head_tree, base_tree=base_tree)
+        if not (plan.base or plan.head or plan.unchanged):
+            raise GitopsError(_NO_TARGETS)
         materialize(plan.base)
         tool = kustomize or (tool_future.result() if tool_future else find_kustomize())
         workers = max(1, (jobs or default_jobs()))
@@ -190,3 +217,72 @@ def diff_refs(
         rendered=rendered,
         unchanged=len(plan.unchanged) + len(rendered) - len(targets),
     )
+
+
+_NO_TARGETS = (
+    "no targets on either side: no kustomization under overlays/ or clusters/ and no Flux Kustomization "
+    "reachable from a cluster entry (pass --cluster PATH)"
+)
+
+
+def _flux_repository(
+    repo: git.Repository, root: Path, base: str, head: str | None, changed: set[str], flux: FluxOptions
+) -> bool:
+    """Whether either side may hold Flux targets. A commit is only searched for Flux's markers here (no
+    checkout); _diff_flux answers None when neither side turns out to have a Flux Kustomization.
+
+    When the head is not a Flux repository, the base can only be one if a changed file made the difference:
+    one holding Flux's markers on the base, or a kustomization file deciding the directory targets."""
+    if head is None:
+        if is_flux_tree(root, flux):
+            return True
+    elif flux_options_given(flux) or git.mentions(repo, head, FLUX_MARKERS):
+        return True
+    deciding = any(p.split("/")[0] in TARGET_ROOTS and p.rpartition("/")[2] in KUSTOMIZATION_FILES for p in changed)
+    return deciding or git.mentions(repo, base, FLUX_MARKERS, sorted(changed))
+
+
+def _side_warnings(base: FluxSide, head: FluxSide, base_ref: str, head_ref: str | None) -> list[str]:
+    """Each side's render warnings once, prefixed with the side (a warning on both sides is said once)."""
+    if base is head:
+        return list(head.warnings)
+    shared = [w for w in head.warnings if w in base.warnings]
+    head_only = [f"head {head_ref or 'working tree'}: {w}" for w in head.warnings if w not in shared]
+    return shared + [f"base {base_ref}: {w}" for w in base.warnings if w not in shared] + head_only
+
+
+def _diff_flux(
+    repo: git.Repository,
+    root: Path,
+    base: str,
+    head: str | None,
+    changed: set[str],
+    flux: FluxOptions,
+    jobs: int | None,
+    kustomize: Kustomize | None,
+    refs: tuple[str, str | None],
+) -> tuple[FluxSide, FluxSide] | None:
+    """Both sides rendered as Flux targets (the base from a temporary checkout, both at once, a build whose
+    inputs are the same on both sides made once: diff.shared_builds); None when
+    neither side has a Flux Kustomization; a GitopsError when neither yields a rendered target."""
+    shared = SharedBuilds(kustomize or find_kustomize())
+    workers = max(1, jobs or default_jobs())
+
+    def side(commit: str | None, label: str) -> FluxSide:
+        if commit is None:
+            return render_side(root, flux, label, workers, shared.for_side(root))
+        with git.checkout(repo, commit) as checkout:
+            return render_side(checkout, flux, label, workers, shared.for_side(checkout))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        head_job = pool.submit(side, head, f"head {refs[1] or 'working tree'}")
+        base_job = pool.submit(side, base, f"base {refs[0]}") if changed else None
+        head_side = head_job.result()
+        base_side = base_job.result() if base_job is not None else head_side
+    if not (base_side.found or head_side.found):
+        return None
+    if not (base_side.targets or head_side.targets):
+        # Every cluster entry is a target of its own: only sides without any entry get here.
+        why = f"--cluster {' '.join(flux.clusters)} is on neither side" if flux.clusters else "no cluster entry path"
+        raise GitopsError(f"no Flux Kustomization target on either side ({why}; pass --cluster PATH)")
+    return base_side, head_side

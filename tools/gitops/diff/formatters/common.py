@@ -145,3 +145,8 @@ def overall_summary(result: DiffResult) -> str:
     totals = result.totals()
     parts = ", ".join(f"{n} {s}" for s, n in totals.items() if n)
     return f"{len(result.targets)} target(s) changed, {result.unchanged} unchanged; resources: {parts}"
+
+
+def skipped_lines(result: DiffResult) -> list[str]:
+    """One line per Flux target not rendered (its source is not mapped), so no report hides it."""
+    return [f"skipped {name}: {reason}" for name, reason in sorted(result.skipped.items())]

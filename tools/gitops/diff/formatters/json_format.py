@@ -66,6 +66,7 @@ def as_data(result: DiffResult) -> dict[str, Any]:
             "resources": {s.value: n for s, n in result.totals().items()},
         },
         "targets": [_target(t) for t in result.targets],
+        "skipped": [{"target": name, "reason": reason} for name, reason in sorted(result.skipped.items())],
     }
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import html
 import re
 
-from gitops.diff.formatters.common import LineRole, detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.formatters.common import (
+    LineRole,
+    detail_lines,
+    heading,
+    overall_summary,
+    side_text,
+    skipped_lines,
+    target_summary,
+)
 from gitops.diff.model import DiffResult, ResourceChange, Status, TargetDiff, TargetStatus
 
 MARKER = "<!-- gitops-diff -->"
@@ -58,6 +66,7 @@ def _details(target: TargetDiff, blocks: list[str] | None) -> str:
 def format_markdown(result: DiffResult, limit: int = LIMIT) -> str:
     base, head = side_text(result)
     header = f"{MARKER}\n### gitops diff\n\n`{_cell(base)}` → `{_cell(head)}`: {_cell(overall_summary(result))}\n\n"
+    header += "".join(f"- {_cell(line)}\n" for line in skipped_lines(result)) + ("\n" if result.skipped else "")
     if not result.changed:
         return header
     blocks = [[resource_block(c) for c in t.changes] for t in result.targets]

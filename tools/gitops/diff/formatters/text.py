@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from gitops.diff.formatters.common import LineRole, detail_lines, heading, overall_summary, side_text, target_summary
+from gitops.diff.formatters.common import (
+    LineRole,
+    detail_lines,
+    heading,
+    overall_summary,
+    side_text,
+    skipped_lines,
+    target_summary,
+)
 from gitops.diff.model import DiffResult, Status
 
 _COLOURS = {Status.ADDED: "32", Status.REMOVED: "31", Status.CHANGED: "33", Status.MOVED: "36", Status.ROLLING: "35"}
@@ -15,7 +23,7 @@ def _paint(text: str, code: str, colour: bool) -> str:
 
 def format_diff_text(result: DiffResult, *, colour: bool = False) -> str:
     base, head = side_text(result)
-    out = [_paint(f"gitops diff: {base} -> {head}", "1", colour), overall_summary(result)]
+    out = [_paint(f"gitops diff: {base} -> {head}", "1", colour), overall_summary(result), *skipped_lines(result)]
     for target in result.targets:
         out.append("")
         out.append(_paint(f"{target.target}", "1;4", colour) + f"  ({target_summary(target)})")
