@@ -9,7 +9,7 @@ import click
 
 from gitops.atomic import write_text_atomically
 from gitops.errors import GitopsError
-from gitops.repo import relative, root_from_context
+from gitops.repo import find_root, relative, root_from_context
 from gitops.sops import (
     decrypt_text,
     encrypt_text,
@@ -29,9 +29,14 @@ _INPUT_TYPE = click.option(
 
 
 def _optional_root(ctx: click.Context) -> Path | None:
-    """sops works on any file: a repository only shortens names and bounds the .sops.yaml search."""
+    """sops works on any file: a repository only shortens names and bounds the .sops.yaml search.
+
+    gitops.yaml holds nothing these commands use, and validating it (the policy pack's schema) would cost
+    four times sops' whole run, so only the root is located here.
+    """
+    obj = ctx.find_root().obj or {}
     try:
-        return root_from_context(ctx)
+        return find_root(obj.get("repo"))
     except GitopsError:
         return None
 

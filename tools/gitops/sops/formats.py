@@ -25,6 +25,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 
 from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
+from gitops.sops import fastyaml
 from gitops.sops.metadata import OTHER_KEY_TYPES, Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
 from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
 from gitops.sops.tree import Comment, Render
@@ -99,10 +100,12 @@ def load(text: str, fmt: str, source: str) -> Parsed:
 
 def _load_yaml(text: str, source: str) -> Parsed:
     refuse_alias_bombs(text, source)  # the tree is walked value by value, aliases expanded
-    try:
-        raw_docs = list(_yaml().load_all(text))
-    except YAMLError as exc:
-        raise GitopsError(f"{source}: not valid YAML: {_first_line(exc)}") from None
+    raw_docs = fastyaml.build(text)
+    if raw_docs is None:
+        try:
+            raw_docs = list(_yaml().load_all(text))
+        except YAMLError as exc:
+            raise GitopsError(f"{source}: not valid YAML: {_first_line(exc)}") from None
     documents = []
     for doc in raw_docs:
         if doc is None:
@@ -216,6 +219,9 @@ def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
         _restore_sequence_comments(doc)
         if meta is not None:
             doc["sops"] = _yaml_metadata(meta) if parsed.metadata is None else _update_yaml_block(parsed.metadata, meta)
+    fast = fastyaml.emit(parsed.documents, parsed.indent)
+    if fast is not None:
+        return fast
     out = io.StringIO()
     _yaml(parsed.indent).dump_all(parsed.documents, out)
     return out.getvalue()
