@@ -1,10 +1,11 @@
-"""libyaml (C) parsing into the very tree ruamel's round-trip loader builds, for files it can stand in for.
+"""The YAML fast path: libyaml parsing into the tree ruamel's round trip builds, and a direct emitter.
 
-ruamel's pure-Python scanner reads a file character by character: on a 5,000-value file loading took three
-quarters of a `secrets decrypt`. libyaml's parser reports each scalar's style, which is all the round trip needs
-when a file has no comments (libyaml drops them) and none of the constructs whose round trip ruamel records
-beyond the style: anchors, aliases, explicit tags, non-empty flow collections, directives, folded scalars. For everything else `build`
-answers None and the caller uses ruamel, so the result is never different, only sooner.
+ruamel's pure-Python scanner and emitter handle a file character by character: on a 5,000-value file they were
+nine tenths of a `secrets decrypt` or `encrypt`. libyaml's parser reports each scalar's style, which is all the
+round trip keeps when a file has no comments (libyaml drops them) and none of anchors, aliases, explicit tags,
+non-empty flow collections, directives or folded scalars. The emitter writes block mappings and sequences of
+scalars whose rendering is beyond doubt. Outside those subsets `build` and `emit` answer None and the caller uses
+ruamel, so the bytes are never different, only sooner (tests/sops/test_fastyaml.py holds ruamel as the oracle).
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from ruamel.yaml.scalarstring import (
     PlainScalarString,
     SingleQuotedScalarString,
 )
+from yaml import YAMLError as _LibyamlError
+from yaml import events as _events
 
 from gitops.sops.scalars import GoTime, Typed
 
+_CParser: Any
 try:
-    from yaml import YAMLError as _LibyamlError
-    from yaml import events as _events
-    from yaml._yaml import CParser
+    from yaml._yaml import CParser as _CParser
 except ImportError:  # PyYAML built without libyaml: ruamel does all the work
-    CParser = None
+    _CParser = None
 
 _STYLED = {
     '"': DoubleQuotedScalarString,
@@ -43,10 +45,10 @@ class _Unsuitable(Exception):
 def build(text: str) -> list[Any] | None:
     """The documents of `text` as ruamel's round-trip loader (with preserve_quotes and every plain scalar kept
     as text) would return them, or None when this file needs ruamel itself (comments, anchors, tags, flow
-    style with items, folded scalars, directives, duplicate keys, or a syntax error, which ruamel then reports in its own words)."""
-    if CParser is None or "#" in text:
+    style with items, folded scalars, directives, duplicate keys, or a syntax error: ruamel words the error)."""
+    if _CParser is None or "#" in text:
         return None
-    parser = CParser(text)
+    parser = _CParser(text)
     try:
         documents = _stream(parser)
     except (_Unsuitable, _LibyamlError):
@@ -57,7 +59,7 @@ def build(text: str) -> list[Any] | None:
 
 
 def _stream(parser: Any) -> list[Any]:
-    documents = []
+    documents: list[Any] = []
     parser.get_event()  # StreamStart
     while True:
         event = parser.get_event()
@@ -105,7 +107,7 @@ def _empty_flow(parser: Any, container: Any, end: type) -> Any:
 # What ruamel's emitter writes as a plain scalar without a second look: no indicator first, no ": " or " #",
 # no space at either end, printable ASCII only. Anything else goes through ruamel's own analysis.
 _PLAIN = re.compile(r"(?![-?:](?:[ ]|$)|---|\.\.\.)[A-Za-z0-9_./+~=()\-?:^$][\x20-\x7e]*")
-_QUOTABLE = re.compile(r'[\x20-\x21\x23-\x5b\x5d-\x7e]*')  # printable ASCII but " and \\: no escapes
+_QUOTABLE = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")  # printable ASCII but " and \\: no escapes
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 _PLAIN_TYPES = (str, PlainScalarString, Typed, GoTime)
 _SIMPLE_KEY_LIMIT = 128  # longer keys are written as `? key` (emitter.check_simple_key)
@@ -146,9 +148,7 @@ def _mapping(node: CommentedMap, column: int, step: int, offset: int, out: list[
 
 def _value(value: Any, column: int, step: int, offset: int, out: list[str]) -> None:
     if isinstance(value, CommentedMap | CommentedSeq):
-        if not value:
-            if not value.fa.flow_style():
-                raise _Unsuitable
+        if not value:  # a block collection cannot be empty: ruamel writes the flow form whatever the style
             out.append(" {}\n" if isinstance(value, CommentedMap) else " []\n")
         elif isinstance(value, CommentedMap):
             out.append("\n")
@@ -198,7 +198,7 @@ def _scalar(value: Any) -> str:
         raise _Unsuitable
     if value == "" and kind is Typed:
         return ""  # a null written as nothing (`key:`)
-    if _PLAIN.fullmatch(value) is None or value.endswith(":") or ": " in value or " #" in value:
+    if _PLAIN.fullmatch(value) is None or value.endswith((":", " ")) or ": " in value or " #" in value:
         raise _Unsuitable
     return str(value)
 
