@@ -92,10 +92,11 @@ def _seal(
     recipients: list[str],
     scope: Scope,
     now: dt.datetime | None,
+    version: str = "",
 ) -> str:
     stanzas = wrap_data_key(data_key, recipients, source)
     lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
-    return formats.dump(parsed, fmt, Metadata(tuple(stanzas), lastmodified, mac, scope))
+    return formats.dump(parsed, fmt, Metadata(tuple(stanzas), lastmodified, mac, scope, version=version))
 
 
 def _encrypt_tree(
@@ -214,7 +215,9 @@ def rotate_text(
     opened = open_text(text, fmt, source, identities)
     refuse_key_groups(opened.metadata, source, "rotate")
     targets = list(recipients) if recipients else list(opened.metadata.recipients)
-    return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, opened.metadata.scope, now)
+    # sops 3.11 keeps the file's `version` on rotate (its own only on encrypt): so do we, in every format
+    meta = opened.metadata
+    return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, meta.scope, now, meta.version)
 
 
 def decrypt_values(
