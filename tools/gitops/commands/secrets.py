@@ -21,6 +21,7 @@ from gitops.sops import (
 )
 from gitops.sops.files import creation_rule, encryption_target, read_text
 from gitops.sops.formats import FORMATS
+from gitops.sops.rules import alternate_config_warning
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _INPUT_TYPE = click.option(
@@ -44,6 +45,12 @@ def _optional_root(ctx: click.Context) -> Path | None:
 def _source(ctx: click.Context, path: Path) -> tuple[Path | None, str]:
     root = _optional_root(ctx)
     return root, relative(path, root) if root is not None else str(path)
+
+
+def _warn_ignored_config(path: Path, root: Path | None) -> None:
+    warning = alternate_config_warning(path, root)
+    if warning is not None:
+        click.echo(f"gitops: warning: {warning}", err=True)
 
 
 def _rule_recipients(path: Path, root: Path | None, name: str) -> tuple[str, ...]:
@@ -72,6 +79,7 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
     """Encrypt FILE for the first matching .sops.yaml rule (or --age); ciphertext to stdout unless -i."""
     root, name = _source(ctx, file)
     fmt = format_for(name, input_type)
+    _warn_ignored_config(file, root)
     plan = encryption_target(file, root, age)
     plaintext = read_text(file, name)
     ciphertext = encrypt_text(
@@ -132,6 +140,7 @@ def edit(ctx: click.Context, file: Path, input_type: str | None) -> None:
 def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """Re-wrap FILE's data key for its rule's current recipients (values untouched), in place."""
     root, name = _source(ctx, file)
+    _warn_ignored_config(file, root)
     recipients = _rule_recipients(file, root, name)
     text = update_keys_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
     write_text_atomically(file, text)
@@ -145,6 +154,7 @@ def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
 def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """New data key for FILE, every value re-encrypted (recipients from its rule, else its own), in place."""
     root, name = _source(ctx, file)
+    _warn_ignored_config(file, root)
     rule = creation_rule(file, root)
     recipients = _rule_recipients(file, root, name) if rule is not None and rule.age else None
     text = rotate_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
