@@ -21,7 +21,7 @@ from gitops.sops import (
 )
 from gitops.sops.files import creation_rule, encryption_target, read_text
 from gitops.sops.formats import FORMATS
-from gitops.sops.rules import alternate_config_warning
+from gitops.sops.rules import CreationRule, alternate_config_warning
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _INPUT_TYPE = click.option(
@@ -53,15 +53,11 @@ def _warn_ignored_config(path: Path, root: Path | None) -> None:
         click.echo(f"gitops: warning: {warning}", err=True)
 
 
-def _rule_recipients(path: Path, root: Path | None, name: str) -> tuple[str, ...]:
+def _matching_rule(path: Path, root: Path | None, name: str) -> CreationRule:
     rule = creation_rule(path, root)
     if rule is None or not rule.age:
         raise GitopsError(f"{name}: no .sops.yaml creation rule with age recipients matches this file")
-    if rule.groups:
-        raise GitopsError(
-            f"{name}: {rule.describe()} has several key_groups: updatekeys/rotate to them is not supported"
-        )
-    return rule.age
+    return rule
 
 
 @click.group("secrets")
@@ -141,10 +137,11 @@ def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """Re-wrap FILE's data key for its rule's current recipients (values untouched), in place."""
     root, name = _source(ctx, file)
     _warn_ignored_config(file, root)
-    recipients = _rule_recipients(file, root, name)
-    text = update_keys_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
+    rule = _matching_rule(file, root, name)
+    fmt = format_for(name, input_type)
+    text = update_keys_text(read_text(file, name), fmt, name, load_identities(), rule.age, rule.groups, rule.threshold)
     write_text_atomically(file, text)
-    click.echo(f"updated keys of {name}: {', '.join(recipients)}", err=True)
+    click.echo(f"updated keys of {name}: {', '.join(rule.age)}", err=True)
 
 
 @command.command("rotate")
@@ -156,8 +153,11 @@ def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
     root, name = _source(ctx, file)
     _warn_ignored_config(file, root)
     rule = creation_rule(file, root)
-    recipients = _rule_recipients(file, root, name) if rule is not None and rule.age else None
-    text = rotate_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
+    recipients, groups, threshold = (rule.age, rule.groups, rule.threshold) if rule and rule.age else (None, (), 0)
+    fmt = format_for(name, input_type)
+    text = rotate_text(
+        read_text(file, name), fmt, name, load_identities(), recipients, key_groups=groups, threshold=threshold
+    )
     write_text_atomically(file, text)
     click.echo(f"rotated the data key of {name}", err=True)
 

@@ -26,7 +26,14 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
 from gitops.sops import fastyaml
-from gitops.sops.metadata import OTHER_KEY_TYPES, Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
+from gitops.sops.metadata import (
+    OTHER_KEY_TYPES,
+    Metadata,
+    flatten_for_dotenv,
+    metadata_fields,
+    parse_metadata,
+    unflatten_dotenv,
+)
 from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
 from gitops.sops.tree import Comment, Render
 
@@ -228,9 +235,15 @@ def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
 
 
 def _update_yaml_block(raw: Any, meta: Metadata) -> CommentedMap:
-    block = copy.deepcopy(raw)
     fresh = _yaml_metadata(meta)
-    if not meta.groups:  # key groups are kept as they are (edit); everything else rewrites the age stanzas
+    if bool(raw.get("key_groups")) != bool(meta.groups):
+        return fresh  # flat <-> several groups: sops' own layout for the new one (its version kept in meta)
+    block = copy.deepcopy(raw)
+    if meta.groups:
+        if _new_shares(raw, meta):  # updatekeys, rotate; an edit keeps the groups as they are
+            block["shamir_threshold"] = fresh["shamir_threshold"]
+            block["key_groups"] = fresh["key_groups"]
+    else:
         for name in OTHER_KEY_TYPES:
             if block.get(name):  # their stanzas wrap a data key we did not write: only age is kept current
                 del block[name]
@@ -240,6 +253,13 @@ def _update_yaml_block(raw: Any, meta: Metadata) -> CommentedMap:
         same_style = type(old) if isinstance(old, DoubleQuotedScalarString | PlainScalarString) else None
         block[key] = same_style(fresh[key]) if same_style else fresh[key]
     return block
+
+
+def _new_shares(raw: Any, meta: Metadata) -> bool:
+    """Whether the key groups in `meta` differ from the ones the file's block holds."""
+    return parse_metadata(raw, "sops block").groups != meta.groups or str(raw.get("shamir_threshold")) != str(
+        meta.threshold
+    )
 
 
 def _yaml_metadata(meta: Metadata) -> CommentedMap:
@@ -288,11 +308,13 @@ def _dump_json(parsed: Parsed, meta: Metadata | None) -> str:
     body = dict(parsed.documents[0])
     if meta is not None:
         fresh = {k: (v if v != [] else None) for k, v in metadata_fields(meta, empty_lists=True)}
-        if isinstance(parsed.metadata, dict):
+        old = parsed.metadata
+        if isinstance(old, dict) and bool(old.get("key_groups")) == bool(meta.groups):
             if meta.groups:
-                fresh = dict(parsed.metadata) | {key: fresh[key] for key in ("lastmodified", "mac")}
+                changed = ("shamir_threshold", "key_groups") if _new_shares(old, meta) else ()
+                fresh = dict(old) | {key: fresh[key] for key in ("lastmodified", "mac", *changed)}
             else:
-                kept = {k: v for k, v in parsed.metadata.items() if not (k in OTHER_KEY_TYPES and v)}
+                kept = {k: v for k, v in old.items() if not (k in OTHER_KEY_TYPES and v)}
                 fresh = kept | {key: fresh[key] for key in ("age", "lastmodified", "mac")}
         body["sops"] = fresh
     return json.dumps(body, indent="\t", ensure_ascii=False)
