@@ -101,8 +101,9 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
 def decrypt(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """Print the plaintext of FILE to stdout (never written to disk), after verifying its MAC."""
     _, name = _source(ctx, file)
-    plaintext = decrypt_text(read_text(file, name), format_for(name, input_type), name, load_identities())
-    click.echo(plaintext, nl=not plaintext.endswith("\n"))
+    fmt = format_for(name, input_type)
+    plaintext = decrypt_text(read_text(file, name), fmt, name, load_identities())
+    click.echo(plaintext, nl=fmt != "binary" and not plaintext.endswith("\n"))  # binary: the bytes as they were
 
 
 @command.command("edit")

@@ -37,16 +37,18 @@ from gitops.sops.metadata import (
 from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
 from gitops.sops.tree import Comment, Render
 
-FORMATS = ("yaml", "json", "dotenv")
+FORMATS = ("yaml", "json", "dotenv", "binary")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
 # Marker Flux's kustomize-controller looks for before it decrypts a file (sopsFormatToMarkerBytes).
-MARKERS = {"yaml": "mac: ENC[", "json": '"mac": "ENC[', "dotenv": "sops_mac=ENC["}
+MARKERS = {"yaml": "mac: ENC[", "json": '"mac": "ENC[', "dotenv": "sops_mac=ENC[", "binary": '"mac": "ENC['}
+# sops' binary store: the whole file is the one string value `data`; encrypted, it is a JSON file.
+BINARY_KEY = "data"
 
 
 def format_for(path: str, override: str | None = None) -> str:
     if override:
         if override not in FORMATS:
-            raise GitopsError(f"{path}: unknown input type {override!r} (use yaml, json or dotenv)")
+            raise GitopsError(f"{path}: unknown input type {override!r} (use yaml, json, dotenv or binary)")
         return override
     suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
     try:
@@ -102,6 +104,8 @@ def load(text: str, fmt: str, source: str) -> Parsed:
         return _load_yaml(text, source)
     if fmt == "json":
         return _load_json(text, source)
+    if fmt == "binary":
+        return _load_binary(text, source)
     return _load_dotenv(text, source)
 
 
@@ -189,6 +193,20 @@ def _load_json(text: str, source: str) -> Parsed:
     return Parsed([doc], doc.pop("sops", None))
 
 
+def _load_binary(text: str, source: str) -> Parsed:
+    """A sops binary-store file when it is a JSON object with a `sops` block, else the plaintext to wrap."""
+    if text.lstrip().startswith("{"):
+        try:
+            encrypted = _load_json(text, source)
+        except GitopsError:
+            encrypted = None
+        if encrypted is not None and encrypted.metadata is not None:
+            if not isinstance(encrypted.documents[0].get(BINARY_KEY), str):
+                raise GitopsError(f"{source}: a sops binary file holds its data as the string `{BINARY_KEY}`")
+            return encrypted
+    return Parsed([{BINARY_KEY: text}])
+
+
 def _load_dotenv(text: str, source: str) -> Parsed:
     values: dict[str, str] = {}
     metadata: dict[str, str] = {}
@@ -216,8 +234,10 @@ def dump(parsed: Parsed, fmt: str, meta: Metadata | None) -> str:
     MAC): its key order, quoting and `version` stay, so a rewrite is a small diff."""
     if fmt == "yaml":
         return _dump_yaml(parsed, meta)
-    if fmt == "json":
+    if fmt == "json" or (fmt == "binary" and meta is not None):
         return _dump_json(parsed, meta)
+    if fmt == "binary":
+        return str(parsed.documents[0][BINARY_KEY])
     return _dump_dotenv(parsed, meta)
 
 
