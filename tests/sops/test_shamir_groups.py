@@ -190,3 +190,30 @@ def test_json_group_file_updatekeys_and_rotate_decrypt_with_sops(tmp_path: Path)
         path.write_text(after)
         keys = _keys(tmp_path, "k.txt", [third, other])
         assert run_sops(tmp_path, "decrypt", str(path), key_file=keys) == expected
+
+
+def test_dotenv_with_several_key_groups_both_ways_with_sops(tmp_path: Path) -> None:
+    other = x25519.Identity.generate()
+    groups = [[TEST_RECIPIENT], [str(other.to_public())]]
+    config = tmp_path / "groups.yaml"
+    config.write_text(
+        "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n" + "".join(f"      - age: {g}\n" for g in groups)
+    )
+    dotenv = "# note\nPASSWORD=hunter2\nPORT=5432\n"
+    plain = tmp_path / "plain.env"
+    plain.write_text(dotenv)
+    theirs = run_sops(tmp_path, "--config", str(config), "encrypt", str(plain))
+    both = _keys(tmp_path, "both.txt", [other])
+    identities = parse_identities(both.read_text(), "k")
+    assert decrypt_text(theirs, "dotenv", "g.env", identities) == dotenv
+    ours = encrypt_text(dotenv, "dotenv", "g.env", recipients=[], key_groups=groups, threshold=2)
+
+    def names(text: str) -> list[str]:
+        return [line.split("=")[0] for line in text.splitlines() if line.startswith("sops_")]
+
+    assert names(ours) == names(theirs)  # sops_key_groups__list_0__map_age__list_0__map_enc, ... in its order
+    for text in (ours, rotate_text(ours, "dotenv", "g.env", identities)):
+        path = tmp_path / f"ours-{abs(hash(text))}.env"
+        path.write_text(text)
+        assert run_sops(tmp_path, "decrypt", str(path), key_file=both) == dotenv
+        assert _sops_decrypts(tmp_path, text, TEST_KEY_FILE).returncode != 0  # one group of two

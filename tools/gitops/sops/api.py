@@ -76,18 +76,16 @@ def _seal_groups(
     version: str = "",
 ) -> str:
     data_key = crypto.new_data_key()
-    groups, needed = _wrap_shares(data_key, fmt, source, key_groups, threshold)
+    groups, needed = _wrap_shares(data_key, source, key_groups, threshold)
     lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
     meta = Metadata((), lastmodified, mac, scope, version=version, groups=groups, threshold=needed)
     return formats.dump(parsed, fmt, meta)
 
 
 def _wrap_shares(
-    data_key: bytes, fmt: str, source: str, key_groups: Sequence[Sequence[str]], threshold: int
+    data_key: bytes, source: str, key_groups: Sequence[Sequence[str]], threshold: int
 ) -> tuple[tuple[tuple[AgeStanza, ...], ...], int]:
     """A fresh Shamir split of the data key, each share wrapped for one group; and the threshold used."""
-    if fmt == "dotenv":
-        raise GitopsError(f"{source}: several key_groups in a dotenv file are not supported")
     needed = threshold or len(key_groups)
     shares = shamir.split(data_key, len(key_groups), needed)
     groups = tuple(tuple(wrap_data_key(share, group, source)) for share, group in zip(shares, key_groups, strict=True))
@@ -216,7 +214,7 @@ def update_keys_text(
     opened = open_text(text, fmt, source, identities)
     untouched = formats.load(text, fmt, source)
     if len(key_groups) > 1:
-        groups, needed = _wrap_shares(opened.data_key, fmt, source, key_groups, threshold)
+        groups, needed = _wrap_shares(opened.data_key, source, key_groups, threshold)
         meta = replace(opened.metadata, age=(), other_keys=(), groups=groups, threshold=needed)
     else:
         stanzas = tuple(wrap_data_key(opened.data_key, recipients, source))
