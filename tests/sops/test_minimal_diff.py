@@ -6,10 +6,11 @@ import difflib
 import re
 from pathlib import Path
 
+import pytest
 from pyrage import x25519
 
 from gitops.sops import rotate_text, update_keys_text
-from tests.sops.oracle import sops_decrypt, sops_encrypt
+from tests.sops.oracle import run_sops, sops_decrypt, sops_encrypt
 from tests.sops.test_oracle import IDENTITIES, SENTINEL, YAML_DOC
 from tests.sops_helpers import TEST_RECIPIENT
 
@@ -66,3 +67,25 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / f"file-{abs(hash(text))}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+VERSIONED = {"yaml": ("a.yaml", "a: 1\nb: two\n"), "json": ("a.json", '{"a": 1}\n'), "dotenv": ("a.env", "A=1\n")}
+
+
+@pytest.mark.parametrize("fmt", sorted(VERSIONED))
+def test_rotate_keeps_the_files_version_as_sops_rotate_does(tmp_path: Path, fmt: str) -> None:
+    name, text = VERSIONED[fmt]
+    source = tmp_path / name
+    source.write_text(text, encoding="utf-8")
+    before = sops_encrypt(tmp_path, source)
+    theirs = tmp_path / ("theirs-" + name)
+    theirs.write_text(before, encoding="utf-8")
+    run_sops(tmp_path, "rotate", "-i", str(theirs))
+    ours = rotate_text(before, fmt, name, IDENTITIES)
+    sops_version = _version_lines(theirs.read_text(encoding="utf-8"))
+    assert sops_version == _version_lines(before) == ["3.11.0"]  # sops rotate leaves the version alone
+    assert _version_lines(ours) == sops_version
+
+
+def _version_lines(text: str) -> list[str]:
+    return re.findall(r'(?m)^\s*"?(?:sops_)?version"?\s*[:=]\s*"?([0-9.]+)"?,?$', text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from gitops.errors import GitopsError
 from gitops.sops.recipients import recipient_drift
 from gitops.sops.rules import load_rules
 from tests.helpers import assert_one_line_error, run_gitops
-from tests.sops.oracle import sops_decrypt
+from tests.sops.oracle import sops_binary, sops_decrypt, sops_env
 from tests.sops_helpers import TEST_RECIPIENT, key_env
 
 OTHER_RECIPIENT = "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"
@@ -83,3 +84,36 @@ def test_recipient_drift_counts_key_group_recipients(tmp_path: Path) -> None:
     assert recipient_drift(rule, {TEST_RECIPIENT}) == ([], [])
     assert recipient_drift(rule, {OTHER_RECIPIENT}) == ([TEST_RECIPIENT], [OTHER_RECIPIENT])
     assert recipient_drift(rule, set()) == ([TEST_RECIPIENT], [])
+
+
+def test_sops_yml_is_ignored_with_sops_warning_as_sops_does(tmp_path: Path) -> None:
+    """sops 3.11 never reads `.sops.yml`: it warns and goes on looking for `.sops.yaml` (config.LookupConfigFile)."""
+    outside = tmp_path / "not-a-repo"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / ".sops.yml").write_text(f"creation_rules:\n  - age: {OTHER_RECIPIENT}\n", encoding="utf-8")
+    secret = outside / "deep" / "app.yaml"
+    secret.write_text(SECRET, encoding="utf-8")
+    theirs = subprocess.run(
+        [str(sops_binary()), "encrypt", secret.name],
+        cwd=outside / "deep",
+        env=sops_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert theirs.returncode != 0 and 'ignoring \\".sops.yml\\" when searching for config file' in theirs.stderr
+    ours = run_gitops("secrets", "encrypt", "-i", str(secret), cwd=outside / "deep", env=key_env(tmp_path))
+    warning, error = ours.stderr.splitlines()
+    assert warning == (
+        f'gitops: warning: ignoring "{outside / "deep" / ".sops.yml"}" when searching for config file; the config'
+        ' file must be called ".sops.yaml"'
+    )
+    assert ours.returncode == 2 and error.startswith("gitops: error: ") and "no .sops.yaml creation rule" in error
+    assert secret.read_text() == SECRET
+
+    _config(outside, KEY_GROUP_RULE.replace("\\.sops\\.yaml$", "\\.yaml$"))  # a .sops.yaml further up is used
+    ours = run_gitops("secrets", "encrypt", "-i", str(secret), cwd=outside / "deep", env=key_env(tmp_path))
+    assert ours.returncode == 0, ours.stderr
+    assert f'; using "{outside / ".sops.yaml"}" instead' in ours.stderr
+    assert "password: hunter2" in sops_decrypt(tmp_path, secret)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from gitops.config import RepoConfig, load_config
 from gitops.errors import GitopsError
 from gitops.paths import CONFIG_FILE
+
+if TYPE_CHECKING:  # loading the config pulls in its schema validator, which `gitops secrets` never needs
+    from gitops.config import RepoConfig
 
 ROOT_MARKERS = (CONFIG_FILE, ".git")
 
@@ -45,6 +48,8 @@ def _context_state(ctx: click.Context) -> tuple[Path, RepoConfig]:
     if obj is None:
         obj = ctx.find_root().obj = {}
     if "config" not in obj:
+        from gitops.config import load_config
+
         root = find_root(obj.get("repo"))
         obj["root"], obj["config"] = root, load_config(root)
     return obj["root"], obj["config"]

@@ -9,7 +9,7 @@ import click
 
 from gitops.atomic import write_text_atomically
 from gitops.errors import GitopsError
-from gitops.repo import relative, root_from_context
+from gitops.repo import find_root, relative, root_from_context
 from gitops.sops import (
     decrypt_text,
     encrypt_text,
@@ -21,6 +21,7 @@ from gitops.sops import (
 )
 from gitops.sops.files import creation_rule, encryption_target, read_text
 from gitops.sops.formats import FORMATS
+from gitops.sops.rules import CreationRule, alternate_config_warning
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _INPUT_TYPE = click.option(
@@ -29,9 +30,14 @@ _INPUT_TYPE = click.option(
 
 
 def _optional_root(ctx: click.Context) -> Path | None:
-    """sops works on any file: a repository only shortens names and bounds the .sops.yaml search."""
+    """sops works on any file: a repository only shortens names and bounds the .sops.yaml search.
+
+    gitops.yaml holds nothing these commands use, and validating it (the policy pack's schema) would cost
+    four times sops' whole run, so only the root is located here.
+    """
+    obj = ctx.find_root().obj or {}
     try:
-        return root_from_context(ctx)
+        return find_root(obj.get("repo"))
     except GitopsError:
         return None
 
@@ -41,15 +47,17 @@ def _source(ctx: click.Context, path: Path) -> tuple[Path | None, str]:
     return root, relative(path, root) if root is not None else str(path)
 
 
-def _rule_recipients(path: Path, root: Path | None, name: str) -> tuple[str, ...]:
+def _warn_ignored_config(path: Path, root: Path | None) -> None:
+    warning = alternate_config_warning(path, root)
+    if warning is not None:
+        click.echo(f"gitops: warning: {warning}", err=True)
+
+
+def _matching_rule(path: Path, root: Path | None, name: str) -> CreationRule:
     rule = creation_rule(path, root)
     if rule is None or not rule.age:
         raise GitopsError(f"{name}: no .sops.yaml creation rule with age recipients matches this file")
-    if rule.groups:
-        raise GitopsError(
-            f"{name}: {rule.describe()} has several key_groups: updatekeys/rotate to them is not supported"
-        )
-    return rule.age
+    return rule
 
 
 @click.group("secrets")
@@ -67,6 +75,7 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
     """Encrypt FILE for the first matching .sops.yaml rule (or --age); ciphertext to stdout unless -i."""
     root, name = _source(ctx, file)
     fmt = format_for(name, input_type)
+    _warn_ignored_config(file, root)
     plan = encryption_target(file, root, age)
     plaintext = read_text(file, name)
     ciphertext = encrypt_text(
@@ -92,8 +101,9 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
 def decrypt(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """Print the plaintext of FILE to stdout (never written to disk), after verifying its MAC."""
     _, name = _source(ctx, file)
-    plaintext = decrypt_text(read_text(file, name), format_for(name, input_type), name, load_identities())
-    click.echo(plaintext, nl=not plaintext.endswith("\n"))
+    fmt = format_for(name, input_type)
+    plaintext = decrypt_text(read_text(file, name), fmt, name, load_identities())
+    click.echo(plaintext, nl=fmt != "binary" and not plaintext.endswith("\n"))  # binary: the bytes as they were
 
 
 @command.command("edit")
@@ -127,10 +137,12 @@ def edit(ctx: click.Context, file: Path, input_type: str | None) -> None:
 def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """Re-wrap FILE's data key for its rule's current recipients (values untouched), in place."""
     root, name = _source(ctx, file)
-    recipients = _rule_recipients(file, root, name)
-    text = update_keys_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
+    _warn_ignored_config(file, root)
+    rule = _matching_rule(file, root, name)
+    fmt = format_for(name, input_type)
+    text = update_keys_text(read_text(file, name), fmt, name, load_identities(), rule.age, rule.groups, rule.threshold)
     write_text_atomically(file, text)
-    click.echo(f"updated keys of {name}: {', '.join(recipients)}", err=True)
+    click.echo(f"updated keys of {name}: {', '.join(rule.age)}", err=True)
 
 
 @command.command("rotate")
@@ -140,9 +152,13 @@ def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
 def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """New data key for FILE, every value re-encrypted (recipients from its rule, else its own), in place."""
     root, name = _source(ctx, file)
+    _warn_ignored_config(file, root)
     rule = creation_rule(file, root)
-    recipients = _rule_recipients(file, root, name) if rule is not None and rule.age else None
-    text = rotate_text(read_text(file, name), format_for(name, input_type), name, load_identities(), recipients)
+    recipients, groups, threshold = (rule.age, rule.groups, rule.threshold) if rule and rule.age else (None, (), 0)
+    fmt = format_for(name, input_type)
+    text = rotate_text(
+        read_text(file, name), fmt, name, load_identities(), recipients, key_groups=groups, threshold=threshold
+    )
     write_text_atomically(file, text)
     click.echo(f"rotated the data key of {name}", err=True)
 

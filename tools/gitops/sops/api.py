@@ -23,8 +23,8 @@ from gitops.sops.comments import (
     inline_after_ciphertext,
     tighten,
 )
-from gitops.sops.groups import data_key_for, refuse_key_groups
-from gitops.sops.keys import wrap_data_key
+from gitops.sops.groups import data_key_for
+from gitops.sops.keys import AgeStanza, wrap_data_key
 from gitops.sops.metadata import Metadata, now_lastmodified, parse_metadata
 from gitops.sops.rules import Scope
 from gitops.sops.scalars import rfc3339_aad
@@ -73,15 +73,23 @@ def _seal_groups(
     threshold: int,
     scope: Scope,
     now: dt.datetime | None,
+    version: str = "",
 ) -> str:
-    if fmt == "dotenv":
-        raise GitopsError(f"{source}: several key_groups in a dotenv file are not supported")
     data_key = crypto.new_data_key()
+    groups, needed = _wrap_shares(data_key, source, key_groups, threshold)
+    lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
+    meta = Metadata((), lastmodified, mac, scope, version=version, groups=groups, threshold=needed)
+    return formats.dump(parsed, fmt, meta)
+
+
+def _wrap_shares(
+    data_key: bytes, source: str, key_groups: Sequence[Sequence[str]], threshold: int
+) -> tuple[tuple[tuple[AgeStanza, ...], ...], int]:
+    """A fresh Shamir split of the data key, each share wrapped for one group; and the threshold used."""
     needed = threshold or len(key_groups)
     shares = shamir.split(data_key, len(key_groups), needed)
     groups = tuple(tuple(wrap_data_key(share, group, source)) for share, group in zip(shares, key_groups, strict=True))
-    lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
-    return formats.dump(parsed, fmt, Metadata((), lastmodified, mac, scope, groups=groups, threshold=needed))
+    return groups, needed
 
 
 def _seal(
@@ -92,10 +100,11 @@ def _seal(
     recipients: list[str],
     scope: Scope,
     now: dt.datetime | None,
+    version: str = "",
 ) -> str:
     stanzas = wrap_data_key(data_key, recipients, source)
     lastmodified, mac = _encrypt_tree(parsed, fmt, source, data_key, scope, crypto.Ledger(), now)
-    return formats.dump(parsed, fmt, Metadata(tuple(stanzas), lastmodified, mac, scope))
+    return formats.dump(parsed, fmt, Metadata(tuple(stanzas), lastmodified, mac, scope, version=version))
 
 
 def _encrypt_tree(
@@ -192,13 +201,24 @@ def verify_text(text: str, fmt: str, source: str, identities: Sequence[x25519.Id
 
 
 def update_keys_text(
-    text: str, fmt: str, source: str, identities: Sequence[x25519.Identity], recipients: Sequence[str]
+    text: str,
+    fmt: str,
+    source: str,
+    identities: Sequence[x25519.Identity],
+    recipients: Sequence[str],
+    key_groups: Sequence[Sequence[str]] = (),
+    threshold: int = 0,
 ) -> str:
-    """Re-wrap the same data key for `recipients`; values, MAC and lastmodified stay as they are."""
+    """Re-wrap the same data key for `recipients` (or, with several `key_groups`, a fresh Shamir split of it, one
+    share per group, as sops updatekeys does); values, MAC and lastmodified stay as they are."""
     opened = open_text(text, fmt, source, identities)
-    refuse_key_groups(opened.metadata, source, "updatekeys")
     untouched = formats.load(text, fmt, source)
-    meta = opened.metadata.with_keys(tuple(wrap_data_key(opened.data_key, recipients, source)))
+    if len(key_groups) > 1:
+        groups, needed = _wrap_shares(opened.data_key, source, key_groups, threshold)
+        meta = replace(opened.metadata, age=(), other_keys=(), groups=groups, threshold=needed)
+    else:
+        stanzas = tuple(wrap_data_key(opened.data_key, recipients, source))
+        meta = replace(opened.metadata.with_keys(stanzas), groups=(), threshold=0)
     return formats.dump(untouched, fmt, meta)
 
 
@@ -209,12 +229,21 @@ def rotate_text(
     identities: Sequence[x25519.Identity],
     recipients: Sequence[str] | None = None,
     now: dt.datetime | None = None,
+    key_groups: Sequence[Sequence[str]] = (),
+    threshold: int = 0,
 ) -> str:
-    """A new data key, every value re-encrypted, for `recipients` (default: the file's current ones)."""
+    """A new data key, every value re-encrypted, for `recipients` or several `key_groups` (default: the file's
+    current recipients, in its own groups)."""
     opened = open_text(text, fmt, source, identities)
-    refuse_key_groups(opened.metadata, source, "rotate")
-    targets = list(recipients) if recipients else list(opened.metadata.recipients)
-    return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, opened.metadata.scope, now)
+    meta = opened.metadata
+    if not recipients and not key_groups and len(meta.groups) > 1:
+        key_groups = [[stanza.recipient for stanza in group] for group in meta.groups]
+        threshold = meta.threshold
+    # sops 3.11 keeps the file's `version` on rotate (its own only on encrypt): so do we, in every format
+    if len(key_groups) > 1:
+        return _seal_groups(opened.parsed, fmt, source, key_groups, threshold, meta.scope, now, meta.version)
+    targets = list(recipients) if recipients else list(meta.recipients)
+    return _seal(opened.parsed, fmt, source, crypto.new_data_key(), targets, meta.scope, now, meta.version)
 
 
 def decrypt_values(

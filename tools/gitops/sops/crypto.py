@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ class EncValue:
     kind: str
 
 
+@functools.lru_cache(maxsize=4)
+def _cipher(key: bytes) -> AESGCM:
+    """Setting up AES-GCM costs twice a short value's decryption; a file has one data key for all its values."""
+    return AESGCM(key)
+
+
 def new_data_key() -> bytes:
     return os.urandom(DATA_KEY_SIZE)
 
@@ -42,7 +49,7 @@ def parse_enc(value: str) -> EncValue:
     if not m:
         raise CipherError("value does not match sops' ENC[AES256_GCM,...] format")
     try:
-        data, iv, tag = (base64.b64decode(m[i], validate=True) for i in (1, 2, 3))
+        data, iv, tag = (binascii.a2b_base64(m[i], strict_mode=True) for i in (1, 2, 3))
     except binascii.Error:
         raise CipherError("ENC value holds invalid base64") from None
     if len(tag) != TAG_SIZE or not iv:
@@ -55,7 +62,7 @@ def encrypt(key: bytes, plaintext: bytes, aad: str, kind: str) -> str:
     if not plaintext:
         return ""
     iv = os.urandom(IV_SIZE)
-    sealed = AESGCM(key).encrypt(iv, plaintext, aad.encode("utf-8"))
+    sealed = _cipher(key).encrypt(iv, plaintext, aad.encode("utf-8"))
     ct, tag = sealed[:-TAG_SIZE], sealed[-TAG_SIZE:]
     b64 = base64.b64encode
     return f"ENC[AES256_GCM,data:{b64(ct).decode()},iv:{b64(iv).decode()},tag:{b64(tag).decode()},type:{kind}]"
@@ -65,7 +72,7 @@ def decrypt(key: bytes, value: str, aad: str) -> tuple[bytes, str]:
     """(plaintext bytes, sops type tag). Raises CipherError when the value or its AAD was tampered with."""
     enc = parse_enc(value)
     try:
-        plaintext = AESGCM(key).decrypt(enc.iv, enc.data + enc.tag, aad.encode("utf-8"))
+        plaintext = _cipher(key).decrypt(enc.iv, enc.data + enc.tag, aad.encode("utf-8"))
     except InvalidTag:
         raise CipherError("authentication failed (wrong data key, tampered value or value moved)") from None
     return plaintext, enc.kind

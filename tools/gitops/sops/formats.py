@@ -25,20 +25,30 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 
 from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
-from gitops.sops.metadata import OTHER_KEY_TYPES, Metadata, flatten_for_dotenv, metadata_fields, unflatten_dotenv
+from gitops.sops import fastyaml
+from gitops.sops.metadata import (
+    OTHER_KEY_TYPES,
+    Metadata,
+    flatten_for_dotenv,
+    metadata_fields,
+    parse_metadata,
+    unflatten_dotenv,
+)
 from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
 from gitops.sops.tree import Comment, Render
 
-FORMATS = ("yaml", "json", "dotenv")
+FORMATS = ("yaml", "json", "dotenv", "binary")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
 # Marker Flux's kustomize-controller looks for before it decrypts a file (sopsFormatToMarkerBytes).
-MARKERS = {"yaml": "mac: ENC[", "json": '"mac": "ENC[', "dotenv": "sops_mac=ENC["}
+MARKERS = {"yaml": "mac: ENC[", "json": '"mac": "ENC[', "dotenv": "sops_mac=ENC[", "binary": '"mac": "ENC['}
+# sops' binary store: the whole file is the one string value `data`; encrypted, it is a JSON file.
+BINARY_KEY = "data"
 
 
 def format_for(path: str, override: str | None = None) -> str:
     if override:
         if override not in FORMATS:
-            raise GitopsError(f"{path}: unknown input type {override!r} (use yaml, json or dotenv)")
+            raise GitopsError(f"{path}: unknown input type {override!r} (use yaml, json, dotenv or binary)")
         return override
     suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
     try:
@@ -94,15 +104,19 @@ def load(text: str, fmt: str, source: str) -> Parsed:
         return _load_yaml(text, source)
     if fmt == "json":
         return _load_json(text, source)
+    if fmt == "binary":
+        return _load_binary(text, source)
     return _load_dotenv(text, source)
 
 
 def _load_yaml(text: str, source: str) -> Parsed:
     refuse_alias_bombs(text, source)  # the tree is walked value by value, aliases expanded
-    try:
-        raw_docs = list(_yaml().load_all(text))
-    except YAMLError as exc:
-        raise GitopsError(f"{source}: not valid YAML: {_first_line(exc)}") from None
+    raw_docs = fastyaml.build(text)
+    if raw_docs is None:
+        try:
+            raw_docs = list(_yaml().load_all(text))
+        except YAMLError as exc:
+            raise GitopsError(f"{source}: not valid YAML: {_first_line(exc)}") from None
     documents = []
     for doc in raw_docs:
         if doc is None:
@@ -179,6 +193,20 @@ def _load_json(text: str, source: str) -> Parsed:
     return Parsed([doc], doc.pop("sops", None))
 
 
+def _load_binary(text: str, source: str) -> Parsed:
+    """A sops binary-store file when it is a JSON object with a `sops` block, else the plaintext to wrap."""
+    if text.lstrip().startswith("{"):
+        try:
+            encrypted = _load_json(text, source)
+        except GitopsError:
+            encrypted = None
+        if encrypted is not None and encrypted.metadata is not None:
+            if not isinstance(encrypted.documents[0].get(BINARY_KEY), str):
+                raise GitopsError(f"{source}: a sops binary file holds its data as the string `{BINARY_KEY}`")
+            return encrypted
+    return Parsed([{BINARY_KEY: text}])
+
+
 def _load_dotenv(text: str, source: str) -> Parsed:
     values: dict[str, str] = {}
     metadata: dict[str, str] = {}
@@ -206,8 +234,10 @@ def dump(parsed: Parsed, fmt: str, meta: Metadata | None) -> str:
     MAC): its key order, quoting and `version` stay, so a rewrite is a small diff."""
     if fmt == "yaml":
         return _dump_yaml(parsed, meta)
-    if fmt == "json":
+    if fmt == "json" or (fmt == "binary" and meta is not None):
         return _dump_json(parsed, meta)
+    if fmt == "binary":
+        return str(parsed.documents[0][BINARY_KEY])
     return _dump_dotenv(parsed, meta)
 
 
@@ -216,15 +246,24 @@ def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
         _restore_sequence_comments(doc)
         if meta is not None:
             doc["sops"] = _yaml_metadata(meta) if parsed.metadata is None else _update_yaml_block(parsed.metadata, meta)
+    fast = fastyaml.emit(parsed.documents, parsed.indent)
+    if fast is not None:
+        return fast
     out = io.StringIO()
     _yaml(parsed.indent).dump_all(parsed.documents, out)
     return out.getvalue()
 
 
 def _update_yaml_block(raw: Any, meta: Metadata) -> CommentedMap:
-    block = copy.deepcopy(raw)
     fresh = _yaml_metadata(meta)
-    if not meta.groups:  # key groups are kept as they are (edit); everything else rewrites the age stanzas
+    if bool(raw.get("key_groups")) != bool(meta.groups):
+        return fresh  # flat <-> several groups: sops' own layout for the new one (its version kept in meta)
+    block = copy.deepcopy(raw)
+    if meta.groups:
+        if _new_shares(raw, meta):  # updatekeys, rotate; an edit keeps the groups as they are
+            block["shamir_threshold"] = fresh["shamir_threshold"]
+            block["key_groups"] = fresh["key_groups"]
+    else:
         for name in OTHER_KEY_TYPES:
             if block.get(name):  # their stanzas wrap a data key we did not write: only age is kept current
                 del block[name]
@@ -234,6 +273,13 @@ def _update_yaml_block(raw: Any, meta: Metadata) -> CommentedMap:
         same_style = type(old) if isinstance(old, DoubleQuotedScalarString | PlainScalarString) else None
         block[key] = same_style(fresh[key]) if same_style else fresh[key]
     return block
+
+
+def _new_shares(raw: Any, meta: Metadata) -> bool:
+    """Whether the key groups in `meta` differ from the ones the file's block holds."""
+    return parse_metadata(raw, "sops block").groups != meta.groups or str(raw.get("shamir_threshold")) != str(
+        meta.threshold
+    )
 
 
 def _yaml_metadata(meta: Metadata) -> CommentedMap:
@@ -282,11 +328,13 @@ def _dump_json(parsed: Parsed, meta: Metadata | None) -> str:
     body = dict(parsed.documents[0])
     if meta is not None:
         fresh = {k: (v if v != [] else None) for k, v in metadata_fields(meta, empty_lists=True)}
-        if isinstance(parsed.metadata, dict):
+        old = parsed.metadata
+        if isinstance(old, dict) and bool(old.get("key_groups")) == bool(meta.groups):
             if meta.groups:
-                fresh = dict(parsed.metadata) | {key: fresh[key] for key in ("lastmodified", "mac")}
+                changed = ("shamir_threshold", "key_groups") if _new_shares(old, meta) else ()
+                fresh = dict(old) | {key: fresh[key] for key in ("lastmodified", "mac", *changed)}
             else:
-                kept = {k: v for k, v in parsed.metadata.items() if not (k in OTHER_KEY_TYPES and v)}
+                kept = {k: v for k, v in old.items() if not (k in OTHER_KEY_TYPES and v)}
                 fresh = kept | {key: fresh[key] for key in ("age", "lastmodified", "mac")}
         body["sops"] = fresh
     return json.dumps(body, indent="\t", ensure_ascii=False)

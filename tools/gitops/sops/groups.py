@@ -33,11 +33,3 @@ def data_key_for(meta: Metadata, identities: Sequence[x25519.Identity], source: 
         return shamir.combine(shares)
     except shamir.ShamirError as exc:
         raise GitopsError(f"{source}: cannot rebuild the data key from the key groups: {exc}") from None
-
-
-def refuse_key_groups(meta: Metadata, source: str, action: str) -> None:
-    """Writing new key stanzas for several groups (a fresh Shamir split) is not implemented."""
-    if meta.groups:
-        raise GitopsError(
-            f"{source}: {action} of a file with {len(meta.groups)} key groups (Shamir secret sharing) is not supported"
-        )

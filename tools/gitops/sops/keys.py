@@ -1,12 +1,14 @@
 """age identities and recipients (pyrage), found exactly where sops looks for them.
 
-sops reads SOPS_AGE_KEY (the keys themselves), SOPS_AGE_KEY_FILE (a path) and the user config file
-`<config dir>/sops/age/keys.txt`, and tries every identity it found. Error messages name sources, never keys.
+sops reads SOPS_AGE_KEY (the keys themselves), SOPS_AGE_KEY_FILE (a path), SOPS_AGE_KEY_CMD (a command whose
+output is the keys, sops 3.10+) and the user config file `<config dir>/sops/age/keys.txt`, and tries every
+identity it found. Error messages name sources, never keys.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,10 +18,14 @@ import pyrage
 from pyrage import x25519
 
 from gitops.errors import GitopsError
+from gitops.processes import TimedOut, run_bounded
 
 IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 PQ_IDENTITY_PREFIX = "AGE-SECRET-KEY-PQ-1"
 PQ_RECIPIENT_PREFIX = "age1pq1"
+KEY_CMD = "SOPS_AGE_KEY_CMD"
+# A password manager asked for a key answers in seconds; a hung one must not hang the command.
+KEY_CMD_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,33 @@ def load_identities(env: Mapping[str, str] | None = None, home: Path | None = No
     key_file = env.get("SOPS_AGE_KEY_FILE")
     if key_file:
         identities += parse_identities(_read_key_file(Path(key_file)), key_file)
+    command = env.get(KEY_CMD)
+    if command:
+        identities += parse_identities(_run_key_command(command, env), KEY_CMD)
     default = default_keys_file(env, home)
     if default.is_file():
         identities += parse_identities(_read_key_file(default), str(default))
     return identities
+
+
+def _run_key_command(command: str, env: Mapping[str, str]) -> str:
+    """The command's stdout, run as sops runs it: split like a shell would, no shell, no stdin. Its stderr is
+    not repeated (a key tool may print secrets there); a failure is an error, not a silently missing key."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise GitopsError(f"{KEY_CMD}: cannot split the command: {exc}") from None
+    if not argv:
+        raise GitopsError(f"{KEY_CMD}: the command is empty")
+    try:
+        done = run_bounded(argv, timeout=KEY_CMD_TIMEOUT_SECONDS, env=env)
+    except TimedOut:
+        raise GitopsError(f"{KEY_CMD}: {argv[0]} did not finish within {KEY_CMD_TIMEOUT_SECONDS:g} s") from None
+    except OSError as exc:
+        raise GitopsError(f"{KEY_CMD}: cannot run {argv[0]}: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        raise GitopsError(f"{KEY_CMD}: {argv[0]} exited with status {done.returncode}")
+    return done.stdout
 
 
 def _read_key_file(path: Path) -> str:
@@ -131,7 +160,7 @@ def unwrap_data_key(
         )
     if not identities:
         raise GitopsError(
-            f"{source}: no age identity found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, "
+            f"{source}: no age identity found (set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY or SOPS_AGE_KEY_CMD, "
             "or create ~/.config/sops/age/keys.txt)"
         )
     for stanza in stanzas:

@@ -126,30 +126,52 @@ def _entries(stanzas: tuple[AgeStanza, ...]) -> list[dict[str, str]]:
 
 
 def flatten_for_dotenv(meta: Metadata) -> list[tuple[str, str]]:
-    """sops' dotenv flattening: sops_<key>, lists as __list_<i>__map_<key>; keys sorted as sops emits them."""
+    """sops' dotenv flattening (stores/flatten.go): sops_<key>, then __list_<i> and __map_<key> for every level
+    of nesting (key groups nest twice); keys sorted as sops emits them."""
     flat: list[tuple[str, str]] = []
     for key, value in metadata_fields(meta, empty_lists=False):
-        if isinstance(value, list):
-            for index, item in enumerate(value):
-                for sub, subvalue in item.items():
-                    flat.append((f"sops_{key}__list_{index}__map_{sub}", str(subvalue)))
-        elif isinstance(value, bool):
-            flat.append((f"sops_{key}", "true" if value else "false"))
-        else:
-            flat.append((f"sops_{key}", str(value)))
+        flat += _flatten(f"sops_{key}", value)
     return sorted(flat)
 
 
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, list):
+        return [pair for index, item in enumerate(value) for pair in _flatten(f"{prefix}__list_{index}", item)]
+    if isinstance(value, dict):
+        return [pair for key, item in value.items() for pair in _flatten(f"{prefix}__map_{key}", item)]
+    if isinstance(value, bool):
+        return [(prefix, "true" if value else "false")]
+    return [(prefix, str(value))]
+
+
+_STEP = re.compile(r"(list|map)_(.+)")
+
+
 def unflatten_dotenv(items: dict[str, str]) -> dict[str, Any]:
-    """Inverse of flatten_for_dotenv for the keys we understand (the `sops_` prefix already removed)."""
+    """Inverse of flatten_for_dotenv (the `sops_` prefix already removed): nested lists and mappings rebuilt."""
     raw: dict[str, Any] = {}
-    lists: dict[str, dict[int, dict[str, str]]] = {}
-    for key, value in items.items():
-        m = re.fullmatch(r"(\w+?)__list_(\d+)__map_(\w+)", key)
-        if m:
-            lists.setdefault(m[1], {}).setdefault(int(m[2]), {})[m[3]] = value
-        else:
-            raw[key] = value
-    for name, entries in lists.items():
-        raw[name] = [entries[i] for i in sorted(entries)]
-    return raw
+    for flat_key, value in items.items():
+        name, *steps = flat_key.split("__")
+        parsed = [_STEP.fullmatch(step) for step in steps]
+        if not all(parsed):
+            raw[flat_key] = value  # not a flattened key: kept as it is
+            continue
+        # lists are built as index-keyed mappings (indices may come in any order) and converted at the end
+        node: dict[Any, Any] = raw
+        key: Any = name
+        for match in parsed:
+            assert match is not None
+            node = node.setdefault(key, {})
+            key = match[2] if match[1] == "map" else int(match[2])
+        node[key] = value
+    return _lists(raw)
+
+
+def _lists(node: Any) -> Any:
+    """Mappings whose keys are all list indices (ints) become lists in index order."""
+    if isinstance(node, dict):
+        converted = {key: _lists(value) for key, value in node.items()}
+        if converted and all(isinstance(key, int) for key in converted):
+            return [converted[index] for index in sorted(converted)]
+        return converted
+    return node

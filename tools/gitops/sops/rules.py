@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
 
 CONFIG_NAME = ".sops.yaml"
+# sops 3.10+ notices this name only to say it ignores it (config.LookupConfigFile): so do we.
+IGNORED_CONFIG_NAME = ".sops.yml"
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 SELECTOR_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
 UNSUPPORTED_SELECTORS = ("unencrypted_comment_regex", "encrypted_comment_regex")
@@ -86,16 +88,39 @@ class CreationRule:
         return f"{self.config} creation_rules[{self.index}]"
 
 
-def find_config(file: Path, stop_at: Path | None = None) -> Path | None:
-    """The nearest .sops.yaml at or above the file's directory (not above `stop_at`)."""
+def _search_path(file: Path, stop_at: Path | None) -> Iterator[Path]:
+    """The directories searched for a config: the file's, then upward (not above `stop_at`)."""
     here = file.resolve().parent
     stop = stop_at.resolve() if stop_at else None
     for candidate in (here, *here.parents):
+        yield candidate
+        if stop is not None and candidate == stop:
+            return
+
+
+def find_config(file: Path, stop_at: Path | None = None) -> Path | None:
+    """The nearest .sops.yaml at or above the file's directory (not above `stop_at`)."""
+    for candidate in _search_path(file, stop_at):
         if (candidate / CONFIG_NAME).is_file():
             return candidate / CONFIG_NAME
-        if stop is not None and candidate == stop:
-            break
     return None
+
+
+def alternate_config_warning(file: Path, stop_at: Path | None = None) -> str | None:
+    """sops' warning (its wording) when the search met a .sops.yml before any .sops.yaml, else None."""
+    ignored = None
+    for candidate in _search_path(file, stop_at):
+        if (candidate / CONFIG_NAME).is_file():
+            using = candidate / CONFIG_NAME
+            break
+        if ignored is None and (candidate / IGNORED_CONFIG_NAME).is_file():
+            ignored = candidate / IGNORED_CONFIG_NAME
+    else:
+        using = None
+    if ignored is None:
+        return None
+    warning = f'ignoring "{ignored}" when searching for config file; the config file must be called "{CONFIG_NAME}"'
+    return warning + (f'; using "{using}" instead' if using is not None else "")
 
 
 def load_rules(config: Path) -> list[CreationRule]:
