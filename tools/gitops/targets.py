@@ -116,7 +116,9 @@ class Kustomization:
     references: list[Reference] = field(default_factory=list)
     """Every local reference as written, for messages that point at the kustomization entry."""
     plugin_configs: list[Path] = field(default_factory=list)
-    """Transformer/generator/validator config files: they may name files of their own (`path:`)."""
+    """Transformer/generator/validator config files: they may name files of their own (`path:`, `files:`)."""
+    plugin_dirs: list[Path] = field(default_factory=list)
+    """Transformer/generator/validator entries that are kustomizations whose resources are plugin configs."""
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,8 @@ class Tree:
         target = Path(real)
         if self.files.is_dir(target):
             node.directories.append(target)
+            if field_name in _PLUGIN_LISTS:
+                node.plugin_dirs.append(target)
         else:
             node.files.append(target)
             node.references.append(Reference(field_name, ref, target))
@@ -361,20 +365,28 @@ class Tree:
         return known
 
     def _plugin_files(self, node: Kustomization) -> list[Path]:
-        """Files a plugin config names with a top-level `path:` (a PatchTransformer's patch, relative to the
-        kustomization), so a change to them changes the digest even when they lie in another directory."""
+        """Files a plugin config names: a PatchTransformer's `path:`, a builtin generator's `files:`, `envs:`
+        and `env:`, a ReplacementTransformer's nested `path:`, and whatever field a kind we do not know uses.
+
+        A cache key or diff digest that misses such a file gives a stale answer, so every string of the config
+        that names an existing file inside the repository counts (relative to the kustomization, which is how
+        kustomize resolves them, and to the config itself): a string that only happens to match costs a miss.
+        """
+        configs = list(node.plugin_configs)
+        for directory in node.plugin_dirs:  # `transformers: [dir]`: the dir's resources are the configs
+            configs.extend(p for p in self.inputs(directory) if p.name not in KUSTOMIZATION_FILES)
         found = []
-        for config in node.plugin_configs:
+        for config in configs:
             try:
                 documents = list(yaml.load_all(self.files.read(config).decode("utf-8"), Loader=YAML_LOADER))
             except (OSError, yaml.YAMLError, UnicodeDecodeError):
                 continue  # kustomize reports an unreadable config itself
-            for document in documents:
-                ref = document.get("path") if isinstance(document, dict) else None
-                if isinstance(ref, str) and "://" not in ref:
-                    real = self._real(os.path.join(node.directory, ref))
-                    if real.startswith(self._root_prefix):
-                        found.append(Path(real))
+            for text in _strings_in(documents):
+                for ref in {text, text.split("=", 1)[-1]}:
+                    for base in {node.directory, config.parent}:
+                        real = self._real(os.path.join(base, ref))
+                        if real.startswith(self._root_prefix) and self.files.is_file(Path(real)):
+                            found.append(Path(real))
         return found
 
     def digest(self, directory: Path) -> str:
@@ -446,6 +458,24 @@ def _collect_links(top: str, links: set[str]) -> None:
                 links.add(entry.path)
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
+
+
+_MAX_CONFIG_STRINGS = 10_000  # a plugin config is a few lines; a huge one is bounded by the file size limit too
+
+
+def _strings_in(documents: list[Any]) -> list[str]:
+    """Every one-line string value (not key) in parsed YAML documents that could be a relative path."""
+    found: list[str] = []
+    stack = list(documents)
+    while stack and len(found) < _MAX_CONFIG_STRINGS:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and value and "\n" not in value and "://" not in value and len(value) < 4096:
+            found.append(value)
+    return found
 
 
 def _as_list(value: Any) -> list[Any]:
