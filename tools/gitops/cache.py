@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import __version__
+from gitops.cache_location import cache_directory, caching_enabled
+from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
 from gitops.kustomize import BUILD_FLAGS, Kustomize
 from gitops.targets import Tree
@@ -34,23 +36,6 @@ FORMAT = b"gitops-render-cache-1"
 OUTPUT_ENVIRONMENT = ("KUSTOMIZE_PLUGIN_HOME", "KUSTOMIZE_ENABLE_ALPHA_COMMANDS", "XDG_CONFIG_HOME")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-_disabled = False
-
-
-def set_enabled(enabled: bool) -> None:
-    """`--no-cache` turns the cache off for this process (the commands reset it when they finish)."""
-    global _disabled
-    _disabled = not enabled
-
-
-def cache_directory(environ: Mapping[str, str] | None = None) -> Path:
-    """$GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/gitops, else ~/.cache/gitops."""
-    env = os.environ if environ is None else environ
-    if env.get("GITOPS_CACHE_DIR"):
-        return Path(env["GITOPS_CACHE_DIR"])
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gitops"
 
 
 def parse_size(text: str) -> int:
@@ -65,7 +50,7 @@ def parse_size(text: str) -> int:
 def from_environment(environ: Mapping[str, str] | None = None) -> RenderCache | None:
     """The cache this process uses, or None when --no-cache or GITOPS_NO_CACHE=1 turned it off."""
     env = os.environ if environ is None else environ
-    if _disabled or env.get("GITOPS_NO_CACHE", "") not in ("", "0"):
+    if not caching_enabled(env):
         return None
     size = env.get("GITOPS_CACHE_SIZE")
     return RenderCache(cache_directory(env) / "render", parse_size(size) if size else DEFAULT_MAX_BYTES)
