@@ -2,9 +2,10 @@
 
 The key is a digest of everything a build's output depends on: the bytes and repository-relative paths of
 every file the target walk (targets.Tree.inputs) lists (files named only inside plugin configs included), the
-kustomize binary's content and version, the build flags, the environment variables kustomize reads, the build mode and our own version. The value is
-what kustomize printed: SOPS values are still encrypted there, and nothing decrypted is ever stored. render
-stores origin builds only (render.py strips the annotations, origins.py), so one entry serves every command.
+kustomize binary's content and version, the build flags, the environment variables kustomize reads, the build
+mode and our own version. The value is what kustomize printed: SOPS values are still encrypted there, and
+nothing decrypted is ever stored. render stores origin builds only (render.py strips the annotations,
+origins.py), so one entry serves every command.
 
 Entries are single files written to a temporary name, fsynced and renamed into place, so concurrent
 processes never see half an entry; each carries its length and SHA-256 in a header line, and an entry whose
