@@ -93,6 +93,21 @@ def test_modes_and_targets_have_keys_of_their_own(tmp_path: Path, kustomize: Kus
     assert len(keys) == 4
 
 
+def test_extra_build_inputs_have_keys_of_their_own(tmp_path: Path, kustomize: Kustomize) -> None:
+    """A Flux build adds inputs (its generated kustomization, a digest of substitution variables)."""
+    identity = cache.tool_identity(kustomize, tmp_path)
+    plain = cache.build_key(identity, "t", "origins", "d")
+    assert cache.build_key(identity, "t", "origins", "d", ()) == plain
+    keys = {
+        plain,
+        cache.build_key(identity, "t", "origins", "d", ["vars a"]),
+        cache.build_key(identity, "t", "origins", "d", ["vars b"]),
+        cache.build_key(identity, "t", "origins", "d", ["vars a", ""]),
+        cache.build_key(identity, "t", "origins", "dvars a"),
+    }
+    assert len(keys) == 5
+
+
 def test_location(tmp_path: Path) -> None:
     del tmp_path
     output = "metadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../../r/base/x.yaml\n"

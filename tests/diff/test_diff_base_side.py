@@ -7,7 +7,11 @@ import os
 import shlex
 from pathlib import Path
 
-from gitops import git
+import pytest
+
+from gitops import git, targets
+from gitops.diff.formatters.json_format import as_data
+from gitops.diff.refs import diff_refs
 from gitops.kustomize import Kustomize
 from gitops.targets import Tree, discover
 from tests.diff.support import commit, init_repo
@@ -158,26 +162,37 @@ def test_a_base_that_fails_to_build_for_its_own_reasons_is_reported_not_rebuilt(
 
 
 def test_a_base_missing_an_unlisted_file_is_built_again_from_a_full_checkout(
-    tmp_path: Path, kustomize: Kustomize
+    tmp_path: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The walk lists every file kustomize reads that we know of (openapi schemas, and any file a plugin config
+    names: tests/cache/test_plugin_inputs.py), so no repository of ours reaches this fallback. It exists for a
+    config field a later kustomize adds: the test makes the walk blind to plugin config fields, as it would be
+    to such a field; the written base then lacks the patch, the real kustomize fails on it (the preflight
+    cannot see it), and the base is built again from a real checkout.
+
+    (A listed file that is missing is the preflight's business, before any build: MissingInputError too.)"""
     files = {
         **TREE,
-        # A ReplacementTransformer config names its replacement files in a list, which our walk does not
-        # follow: kustomize reads data/replacement.yaml, our inputs do not list it.
-        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [r.yaml]\n",
-        "overlays/two/r.yaml": (
-            "apiVersion: builtin\nkind: ReplacementTransformer\nmetadata: {name: r}\n"
-            "replacements: [{path: ../../data/replacement.yaml}]\n"
-        ),
-        "data/replacement.yaml": (
-            "source: {kind: ConfigMap, name: app, fieldPath: data.SIZE}\n"
-            "targets: [{select: {kind: ConfigMap, name: app}, fieldPaths: [data.COPY], options: {create: true}}]\n"
-        ),
+        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [size.yaml]\n",
+        "overlays/two/size.yaml": """
+            apiVersion: builtin
+            kind: PatchTransformer
+            metadata: {name: size}
+            path: ../../patches/size.yaml
+            target: {kind: ConfigMap, name: app}
+        """,
+        "patches/size.yaml": APP.replace("small", "medium"),
     }
     repo = init_repo(tmp_path / "repo", files)
     kustomization = repo / "overlays/two/kustomization.yaml"
     kustomization.write_text(kustomization.read_text().replace("namespace: two", "namespace: deux"))
     wrapper, log = logging_kustomize(tmp_path, kustomize)
-    proc = run_gitops("diff", "--base", "main", cwd=repo, env={"KUSTOMIZE": str(wrapper)})
-    assert proc.returncode == 1, proc.stderr
+    monkeypatch.setattr(targets, "_strings_in", lambda documents: [])
+    assert "patches/size.yaml" not in {
+        p.relative_to(repo.resolve()).as_posix() for p in Tree(repo).inputs(repo.resolve() / "overlays/two")
+    }
+    result = diff_refs(repo, "main", kustomize=Kustomize((str(wrapper), "kustomize"), kustomize.version))
     assert len(log.read_text().splitlines()) == 3  # head once; base from the written inputs, then in full
+    (target,) = as_data(result)["targets"]
+    assert target["target"] == "overlays/two"
+    assert {r["status"] for r in target["resources"]} == {"added", "removed"}  # moved from namespace two to deux

@@ -1,9 +1,11 @@
 """A content-addressed cache of kustomize build output, shared by render, check and diff.
 
 The key is a digest of everything a build's output depends on: the bytes and repository-relative paths of
-every file the target walk (targets.Tree.inputs) lists, the kustomize binary's content and version, the
-build flags, the environment variables kustomize reads, the build mode and our own version. The value is
-what kustomize printed: SOPS values are still encrypted there, and nothing decrypted is ever stored.
+every file the target walk (targets.Tree.inputs) lists (files named only inside plugin configs included), the
+kustomize binary's content and version, the build flags, the environment variables kustomize reads, the build
+mode and our own version. The value is what kustomize printed: SOPS values are still encrypted there, and
+nothing decrypted is ever stored. render stores origin builds only (render.py strips the annotations,
+origins.py), so one entry serves every command.
 
 Entries are single files written to a temporary name, fsynced and renamed into place, so concurrent
 processes never see half an entry; each carries its length and SHA-256 in a header line, and an entry whose
@@ -19,11 +21,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import __version__
+from gitops.cache_location import cache_directory, caching_enabled
+from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
 from gitops.kustomize import BUILD_FLAGS, Kustomize
 from gitops.targets import Tree
@@ -34,23 +38,6 @@ FORMAT = b"gitops-render-cache-1"
 OUTPUT_ENVIRONMENT = ("KUSTOMIZE_PLUGIN_HOME", "KUSTOMIZE_ENABLE_ALPHA_COMMANDS", "XDG_CONFIG_HOME")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-_disabled = False
-
-
-def set_enabled(enabled: bool) -> None:
-    """`--no-cache` turns the cache off for this process (the commands reset it when they finish)."""
-    global _disabled
-    _disabled = not enabled
-
-
-def cache_directory(environ: Mapping[str, str] | None = None) -> Path:
-    """$GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/gitops, else ~/.cache/gitops."""
-    env = os.environ if environ is None else environ
-    if env.get("GITOPS_CACHE_DIR"):
-        return Path(env["GITOPS_CACHE_DIR"])
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gitops"
 
 
 def parse_size(text: str) -> int:
@@ -65,7 +52,7 @@ def parse_size(text: str) -> int:
 def from_environment(environ: Mapping[str, str] | None = None) -> RenderCache | None:
     """The cache this process uses, or None when --no-cache or GITOPS_NO_CACHE=1 turned it off."""
     env = os.environ if environ is None else environ
-    if _disabled or env.get("GITOPS_NO_CACHE", "") not in ("", "0"):
+    if not caching_enabled(env):
         return None
     size = env.get("GITOPS_CACHE_SIZE")
     return RenderCache(cache_directory(env) / "render", parse_size(size) if size else DEFAULT_MAX_BYTES)
@@ -214,11 +201,17 @@ def tool_identity(tool: Kustomize, cache_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def build_key(identity: str, target: str, mode: str, inputs_digest: str) -> str:
-    """The entry key of one target's build: tool identity, target, mode (plain/origins) and input digest."""
+def build_key(identity: str, target: str, mode: str, inputs_digest: str, extra: Sequence[str] = ()) -> str:
+    """The entry key of one target's build: tool identity, target, mode and input digest.
+
+    `extra`: further inputs a build step adds beyond the target's files (a Flux build's generated
+    kustomization text, a digest of its substitution variables; never decrypted values themselves). Each
+    part is length-prefixed, so no two different lists of parts hash alike.
+    """
     h = hashlib.sha256()
-    for part in (FORMAT.decode(), identity, target, mode, inputs_digest):
-        h.update(part.encode() + b"\0")
+    for part in (FORMAT.decode(), identity, target, mode, inputs_digest, *extra):
+        data = part.encode()
+        h.update(b"%d:" % len(data) + data)
     return h.hexdigest()
 
 
@@ -255,13 +248,16 @@ class RunCache:
         self.hits = 0
         self.misses = 0
 
-    def build(self, target: str, run: Callable[[], str], *, origin_prefix: str | None = None) -> str:
+    def build(
+        self, target: str, run: Callable[[], str], *, origin_prefix: str | None = None, extra: Sequence[str] = ()
+    ) -> str:
         """`run()`'s output for `target`, from the cache when the same inputs were built before.
 
         `origin_prefix` (origin builds): the wrapper's relative path to the repository root, ending in '/'.
+        `extra`: inputs beyond the target's files (see build_key).
         """
         mode = "origins" if origin_prefix is not None else "plain"
-        key = build_key(self.identity, target, mode, self.tree.digest(self.tree.root / target))
+        key = build_key(self.identity, target, mode, self.tree.digest(self.tree.root / target), extra)
         stored = self.store.get(key)
         if stored is not None:
             try:

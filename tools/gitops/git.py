@@ -258,7 +258,7 @@ class CommitFiles(Files):
 
     def materialize(self, rels: Iterable[str]) -> None:
         """Write these files under `root`, so that kustomize can build from there."""
-        wanted = [r for r in rels if r in self._files and r not in self._written]
+        wanted = [r for r in dict.fromkeys(rels) if r in self._files and r not in self._written]  # each once
         self.fetch_relative(wanted)
         for rel in wanted:
             target = self.root / rel

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from gitops.errors import GitopsError
+from gitops.origins import ORIGIN_ANNOTATION, origin_source
 
-ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 # Annotations kustomize adds when buildMetadata is on; none of them may reach rendered files.
 BUILD_METADATA_ANNOTATIONS = (
     ORIGIN_ANNOTATION,
@@ -92,13 +92,15 @@ def load_documents(text: str, source: str) -> list[dict[str, Any]]:
 
 def _origin_path(annotation: str, build_root: Path, repo_root: Path) -> str | None:
     """Turn kustomize's origin annotation (paths relative to the build root) into a repo-relative path."""
-    try:
-        data = yaml.load(annotation, Loader=YAML_LOADER)
-    except yaml.YAMLError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    rel = data.get("path") or data.get("configuredIn")
+    rel: object = origin_source(annotation)
+    if rel is None:  # quoted or special: only the YAML parser reads it right
+        try:
+            data = yaml.load(annotation, Loader=YAML_LOADER)
+        except yaml.YAMLError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        rel = data.get("path") or data.get("configuredIn")
     if not isinstance(rel, str) or "://" in rel:
         return None
     absolute = posixpath.normpath(posixpath.join(build_root.as_posix(), rel))

@@ -17,6 +17,7 @@ from gitops.errors import BuildError, GitopsError
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.limits import Limits, limits_from
 from gitops.manifests import Manifest, dump_documents, manifests_from_build
+from gitops.origins import without_origins
 from gitops.outdir import mark, new_staging
 from gitops.processes import TimedOut, stop_all
 from gitops.targets import Tree, discover
@@ -29,7 +30,7 @@ class RenderedTarget:
     """kustomize's output for one target; `manifests` are parsed on first use.
 
     `output` is what kustomize printed: with origins (build_root set) it carries origin annotations, which
-    `manifests` resolve and strip; `text` is then the manifests serialised again, without them.
+    `manifests` resolve and strip; `text` is then the output as a plain build prints it.
     """
 
     target: str
@@ -52,7 +53,10 @@ class RenderedTarget:
         if self.build_root is None:
             return self.output
         if self._text is None:
-            self._text = dump_documents(m.body for m in self.manifests) if self.manifests else ""
+            plain = without_origins(self.output)  # byte for byte what a plain build prints
+            if plain is None:
+                plain = dump_documents(m.body for m in self.manifests) if self.manifests else ""
+            self._text = plain
         return self._text
 
 
@@ -104,10 +108,9 @@ def render_targets(
         def build_one(index_name: tuple[int, str]) -> RenderedTarget:
             index, name = index_name
             directory = root / name
-            if not origins:
-                if cached is not None:
-                    return RenderedTarget(name, cached.build(name, lambda: _build(tool, directory, name, limits)), root)
+            if not origins and cached is None:
                 return RenderedTarget(name, _build(tool, directory, name, limits), root)
+            # With the cache, every build carries origins: one entry serves render, check and diff alike.
             wrapper = Path(scratch) / str(index)
             wrapper.mkdir()
             rel = os.path.relpath(directory, wrapper)
@@ -119,6 +122,9 @@ def render_targets(
                 output = cached.build(name, lambda: _build(tool, wrapper, name, limits), origin_prefix=prefix)
             else:
                 output = _build(tool, wrapper, name, limits)
+            if not origins:
+                plain = without_origins(output)
+                return RenderedTarget(name, plain if plain is not None else _build(tool, directory, name, limits), root)
             rendered = RenderedTarget(name, output, root, wrapper)
             rendered.manifests  # noqa: B018 - parse in the worker thread, overlapping the other builds
             return rendered

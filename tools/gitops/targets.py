@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from gitops import source_memo
 from gitops.bounded_yaml import decode_source, refuse_alias_bombs, refuse_oversize, yaml_error
 from gitops.errors import GitopsError, MissingInputError
 from gitops.limits import DEFAULT_LIMITS, Limits
@@ -116,7 +117,9 @@ class Kustomization:
     references: list[Reference] = field(default_factory=list)
     """Every local reference as written, for messages that point at the kustomization entry."""
     plugin_configs: list[Path] = field(default_factory=list)
-    """Transformer/generator/validator config files: they may name files of their own (`path:`)."""
+    """Transformer/generator/validator config files: they may name files of their own (`path:`, `files:`)."""
+    plugin_dirs: list[Path] = field(default_factory=list)
+    """Transformer/generator/validator entries that are kustomizations whose resources are plugin configs."""
 
 
 @dataclass(frozen=True)
@@ -144,12 +147,13 @@ class Tree:
         self._sound: set[Path] = set()  # files preflight found in order (each is checked once per run)
         self._content_digests: dict[Path, bytes] = {}
         self._own: dict[Path, frozenset[Path]] = {}
+        self._limits_tag = repr(limits)  # a file sound under one size bound may not be under another
 
     def rel(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        text = str(path)  # string slicing: pathlib's relative_to was a tenth of a run's time at 1,000 targets
+        if text.startswith(self._root_prefix):
+            return text[len(self._root_prefix) :]
+        return "." if text == str(self.root) else text
 
     def load(self, directory: Path) -> Kustomization:
         cached = self._cache.get(directory)
@@ -168,11 +172,15 @@ class Tree:
         if file is None:
             raise GitopsError(f"{self.rel(directory)}: no kustomization.yaml")
         text = self._text(file)
-        refuse_alias_bombs(text, self.rel(file))
-        try:
-            data = _parse_kustomization(text)
-        except yaml.YAMLError as exc:
-            raise yaml_error(exc, self.rel(file)) from None
+        memo_key = source_memo.content_key(text)
+        data = source_memo.parsed(memo_key)
+        if data is None:
+            refuse_alias_bombs(text, self.rel(file))
+            try:
+                data = _parse_kustomization(text)
+            except yaml.YAMLError as exc:
+                raise yaml_error(exc, self.rel(file)) from None
+            source_memo.remember_parsed(memo_key, data)
         if not isinstance(data, dict):
             raise GitopsError(f"{self.rel(file)}: a kustomization must be a mapping")
         node = Kustomization(directory, file, str(data.get("kind") or "Kustomization"))
@@ -245,6 +253,8 @@ class Tree:
         target = Path(real)
         if self.files.is_dir(target):
             node.directories.append(target)
+            if field_name in _PLUGIN_LISTS:
+                node.plugin_dirs.append(target)
         else:
             node.files.append(target)
             node.references.append(Reference(field_name, ref, target))
@@ -284,6 +294,11 @@ class Tree:
             for path, shown in checks:
                 if path in self._sound:
                     continue
+                self._refuse_oversize_on_disk(path)  # before the whole file is read to hash it
+                memo_key = self._content_digest(path).hex()
+                if source_memo.is_sound(memo_key, self._limits_tag):
+                    self._sound.add(path)
+                    continue
                 text = self._text(path)
                 refuse_alias_bombs(text, shown)
                 try:
@@ -297,6 +312,7 @@ class Tree:
                         " kustomize would refuse it or keep only one"
                     )
                 self._sound.add(path)
+                source_memo.remember_sound(memo_key, self._limits_tag)
 
     def _walked(self, directory: Path) -> list[Path]:
         order, stack = [], [Path(self._real(str(directory)))]
@@ -361,20 +377,28 @@ class Tree:
         return known
 
     def _plugin_files(self, node: Kustomization) -> list[Path]:
-        """Files a plugin config names with a top-level `path:` (a PatchTransformer's patch, relative to the
-        kustomization), so a change to them changes the digest even when they lie in another directory."""
+        """Files a plugin config names: a PatchTransformer's `path:`, a builtin generator's `files:`, `envs:`
+        and `env:`, a ReplacementTransformer's nested `path:`, and whatever field a kind we do not know uses.
+
+        A cache key or diff digest that misses such a file gives a stale answer, so every string of the config
+        that names an existing file inside the repository counts (relative to the kustomization, which is how
+        kustomize resolves them, and to the config itself): a string that only happens to match costs a miss.
+        """
+        configs = list(node.plugin_configs)
+        for directory in node.plugin_dirs:  # `transformers: [dir]`: the dir's resources are the configs
+            configs.extend(p for p in self.inputs(directory) if p.name not in KUSTOMIZATION_FILES)
         found = []
-        for config in node.plugin_configs:
+        for config in configs:
             try:
                 documents = list(yaml.load_all(self.files.read(config).decode("utf-8"), Loader=YAML_LOADER))
             except (OSError, yaml.YAMLError, UnicodeDecodeError):
                 continue  # kustomize reports an unreadable config itself
-            for document in documents:
-                ref = document.get("path") if isinstance(document, dict) else None
-                if isinstance(ref, str) and "://" not in ref:
-                    real = self._real(os.path.join(node.directory, ref))
-                    if real.startswith(self._root_prefix):
-                        found.append(Path(real))
+            for text in _strings_in(documents):
+                for ref in {text, text.split("=", 1)[-1]}:
+                    for base in {node.directory, config.parent}:
+                        real = self._real(os.path.join(base, ref))
+                        if real.startswith(self._root_prefix) and self.files.is_file(Path(real)):
+                            found.append(Path(real))
         return found
 
     def digest(self, directory: Path) -> str:
@@ -446,6 +470,24 @@ def _collect_links(top: str, links: set[str]) -> None:
                 links.add(entry.path)
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
+
+
+_MAX_CONFIG_STRINGS = 10_000  # a plugin config is a few lines; a huge one is bounded by the file size limit too
+
+
+def _strings_in(documents: list[Any]) -> list[str]:
+    """Every one-line string value (not key) in parsed YAML documents that could be a relative path."""
+    found: list[str] = []
+    stack = list(documents)
+    while stack and len(found) < _MAX_CONFIG_STRINGS:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and value and "\n" not in value and "://" not in value and len(value) < 4096:
+            found.append(value)
+    return found
 
 
 def _as_list(value: Any) -> list[Any]:

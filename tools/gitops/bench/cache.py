@@ -85,7 +85,7 @@ def _one_size(repo: Path, work: Path, n: int, tool: Kustomize) -> tuple[list[str
     start = measure(lambda: run([sys.executable, "-m", "gitops", "--version"]), 3)
     once = measure(lambda: _build(tool, changed, 1), 3)
     twice = measure(lambda: _build(tool, changed, 2), 3)
-    named = measure(lambda: _gitops(synthetic, _empty(work), "render", str(changed), "-o", "-"), 3)
+    named = measure(lambda: _gitops(synthetic, _empty(work), "render", str(changed), "--out", "-"), 3)
 
     overlay.write_text(edited, encoding="utf-8")
     one_line = measure(lambda: _gitops(synthetic, warm, "render"), 1)
