@@ -284,7 +284,7 @@ def kustomizations_without_decryption(
     return findings
 
 
-def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+def config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     """(JSON pointer, key, where) of secret-class values in ConfigMap data, literal env values and Flux
     postBuild.substitute; the pointer addresses the value inside `body`."""
     kind = str(body.get("kind"))
@@ -315,13 +315,13 @@ def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest]
     findings = []
     if manifests is None:
         for doc in documents:
-            for path, key, where in _config_leaks(doc.body):
+            for path, key, where in config_leaks(doc.body):
                 findings.append(
                     _finding(SECRET_IN_CONFIG.id, Severity.ERROR, _leak_message(key, where), doc, path=path)
                 )
         return findings
     for manifest in manifests:
-        for path, key, where in _config_leaks(manifest.body):
+        for path, key, where in config_leaks(manifest.body):
             findings.append(
                 Finding(
                     SECRET_IN_CONFIG.id,
