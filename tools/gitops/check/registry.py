@@ -6,7 +6,7 @@ nothing registers itself. `--explain`, `gitops/ignore` and docs/rules.md read fr
 
 from __future__ import annotations
 
-from gitops.check import coverage, schema, secret_gate, sourcemap
+from gitops.check import coverage, integrity, schema, secret_gate, sourcemap
 from gitops.check.rules import AREAS, Rule
 from gitops.policy import (
     budget,
@@ -22,7 +22,13 @@ from gitops.policy import (
     suppress,
 )
 
-STAGE_RULES: tuple[Rule, ...] = (*schema.RULES, *sourcemap.RULES, *secret_gate.RULES, *coverage.RULES)
+STAGE_RULES: tuple[Rule, ...] = (
+    *schema.RULES,
+    *sourcemap.RULES,
+    *secret_gate.RULES,
+    *integrity.RULES,
+    *coverage.RULES,
+)
 """Reported by a pipeline stage on every target (schema validation, the source scan, the secret gate, coverage)."""
 
 POLICY_RULES: tuple[Rule, ...] = (
