@@ -24,7 +24,10 @@ NOT_AFTER = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
 
 def _repo_with_ca(tmp_path: Path, *, mac_only_encrypted: bool = False) -> tuple[Path, str]:
     """A repository with an encrypted CA bundle for environment a; returns (root, the certificate's PEM)."""
-    rule = f"creation_rules:\n- path_regex: ^overlays/a/\n  encrypted_regex: ^(data|stringData)$\n  age: {TEST_RECIPIENT}\n"
+    rule = (
+        "creation_rules:\n- path_regex: ^overlays/a/\n  encrypted_regex: ^(data|stringData)$\n"
+        f"  age: {TEST_RECIPIENT}\n"
+    )
     if mac_only_encrypted:
         rule += "  mac_only_encrypted: true\n"
     # The policy pack is off: these cases are about the secret gate, and the corpus' workload is minimal.
