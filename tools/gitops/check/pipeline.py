@@ -23,6 +23,7 @@ from typing import Any
 
 from gitops.check.coverage import not_rendered_findings
 from gitops.check.findings import CheckResult, Finding
+from gitops.check.object_size import oversized_objects
 from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.check.secret_gate import check_hygiene
@@ -97,6 +98,7 @@ def check_repo(
     manifests = [m for r in rendered for m in r.manifests]
     schema_set.learn_crds(manifests)  # a CustomResourceDefinition in the output is its kind's schema
     findings.extend(validate_manifests(manifests, schema_set, validation))
+    findings.extend(oversized_objects(manifests))
 
     if "hygiene" not in config.disabled_checks:
         findings.extend(check_hygiene(root, manifests, sources=sources))

@@ -6,7 +6,7 @@ nothing registers itself. `--explain`, `gitops/ignore` and docs/rules.md read fr
 
 from __future__ import annotations
 
-from gitops.check import coverage, integrity, schema, secret_gate, sourcemap
+from gitops.check import coverage, integrity, object_size, schema, secret_gate, sourcemap
 from gitops.check.rules import AREAS, Rule
 from gitops.policy import (
     budget,
@@ -25,6 +25,7 @@ from gitops.policy import (
 
 STAGE_RULES: tuple[Rule, ...] = (
     *schema.RULES,
+    *object_size.RULES,
     *sourcemap.RULES,
     *secret_gate.RULES,
     *integrity.RULES,
