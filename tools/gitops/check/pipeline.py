@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gitops.check.attribution import attribute_to_setters, target_inputs
 from gitops.check.coverage import not_rendered_findings
 from gitops.check.findings import CheckResult, Finding
 from gitops.check.object_size import oversized_objects
@@ -112,6 +113,7 @@ def check_repo(
     findings.extend(not_rendered_findings(blocked, policy_skipped))
     findings = suppress_findings(findings, manifests, RETIRED)
 
+    findings = attribute_to_setters(sources, findings, manifests, lambda t: target_inputs(tree, t))
     findings = _with_lines(sources, findings)
     findings.sort(key=_finding_key)
     return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw)
