@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pyrage import x25519
+
 from gitops.check.findings import Severity
 from gitops.check.integrity import available_identities, data_key_of
 from gitops.errors import GitopsError
@@ -100,7 +102,7 @@ class _Encrypted:
     """sha256 of the data key when an identity opens the file (the key itself never leaves data_key_of)."""
 
 
-def _encrypted_objects(ctx: PolicyContext, identities: tuple[object, ...]) -> list[_Encrypted]:
+def _encrypted_objects(ctx: PolicyContext, identities: tuple[x25519.Identity, ...]) -> list[_Encrypted]:
     out = []
     for env in sorted(ctx.environments.values(), key=lambda e: e.name):
         for manifest in env.manifests:
@@ -112,7 +114,7 @@ def _encrypted_objects(ctx: PolicyContext, identities: tuple[object, ...]) -> li
                 meta = parse_metadata(block, source)
             except GitopsError:
                 continue  # the schema check reports a broken sops block
-            key = data_key_of(meta, source, identities) if identities else None  # type: ignore[arg-type]
+            key = data_key_of(meta, source, identities) if identities else None
             digest = hashlib.sha256(key).hexdigest() if key is not None else None
             stanzas = frozenset(s.enc.strip() for s in meta.age)
             out.append(_Encrypted(env.name, manifest, stanzas, digest))
