@@ -113,6 +113,11 @@ def test_diff_hides_secret_class_values_in_every_format(tmp_path: Path, case: st
         assert OLD not in output and NEW not in output, (fmt, output)
     assert said in outputs["text"], outputs["text"]
     assert "<secret-class value hidden>" in outputs["json"]
+    if "value changed" in said:  # the unified diff shows the change as a -/+ pair of markers
+        assert "<secret-class value hidden: value changed (before)>" in outputs["unified"]
+        assert "<secret-class value hidden: value changed (after)>" in outputs["unified"]
+    for output in outputs.values():  # the per-run tags never reach an output
+        assert "value hidden #" not in output, output
 
 
 def test_diff_still_shows_ordinary_config_values(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import secrets as random_bytes
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,8 +31,10 @@ MASK = "***"
 ENCRYPTED_MASK = "<encrypted>"
 HIDDEN = "<secret-class value hidden>"
 _HIDDEN_TAGGED = "<secret-class value hidden #"
+CHANGED_HIDDEN = "<secret-class value hidden: value changed ({side})>"
 # Random per run: the tags tell equal values from different ones inside this process and mean nothing outside it.
 _RUN_KEY = random_bytes.token_bytes(32)
+_TAGGED = re.compile(re.escape(_HIDDEN_TAGGED) + r"[0-9a-f]{16}>")
 
 Digests = dict[tuple[str, ...], str]
 """Key path (mapping keys only, as sops forms its AAD) -> digest of the decrypted value."""
@@ -227,6 +230,18 @@ def shown(node: Any) -> Any:
     return HIDDEN if is_hidden(node) else node
 
 
+def label_hidden(before: str, after: str) -> tuple[str, str]:
+    """Two printed sides of one object with their hidden markers' tags replaced: a value both sides share
+    reads as hidden, one that differs as "value changed" (on a side that does not exist, everything is hidden)."""
+    tags_before, tags_after = set(_TAGGED.findall(before)), set(_TAGGED.findall(after))
+    same = tags_before | tags_after if not (before and after) else tags_before & tags_after
+
+    def label(text: str, side: str) -> str:
+        return _TAGGED.sub(lambda m: HIDDEN if m[0] in same else CHANGED_HIDDEN.format(side=side), text)
+
+    return label(before, "before"), label(after, "after")
+
+
 def without_secret_material(body: dict[str, Any]) -> dict[str, Any]:
     """The object minus what the secret comparison covers (values and the sops block), for the field diff;
     secret-class values elsewhere are hidden behind markers."""
@@ -239,9 +254,9 @@ def without_secret_material(body: dict[str, Any]) -> dict[str, Any]:
 
 def redact(body: dict[str, Any], secret: SecretChange | None = None, side: str | None = None) -> dict[str, Any]:
     """A copy safe to print: Secret values become *** (marked (before)/(after) where they differ), every
-    ENC[...] value becomes <encrypted>, secret-class values elsewhere are hidden, and the sops block keeps only
-    its recipients and lastmodified."""
-    clean = shown(mask_encrypted(hide_secret_class(body)))
+    ENC[...] value becomes <encrypted>, secret-class values elsewhere become tagged markers (print them through
+    `shown` or `label_hidden`, never as they are), and the sops block keeps only its recipients and lastmodified."""
+    clean = mask_encrypted(hide_secret_class(body))
     if isinstance(body.get("sops"), dict):
         clean["sops"] = {"recipients": list(recipients(body)), "lastmodified": str(body["sops"].get("lastmodified"))}
     if body.get("kind") == "Secret":
