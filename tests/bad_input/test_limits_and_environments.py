@@ -1,4 +1,5 @@
-"""`diff` honours gitops.yaml `limits:`; a copied cluster syncing its original's directory fails `check` (issue 13)."""
+"""`diff` honours gitops.yaml `limits:`; a copied cluster syncing its original's directory and an encrypted file
+copied to another environment fail `check` (issue 13)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from gitops.sops import Scope, encrypt_text
 from tests.bad_input.harness import assert_refused, make_repo, run_limited, snapshot
 from tests.diff.support import commit
+from tests.sops_helpers import TEST_RECIPIENT
 
 SMALL_LIMIT = 'kubernetesVersion: "1.33"\nlimits:\n  maxFileBytes: 100\n'
 
@@ -65,3 +68,34 @@ def test_a_cluster_syncing_another_clusters_directory_fails_check(tmp_path: Path
         assert proc.returncode == 1
     else:
         assert env2 == [], env2
+
+
+SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  SMTP_PASSWORD: XYZZY-env3\n"
+
+
+@pytest.mark.parametrize("copied", [True, False], ids=["copied", "encrypted-each"])
+def test_an_encrypted_file_copied_to_another_environment_fails_check(tmp_path: Path, copied: bool) -> None:
+    scope = Scope("encrypted_regex", "^(data|stringData)$")
+    first = encrypt_text(SECRET, "yaml", "a", recipients=[TEST_RECIPIENT], scope=scope)
+    second = first if copied else encrypt_text(SECRET, "yaml", "b", recipients=[TEST_RECIPIENT], scope=scope)
+    rule = (
+        f"creation_rules:\n- path_regex: ^overlays/\n  encrypted_regex: ^(data|stringData)$\n  age: {TEST_RECIPIENT}\n"
+    )
+    files = {
+        ".sops.yaml": rule,
+        "overlays/a/kustomization.yaml": "namespace: a\nresources:\n- ../../base/app\n- app.sops.yaml\n",
+        "overlays/a/app.sops.yaml": first,
+        "overlays/b/kustomization.yaml": "namespace: b\nresources:\n- ../../base/app\n- app.sops.yaml\n",
+        "overlays/b/app.sops.yaml": second,
+    }
+    root = make_repo(tmp_path / "repo", files)
+    before = snapshot(root)
+    proc = run_limited("check", cwd=root)
+    assert snapshot(root) == before and "Traceback" not in proc.stderr
+    assert "XYZZY-env3" not in proc.stdout + proc.stderr
+    env3 = sorted(row for row in proc.stdout.splitlines() if " ENV-3 " in row)
+    if copied:
+        assert [row.split(":")[0] for row in env3] == ["overlays/a/app.sops.yaml", "overlays/b/app.sops.yaml"], env3
+        assert all("gitops secrets rotate" in row for row in env3) and proc.returncode == 1
+    else:
+        assert env3 == [], env3
