@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from pyrage import x25519
 
 from gitops.check.findings import Severity
+from gitops.check.integrity import available_identities
 from gitops.check.secret_gate import check_hygiene, is_secret_class, secrets_in_config
 from gitops.manifests import manifests_from_build
 from gitops.sops import Scope, encrypt_text
@@ -20,9 +22,17 @@ from tests.policy.test_rules import Targets, container, env_map, fresh, mutate, 
 from tests.sops_helpers import TEST_RECIPIENT
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-OWN_RECIPIENT = str(x25519.Identity.generate().to_public())
+OWN_IDENTITY = x25519.Identity.generate()
+OWN_RECIPIENT = str(OWN_IDENTITY.to_public())
 SCOPE = Scope("encrypted_regex", "^(data|stringData)$")
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: mastodon\nstringData:\n  DB_PASS: x\n"
+
+
+@pytest.fixture(autouse=True)
+def _own_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's own key is available too, as in CI: every encrypted fixture's MAC is verified."""
+    monkeypatch.setenv("SOPS_AGE_KEY", f"{os.environ.get('SOPS_AGE_KEY', '')}\n{OWN_IDENTITY}\n")
+    available_identities.cache_clear()
 
 
 def sops_config(staging: str = TEST_RECIPIENT, production: str = OWN_RECIPIENT) -> str:

@@ -104,6 +104,17 @@ def parse_not_after(value: str) -> dt.datetime | None:
         return None
 
 
+def pem_not_after(text: str) -> dt.datetime | None:
+    """The earliest notAfter of the CERTIFICATE blocks in `text`, unvalidated; None when there is none."""
+    expiries = []
+    for block in _PEM_BLOCK.finditer(text):
+        try:
+            expiries.append(x509.load_pem_x509_certificate(block[0].encode("ascii")).not_valid_after_utc)
+        except (ValueError, UnicodeEncodeError):
+            continue
+    return min(expiries, default=None)
+
+
 def ca_not_after(body: dict[str, Any]) -> dt.datetime | None:
     """The recorded expiry of a CA Secret (from its plaintext annotation), or None."""
     annotations = (body.get("metadata") or {}).get("annotations") or {}

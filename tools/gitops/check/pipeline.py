@@ -21,8 +21,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gitops.check.attribution import attribute_to_setters, target_inputs
 from gitops.check.coverage import not_rendered_findings
 from gitops.check.findings import CheckResult, Finding
+from gitops.check.object_size import oversized_objects
 from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.check.secret_gate import check_hygiene
@@ -97,6 +99,7 @@ def check_repo(
     manifests = [m for r in rendered for m in r.manifests]
     schema_set.learn_crds(manifests)  # a CustomResourceDefinition in the output is its kind's schema
     findings.extend(validate_manifests(manifests, schema_set, validation))
+    findings.extend(oversized_objects(manifests))
 
     if "hygiene" not in config.disabled_checks:
         findings.extend(check_hygiene(root, manifests, sources=sources))
@@ -110,6 +113,7 @@ def check_repo(
     findings.extend(not_rendered_findings(blocked, policy_skipped))
     findings = suppress_findings(findings, manifests, RETIRED)
 
+    findings = attribute_to_setters(sources, findings, manifests, lambda t: target_inputs(tree, t))
     findings = _with_lines(sources, findings)
     findings.sort(key=_finding_key)
     return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw)

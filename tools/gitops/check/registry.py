@@ -6,7 +6,7 @@ nothing registers itself. `--explain`, `gitops/ignore` and docs/rules.md read fr
 
 from __future__ import annotations
 
-from gitops.check import coverage, schema, secret_gate, sourcemap
+from gitops.check import coverage, integrity, object_size, schema, secret_gate, sourcemap
 from gitops.check.rules import AREAS, Rule
 from gitops.policy import (
     budget,
@@ -14,6 +14,7 @@ from gitops.policy import (
     rules_client_ip,
     rules_config,
     rules_database,
+    rules_environments,
     rules_flux,
     rules_generic,
     rules_images,
@@ -23,7 +24,14 @@ from gitops.policy import (
     suppress,
 )
 
-STAGE_RULES: tuple[Rule, ...] = (*schema.RULES, *sourcemap.RULES, *secret_gate.RULES, *coverage.RULES)
+STAGE_RULES: tuple[Rule, ...] = (
+    *schema.RULES,
+    *object_size.RULES,
+    *sourcemap.RULES,
+    *secret_gate.RULES,
+    *integrity.RULES,
+    *coverage.RULES,
+)
 """Reported by a pipeline stage on every target (schema validation, the source scan, the secret gate, coverage)."""
 
 POLICY_RULES: tuple[Rule, ...] = (
@@ -32,6 +40,7 @@ POLICY_RULES: tuple[Rule, ...] = (
     *budget.RULES,
     *rules_database.RULES,
     *rules_config.RULES,
+    *rules_environments.RULES,
     *rules_tls.RULES,
     *rules_pods.RULES,
     *routing.RULES,

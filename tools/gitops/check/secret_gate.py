@@ -16,6 +16,7 @@ from typing import Any
 
 from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.check.findings import Finding, Severity
+from gitops.check.integrity import verify_files
 from gitops.check.rules import Rule
 from gitops.check.schema import pointer
 from gitops.check.sourcemap import UNPARSABLE, SourceIndex
@@ -148,10 +149,13 @@ def check_hygiene(
     sources: SourceIndex | None = None,
 ) -> list[Finding]:
     """Every hygiene finding for the repository's sources; secret-class values are judged on `manifests` when
-    given (what `gitops check` rendered), on the sources otherwise. `sources` is the run's source index."""
+    given (what `gitops check` rendered), on the sources otherwise. `sources` is the run's source index.
+    Encrypted files' MACs are verified when an age identity is available (check.integrity)."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    documents, encrypted = scan_sources(sources or SourceIndex(repo_root))
+    index = sources or SourceIndex(repo_root)
+    documents, encrypted = scan_sources(index)
     findings: list[Finding] = []
+    findings += verify_files([(e.file, index.get(e.file).text or "") for e in encrypted])
     findings += plaintext_secrets(documents)
     findings += unmatched_or_drifted_recipients(repo_root, encrypted)
     findings += kustomizations_without_decryption(repo_root, documents, encrypted)
@@ -284,7 +288,7 @@ def kustomizations_without_decryption(
     return findings
 
 
-def _config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+def config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     """(JSON pointer, key, where) of secret-class values in ConfigMap data, literal env values and Flux
     postBuild.substitute; the pointer addresses the value inside `body`."""
     kind = str(body.get("kind"))
@@ -315,13 +319,13 @@ def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest]
     findings = []
     if manifests is None:
         for doc in documents:
-            for path, key, where in _config_leaks(doc.body):
+            for path, key, where in config_leaks(doc.body):
                 findings.append(
                     _finding(SECRET_IN_CONFIG.id, Severity.ERROR, _leak_message(key, where), doc, path=path)
                 )
         return findings
     for manifest in manifests:
-        for path, key, where in _config_leaks(manifest.body):
+        for path, key, where in config_leaks(manifest.body):
             findings.append(
                 Finding(
                     SECRET_IN_CONFIG.id,

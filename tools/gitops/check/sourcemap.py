@@ -196,31 +196,41 @@ class SourceIndex:
         node = self._document(file, identity)
         if node is None:
             return self._generator_line(file, path)
-        line: int | None = node.start_mark.line + 1
-        for token in _split_pointer(path):
-            if isinstance(node, MappingNode):
-                pair = next(((k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value == token), None)
-                if pair is None:
-                    break
-                line, node = pair[0].start_mark.line + 1, pair[1]
-            elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
-                node = node.value[int(token)]
-                line = node.start_mark.line + 1
-            else:
-                break
-        return line
+        return pointer_line(node, split_pointer(path))
 
     def _generator_line(self, file: str, path: str) -> int | None:
         """A generated ConfigMap/Secret points at its kustomization: find the `KEY=` literal of /data/KEY."""
-        tokens = _split_pointer(path)
+        tokens = split_pointer(path)
         text = self.get(file).text
         if len(tokens) < 2 or tokens[0] not in ("data", "stringData") or text is None:
             return None
-        needle = re.compile(rf"^\s*-\s*['\"]?{re.escape(tokens[1])}=")
-        return next((number for number, line in enumerate(text.splitlines(), start=1) if needle.match(line)), None)
+        return generator_literal_line(text, tokens[1])
 
 
-def _split_pointer(path: str) -> list[str]:
+def pointer_line(node: Node, tokens: list[str]) -> int | None:
+    """1-based line of the deepest part of the pointer `tokens` under `node`."""
+    line: int | None = node.start_mark.line + 1
+    for token in tokens:
+        if isinstance(node, MappingNode):
+            pair = next(((k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value == token), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value):
+            node = node.value[int(token)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def generator_literal_line(text: str, key: str) -> int | None:
+    """The line of a generator literal `- KEY=value` in a kustomization's text."""
+    needle = re.compile(rf"^\s*-\s*['\"]?{re.escape(key)}=")
+    return next((number for number, line in enumerate(text.splitlines(), start=1) if needle.match(line)), None)
+
+
+def split_pointer(path: str) -> list[str]:
     if not path:
         return []
     return [p.replace("~1", "/").replace("~0", "~") for p in path.lstrip("/").split("/")]

@@ -193,7 +193,7 @@ def ca_cert(ctx: click.Context, pem: Path, env: str) -> None:
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def lint(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """The secret-hygiene gate on source files only (no kustomize, no key): fast enough for a pre-commit hook.
+    """The secret-hygiene gate on source files only (no kustomize; MACs verified when an age key is available).
 
     FILES are accepted (pre-commit passes them) but the whole repository is checked: a rule in .sops.yaml or a
     Flux Kustomization elsewhere decides whether a file is in order.

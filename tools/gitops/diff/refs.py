@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import git
+from gitops.config import load_config
 from gitops.diff.engine import compare
 from gitops.diff.flux import FLUX_MARKERS, FluxOptions, FluxSide, flux_options_given, is_flux_tree, render_side
 from gitops.diff.model import DiffResult, Side
@@ -26,6 +27,7 @@ from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
 from gitops.kustomize import Kustomize, find_kustomize
+from gitops.limits import Limits
 from gitops.manifests import Manifest
 from gitops.render import default_jobs, render_targets
 from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, Tree, discover
@@ -124,11 +126,13 @@ def _base_side(repo: git.Repository, commit: str) -> Iterator[tuple[Tree, Materi
         yield tree, materialize
 
 
-def _render(root: Path, names: Sequence[str], side: str, jobs: int, tool: Kustomize) -> dict[str, list[Manifest]]:
+def _render(
+    root: Path, names: Sequence[str], side: str, jobs: int, tool: Kustomize, limits: Limits | None = None
+) -> dict[str, list[Manifest]]:
     if not names:
         return {}
     try:
-        results = render_targets(root, names, origins=True, jobs=jobs, kustomize=tool)
+        results = render_targets(root, names, origins=True, jobs=jobs, kustomize=tool, limits=limits)
     except GitopsError as exc:
         raise type(exc)(f"{side}: {exc}") from None
     return {r.target: r.manifests for r in results}
@@ -149,6 +153,7 @@ def diff_refs(
     A repository with Flux Kustomizations reachable from cluster entries (on either side; or with clusters
     or sources given in `flux`) is compared per Flux Kustomization target, else per kustomize directory."""
     root = root.resolve()
+    limits = load_config(root).limits  # gitops.yaml limits: bounds both sides' builds
     repo = git.open_repository(root)
     base_commit = git.resolve(repo, base_ref)
     head_commit = git.resolve(repo, head_ref) if head_ref is not None else None
@@ -196,17 +201,19 @@ def diff_refs(
         def render_base() -> dict[str, list[Manifest]]:
             side = f"base {base_ref}"
             if materialize is _nothing:
-                return _render(base_tree.root, plan.base, side, workers, tool)
+                return _render(base_tree.root, plan.base, side, workers, tool, limits)
             try:
-                return _render(base_tree.root, plan.base, side, workers, tool)
+                return _render(base_tree.root, plan.base, side, workers, tool, limits)
             except MissingInputError:
                 # A file kustomize reads that our walk does not list: build from a full checkout instead.
                 with git.checkout(repo, base_commit) as full:
-                    return _render(full, plan.base, side, workers, tool)
+                    return _render(full, plan.base, side, workers, tool, limits)
 
         # Both sides build at once: with few changed targets, this halves the wall time.
         base_job = pool.submit(render_base)
-        head_job = pool.submit(_render, head_root, plan.head, f"head {head_ref or 'working tree'}", workers, tool)
+        head_job = pool.submit(
+            _render, head_root, plan.head, f"head {head_ref or 'working tree'}", workers, tool, limits
+        )
         base_rendered, head_rendered = base_job.result(), head_job.result()
     targets = compare(base_rendered, head_rendered, decrypt)
     rendered = sorted({*plan.base, *plan.head})

@@ -1,5 +1,9 @@
 """Comparing Secrets without ever showing a value, and redacting objects before any output.
 
+Secret-class values outside Secrets (a ConfigMap's SMTP_PASSWORD, a literal env value, postBuild.substitute;
+the key list is the secret gate's) are replaced by a marker before the field diff: the marker carries a keyed
+digest, random per process, so a change is still seen, and formatters print only "value changed".
+
 A plain Secret's values are compared by digest in memory. A SOPS-encrypted one (a top-level `sops` block,
 values `ENC[AES256_GCM,...]`) is compared by plaintext digest when a decryption identity is available and
 by key set otherwise. Digests never leave this process: outputs say only added/removed/changed/unchanged.
@@ -7,18 +11,30 @@ by key set otherwise. Digests never leave this process: outputs say only added/r
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import hmac
+import json
+import re
+import secrets as random_bytes
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from gitops.check.secret_gate import config_leaks
 from gitops.encrypted import is_encrypted_value
 
 SECRET_FIELDS = ("data", "stringData")
 MASK = "***"
 ENCRYPTED_MASK = "<encrypted>"
+HIDDEN = "<secret-class value hidden>"
+_HIDDEN_TAGGED = "<secret-class value hidden #"
+CHANGED_HIDDEN = "<secret-class value hidden: value changed ({side})>"
+# Random per run: the tags tell equal values from different ones inside this process and mean nothing outside it.
+_RUN_KEY = random_bytes.token_bytes(32)
+_TAGGED = re.compile(re.escape(_HIDDEN_TAGGED) + r"[0-9a-f]{16}>")
 
 Digests = dict[tuple[str, ...], str]
 """Key path (mapping keys only, as sops forms its AAD) -> digest of the decrypted value."""
@@ -178,9 +194,58 @@ def _value_digest(value: Any, path: tuple[str, ...], plaintext: Digests | None) 
     return _digest(b"str\0" + str(value).encode("utf-8"))
 
 
+def is_hidden(value: Any) -> bool:
+    """A secret-class value replaced by `hide_secret_class` (before or after `shown`)."""
+    return isinstance(value, str) and (value == HIDDEN or value.startswith(_HIDDEN_TAGGED))
+
+
+def hide_secret_class(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy with every secret-class value outside a Secret replaced by a tagged marker (equal values, equal
+    markers); `body` itself when there is none."""
+    leaks = [leak_pointer for leak_pointer, _, _ in config_leaks(body)]
+    if not leaks:
+        return body
+    hidden = copy.deepcopy(body)
+    for leak_pointer in leaks:
+        *parents, last = [_unescape(token) for token in leak_pointer.split("/")[1:]]
+        node: Any = hidden
+        for token in parents:
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        value = json.dumps(node[last], sort_keys=True, default=str).encode("utf-8")
+        tag = hmac.new(_RUN_KEY, value, hashlib.sha256).hexdigest()[:16]
+        node[last] = f"{_HIDDEN_TAGGED}{tag}>"
+    return hidden
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def shown(node: Any) -> Any:
+    """What an output may print of a (possibly nested) value: hidden markers lose their tag."""
+    if isinstance(node, dict):
+        return {k: shown(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [shown(v) for v in node]
+    return HIDDEN if is_hidden(node) else node
+
+
+def label_hidden(before: str, after: str) -> tuple[str, str]:
+    """Two printed sides of one object with their hidden markers' tags replaced: a value both sides share
+    reads as hidden, one that differs as "value changed" (on a side that does not exist, everything is hidden)."""
+    tags_before, tags_after = set(_TAGGED.findall(before)), set(_TAGGED.findall(after))
+    same = tags_before | tags_after if not (before and after) else tags_before & tags_after
+
+    def label(text: str, side: str) -> str:
+        return _TAGGED.sub(lambda m: HIDDEN if m[0] in same else CHANGED_HIDDEN.format(side=side), text)
+
+    return label(before, "before"), label(after, "after")
+
+
 def without_secret_material(body: dict[str, Any]) -> dict[str, Any]:
-    """The object minus what the secret comparison covers (values and the sops block), for the field diff."""
-    trimmed = {k: v for k, v in body.items() if k != "sops"}
+    """The object minus what the secret comparison covers (values and the sops block), for the field diff;
+    secret-class values elsewhere are hidden behind markers."""
+    trimmed = {k: v for k, v in hide_secret_class(body).items() if k != "sops"}
     if body.get("kind") == "Secret":
         for field_name in SECRET_FIELDS:
             trimmed.pop(field_name, None)
@@ -189,8 +254,9 @@ def without_secret_material(body: dict[str, Any]) -> dict[str, Any]:
 
 def redact(body: dict[str, Any], secret: SecretChange | None = None, side: str | None = None) -> dict[str, Any]:
     """A copy safe to print: Secret values become *** (marked (before)/(after) where they differ), every
-    ENC[...] value becomes <encrypted>, and the sops block keeps only its recipients and lastmodified."""
-    clean = mask_encrypted(body)
+    ENC[...] value becomes <encrypted>, secret-class values elsewhere become tagged markers (print them through
+    `shown` or `label_hidden`, never as they are), and the sops block keeps only its recipients and lastmodified."""
+    clean = mask_encrypted(hide_secret_class(body))
     if isinstance(body.get("sops"), dict):
         clean["sops"] = {"recipients": list(recipients(body)), "lastmodified": str(body["sops"].get("lastmodified"))}
     if body.get("kind") == "Secret":

@@ -15,7 +15,7 @@ import yaml
 
 from gitops.diff.fields import FieldChangeKind
 from gitops.diff.model import DiffResult, ResourceChange, Status, TargetDiff, TargetStatus
-from gitops.diff.secrets import ComparedBy, KeyStatus
+from gitops.diff.secrets import ComparedBy, KeyStatus, is_hidden, shown
 
 SYMBOLS = {Status.ADDED: "+", Status.REMOVED: "-", Status.CHANGED: "~", Status.MOVED: ">", Status.ROLLING: "^"}
 
@@ -120,11 +120,15 @@ def detail_lines(change: ResourceChange) -> list[Line]:
             order = f"{scalar_text(field.before)} -> {scalar_text(field.after)}"
             lines.append(Line(LineRole.ORDER, f"{field.path}: order changed: {order}"))
             continue
+        if is_hidden(field.before) or is_hidden(field.after):
+            word = "value changed" if field.change is FieldChangeKind.CHANGED else field.change.value
+            lines.append(Line(LineRole.NOTE, f"{field.path}: {word} (secret-class value, never shown)"))
+            continue
         lines.append(Line(LineRole.PATH, field.path))
         if field.change in (FieldChangeKind.CHANGED, FieldChangeKind.REMOVED):
-            lines.extend(Line(LineRole.DEL, text) for text in value_lines(field.before))
+            lines.extend(Line(LineRole.DEL, text) for text in value_lines(shown(field.before)))
         if field.change in (FieldChangeKind.CHANGED, FieldChangeKind.ADDED):
-            lines.extend(Line(LineRole.ADD, text) for text in value_lines(field.after))
+            lines.extend(Line(LineRole.ADD, text) for text in value_lines(shown(field.after)))
     return lines
 
 

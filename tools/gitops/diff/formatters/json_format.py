@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from gitops.diff.model import DiffResult, ResourceChange, Side, Status, TargetDiff
+from gitops.diff.secrets import shown
 
 FORMAT = "gitops-diff/v1"
 
@@ -28,7 +29,8 @@ def _resource(change: ResourceChange) -> dict[str, Any]:
         "previousName": change.previous_name,
         "rollsFor": list(change.rolls_for),
         "fields": [
-            {"path": f.path, "change": f.change.value, "base": f.before, "head": f.after} for f in change.fields
+            {"path": f.path, "change": f.change.value, "base": shown(f.before), "head": shown(f.after)}
+            for f in change.fields
         ],
         "secret": None,
     }

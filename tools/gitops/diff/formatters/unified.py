@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from gitops.diff.model import DiffResult, ResourceChange
+from gitops.diff.secrets import label_hidden
 from gitops.manifests import dump_documents
 
 
@@ -14,8 +15,10 @@ def _label(target: str, change: ResourceChange, name: str) -> str:
 
 
 def resource_diff(change: ResourceChange) -> list[str]:
-    before = dump_documents([change.before]).splitlines(keepends=True) if change.before is not None else []
-    after = dump_documents([change.after]).splitlines(keepends=True) if change.after is not None else []
+    before_text = dump_documents([change.before]) if change.before is not None else ""
+    after_text = dump_documents([change.after]) if change.after is not None else ""
+    before_text, after_text = label_hidden(before_text, after_text)
+    before, after = before_text.splitlines(keepends=True), after_text.splitlines(keepends=True)
     old_label = (
         "/dev/null"
         if change.before is None
