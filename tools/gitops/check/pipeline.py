@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gitops.check.coverage import not_rendered_findings
+from gitops.check.coverage import empty_target_findings, not_rendered_findings, skipped_target_findings
 from gitops.check.findings import CheckResult, Finding
 from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
@@ -29,10 +29,10 @@ from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceIndex
 from gitops.config import load_config
 from gitops.manifests import Manifest, group_by_target
-from gitops.policy.context import environment_of
 from gitops.policy.runner import run_policy
 from gitops.policy.suppress import suppress_findings
-from gitops.targets import Tree, discover, select
+from gitops.targets import Tree
+from gitops.workspace import TargetOptions, open_workspace
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class CheckOptions:
     schemas_dir: Path | None = None
     previous: dict[str, list[Manifest]] | None = None
     """The base ref's manifests by target (--new-only): policy rules about changes compare with them."""
+    clusters: tuple[str, ...] = ()
+    """`--cluster PATH`: Flux cluster entry paths (gitops.workspace)."""
+    sources: tuple[str, ...] = ()
+    """`--source NAME=PATH`: Flux source mappings."""
 
 
 def _finding_key(finding: Finding) -> tuple[Any, ...]:
@@ -67,8 +71,6 @@ def check_repo(
     repo_root: Path, targets: Sequence[str] | None = None, options: CheckOptions | None = None
 ) -> CheckResult:
     """Run the whole check over the given targets (default: all). Raises GitopsError for bad input."""
-    from gitops.render import render_targets  # keeps the library importable without kustomize
-
     options = options or CheckOptions()
     root = repo_root.resolve()
     config = load_config(root, options.schemas_dir)
@@ -84,16 +86,16 @@ def check_repo(
 
     sources = SourceIndex(root)
     findings = sources.findings()
-    tree = Tree(root, limits=config.limits)
-    every_target = discover(root, tree)
-    names = select(root, targets, tree) if targets else every_target
-    blocked = _blocked_targets(tree, names, {f.file for f in findings if f.file})
+    workspace = open_workspace(root, config, TargetOptions(options.clusters, options.sources, options.jobs))
+    every_target = workspace.names
+    names = workspace.select(targets or ())
+    # A Flux repository's unreadable files stop its discovery already (a GitopsError naming the file).
+    tree = workspace.tree
+    blocked = _blocked_targets(tree, names, {f.file for f in findings if f.file}) if tree is not None else {}
     to_render = [n for n in names if n not in blocked]
-    rendered = (
-        render_targets(root, to_render, origins=True, jobs=options.jobs, tree=tree, limits=config.limits)
-        if to_render
-        else []
-    )
+    rendered = workspace.render(to_render, origins=True) if to_render else []
+    findings.extend(empty_target_findings(workspace.empty_targets(rendered)))
+    findings.extend(skipped_target_findings({t.name: t.skipped or "" for t in workspace.skipped}))
     manifests = [m for r in rendered for m in r.manifests]
     schema_set.learn_crds(manifests)  # a CustomResourceDefinition in the output is its kind's schema
     findings.extend(validate_manifests(manifests, schema_set, validation))
@@ -104,15 +106,18 @@ def check_repo(
     if "policy" not in config.disabled_checks and sorted(names) == every_target:
         # Policy rules judge whole environments (migration chain, connection budget, one scheduler across all
         # layers): an environment with a target missing is not judged, every other environment is.
-        policy_skipped = sorted({environment_of(t) for t in blocked})
-        judged = {t: ms for t, ms in group_by_target(manifests).items() if environment_of(t) not in policy_skipped}
-        findings.extend(run_policy(root, judged, config.raw, previous=options.previous))
+        policy_skipped = sorted({workspace.environment(t) for t in blocked})
+        judged = {
+            t: ms for t, ms in group_by_target(manifests).items() if workspace.environment(t) not in policy_skipped
+        }
+        policy = run_policy(root, judged, config.raw, previous=options.previous, flux=workspace.is_flux)
+        findings.extend(policy)
     findings.extend(not_rendered_findings(blocked, policy_skipped))
     findings = suppress_findings(findings, manifests, RETIRED)
 
     findings = _with_lines(sources, findings)
     findings.sort(key=_finding_key)
-    return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw)
+    return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw, workspace.is_flux)
 
 
 def _with_lines(sources: SourceIndex, findings: list[Finding]) -> list[Finding]:

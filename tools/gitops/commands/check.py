@@ -10,6 +10,7 @@ import click
 from gitops.check.formatters import REPORTS, finding_line
 from gitops.check.pipeline import CheckOptions, check_new_only, check_repo
 from gitops.commands.cache_options import no_cache_option, shard_option, write_merged
+from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
 from gitops.repo import root_from_context
 from gitops.shards import Shard, merge_check_reports, shard_targets
@@ -51,6 +52,7 @@ from gitops.targets import Tree, discover, select
     metavar="RULE",
     help="Explain a rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
 )
+@target_options
 @shard_option
 @click.option("--merge", is_flag=True, help="Merge the JSON reports given as arguments (shards) into one report.")
 @no_cache_option
@@ -66,6 +68,8 @@ def command(
     new_only: bool,
     base_ref: str | None,
     explain_rule: str | None,
+    clusters: tuple[str, ...],
+    sources: tuple[str, ...],
     shard: Shard | None,
     merge: bool,
 ) -> None:
@@ -83,6 +87,8 @@ def command(
         ignore_missing_schemas=ignore_missing_schemas,
         jobs=jobs,
         schemas_dir=schemas_dir,
+        clusters=clusters,
+        sources=sources,
     )
     if new_only != (base_ref is not None):
         raise click.UsageError("--new-only and --base REF go together")
@@ -104,7 +110,7 @@ def _explain(root: Path, rule_id: str, targets: tuple[str, ...], options: CheckO
 
     explain(rule_id)  # an unknown rule is a usage error before anything renders
     result = check_repo(root, targets or None, options)
-    click.echo(explain(rule_id, root, group_by_target(result.manifests), result.config_raw))
+    click.echo(explain(rule_id, root, group_by_target(result.manifests), result.config_raw, flux=result.flux))
     hits = [f for f in result.findings if f.rule == rule_id.strip().upper()]
     for finding in hits:
         click.echo(finding_line(finding))

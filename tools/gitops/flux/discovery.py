@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import GitopsError
-from gitops.flux.build import Scratch, build_documents, scratch_space
+from gitops.flux.build import Built, Scratch, build_documents, scratch_space
 from gitops.flux.files import RepoFiles
 from gitops.flux.objects import (
+    DEFAULT_SYNC_SOURCE,
     FluxKustomization,
     SourceRef,
     flux_instance_sync_path,
@@ -35,7 +36,6 @@ from gitops.flux.postbuild import load_variables, set_metadata, substitute_objec
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.render import default_jobs
 
-DEFAULT_SYNC_SOURCE = "flux-system"
 # The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
 ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
 _MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
@@ -53,6 +53,8 @@ class FluxTarget:
     parent: str | None = None
     skipped: str | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[str | None] = field(default_factory=list)
+    """The repository-relative source file of each document, in step with `documents`."""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -72,6 +74,7 @@ class _State:
     target: FluxTarget
     chain: tuple[str, ...]
     raw: list[dict[str, Any]] | None = None
+    origins: list[str | None] = field(default_factory=list)
 
 
 def inside(path: str, ancestor: str) -> bool:
@@ -249,7 +252,7 @@ class _Run:
                 self._finish(self.waiting.pop(0), stuck=True)
 
     def _build(self, batch: list[_State]) -> None:
-        def one(state: _State) -> list[dict[str, Any]]:
+        def one(state: _State) -> Built:
             target = state.target
             assert target.path is not None
             directory = (self.root / target.path).resolve()
@@ -267,9 +270,9 @@ class _Run:
         errors = [r for r in results if isinstance(r, GitopsError)]
         if errors:
             raise sorted(errors, key=str)[0]
-        for state, documents in zip(batch, results, strict=True):
-            assert not isinstance(documents, GitopsError)
-            state.raw = documents
+        for state, built in zip(batch, results, strict=True):
+            assert not isinstance(built, GitopsError)
+            state.raw, state.origins = built.documents, built.origins
             self._adopt_own_kustomization(state)
 
     def _adopt_own_kustomization(self, state: _State) -> None:
@@ -296,7 +299,7 @@ class _Run:
     def _build_again(self, state: _State) -> None:
         target = state.target
         assert target.path is not None
-        state.raw = build_documents(
+        built = build_documents(
             target.kustomization,
             (self.root / target.path).resolve(),
             files=self.files,
@@ -304,6 +307,7 @@ class _Run:
             kustomize=self.kustomize,
             label=target.name,
         )
+        state.raw, state.origins = built.documents, built.origins
 
     def _finish_ready(self) -> bool:
         progressed = False
@@ -340,7 +344,7 @@ class _Run:
             target.warnings.extend(variables.warnings)
             documents = substitute_objects(ks, documents, variables.values, target.name, strict=self.strict)
         set_metadata(ks, documents)
-        target.documents = documents
+        target.documents, target.origins = documents, state.origins
         if not documents:
             target.warnings.append(f"{target.name}: builds to zero documents ({target.path})")
         for doc in documents:
