@@ -2,8 +2,8 @@
 
 Mode: a repository is rendered the way Flux applies it when it has Flux Kustomizations reachable from cluster
 entry paths - `--cluster PATH` options, else gitops.yaml `clusters:`, else the entries `find_clusters` finds
-(docs/flux.md). Otherwise (no Flux Kustomization anywhere) its targets are kustomize directories under
-gitops.yaml `targets.roots` (default overlays/ and clusters/).
+(docs/flux.md). Otherwise (no Flux Kustomization, or none synced by this repository's GitRepository) its
+targets are kustomize directories under gitops.yaml `targets.roots` (default overlays/ and clusters/).
 
 In Flux mode the targets are built while they are found (a Kustomization's children are only known from its
 parent's output), so opening a workspace renders it once; listing, selecting and rendering reuse that.
@@ -21,7 +21,7 @@ from typing import Any
 
 from gitops.config import RepoConfig
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, FluxTarget, render_flux, select_targets
+from gitops.flux.discovery import FluxRender, FluxTarget, find_clusters, render_flux, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
 from gitops.policy.context import environment_of
@@ -56,6 +56,16 @@ class Workspace:
     @property
     def is_flux(self) -> bool:
         return self.flux is not None
+
+    @property
+    def failed(self) -> dict[str, GitopsError]:
+        """Flux targets whose build failed (only when opened with keep_going): {name: the error}."""
+        return {t.name: t.failed for t in self.flux.targets if t.failed is not None} if self.flux else {}
+
+    def source_path(self, target: str) -> str | None:
+        """The repository directory a Flux target builds (its resolved spec.path)."""
+        found = self._by_name.get(target)
+        return found.path if found is not None else None
 
     @property
     def skipped(self) -> list[FluxTarget]:
@@ -109,7 +119,15 @@ class Workspace:
                 limits=self.config.limits,
                 tree=self.tree,
             )
-        return [flux_rendered(self._by_name[name], self.root) for name in names]
+        results = []
+        for done, name in enumerate(names, start=1):
+            target = self._by_name[name]
+            if target.failed is not None:
+                raise target.failed
+            results.append(flux_rendered(target, self.root))
+            if progress is not None:
+                progress(done, len(names), name)
+        return results
 
     def empty_targets(self, rendered: Sequence[RenderedTarget]) -> list[str]:
         """Targets that build to zero documents: a warning each, never a silent pass."""
@@ -136,21 +154,32 @@ def _identities() -> list[Any]:
 
 
 def open_workspace(
-    root: Path, config: RepoConfig, options: TargetOptions | None = None, *, identities: Sequence[Any] | None = None
+    root: Path,
+    config: RepoConfig,
+    options: TargetOptions | None = None,
+    *,
+    identities: Sequence[Any] | None = None,
+    keep_going: bool = False,
 ) -> Workspace:
-    """Decide the mode and find the targets; in Flux mode, build them. No target at all is a GitopsError."""
+    """Decide the mode and find the targets; in Flux mode, build them. No target at all is a GitopsError.
+
+    `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
+    stopping the run; rendering it raises that error."""
     options = options or TargetOptions()
     root = root.resolve()
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
-    clusters = list(options.clusters) or list(config.clusters)
-    flux = render_flux(
-        root,
-        clusters or None,
-        sources=sources,
-        sync_source=config.sync_source,
-        identities=_identities() if identities is None else identities,
-        jobs=options.jobs,
-    )
+    clusters = list(options.clusters) or list(config.clusters) or _found_clusters(root, config)
+    flux = None
+    if clusters:
+        flux = render_flux(
+            root,
+            clusters,
+            sources=sources,
+            sync_source=config.sync_source,
+            identities=_identities() if identities is None else identities,
+            jobs=options.jobs,
+            keep_going=keep_going,
+        )
     if flux is not None:
         by_name = {t.name: t for t in flux.targets}
         names = sorted(t.name for t in flux.targets if t.skipped is None)
@@ -166,6 +195,16 @@ def open_workspace(
         roots = ", ".join(f"{r}/" for r in config.target_roots)
         raise GitopsError(f"{root}: no targets: no Flux Kustomization and no kustomization under {roots}")
     return Workspace(root, config, names, tree=tree, jobs=options.jobs)
+
+
+def _found_clusters(root: Path, config: RepoConfig) -> list[str]:
+    """Entries found without configuration. Flux Kustomizations none of which this repository's GitRepository
+    syncs make no Flux repository: with directory targets it keeps them, without any it is render_flux's
+    error asking for clusters:."""
+    entries = find_clusters(root, sync_source=config.sync_source)
+    if entries == [] and not discover(root, Tree(root, limits=config.limits), config.target_roots):
+        render_flux(root, None, sync_source=config.sync_source)  # raises the error naming the way out
+    return entries or []
 
 
 def print_notices(workspace: Workspace) -> None:

@@ -39,13 +39,15 @@ SKIPPED_TARGET = Rule(
 RULES = (NOT_RENDERED, EMPTY_TARGET, SKIPPED_TARGET)
 
 
-def not_rendered_findings(blocked: Mapping[str, Sequence[str]], policy_skipped: Sequence[str]) -> list[Finding]:
+def not_rendered_findings(
+    blocked: Mapping[str, Sequence[str]], policy_skipped: Sequence[str], *, flux: bool = False
+) -> list[Finding]:
     """One finding per target in `blocked` ({target: the unreadable source files it reads}); targets of an
     environment in `policy_skipped` also name the policy rules that environment did not get."""
     findings = []
     for target, files in sorted(blocked.items()):
         unchecked = "schema and secret-gate rules"
-        environment = environment_of(target)
+        environment = environment_of(target, flux=flux)
         if environment in policy_skipped:
             unchecked += f" on its output, and policy rules for environment {environment},"
         else:

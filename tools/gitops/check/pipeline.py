@@ -28,11 +28,12 @@ from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOpt
 from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceIndex
 from gitops.config import load_config
+from gitops.errors import GitopsError
 from gitops.manifests import Manifest, group_by_target
 from gitops.policy.runner import run_policy
 from gitops.policy.suppress import suppress_findings
 from gitops.targets import Tree
-from gitops.workspace import TargetOptions, open_workspace
+from gitops.workspace import TargetOptions, Workspace, open_workspace
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,29 @@ def _blocked_targets(tree: Tree, targets: Sequence[str], bad_files: set[str]) ->
     return blocked
 
 
+def _blocked_flux_targets(
+    workspace: Workspace, tree: Tree, targets: Sequence[str], bad_files: set[str]
+) -> dict[str, list[str]]:
+    """Flux targets that read an unreadable source file (as for directory targets, they are not judged,
+    whether or not kustomize managed to build them); any other build failure is the error it is."""
+    failed = workspace.failed
+    if not bad_files and not failed:
+        return {}
+    blocked = {}
+    for target in targets:
+        path = workspace.source_path(target) or "."
+        try:
+            inputs = {tree.rel(p) for p in tree.inputs(tree.root / path)}
+        except GitopsError:
+            inputs = set()
+        inputs |= {f for f in bad_files if path == "." or f.startswith(path.rstrip("/") + "/")}
+        if inputs & bad_files:
+            blocked[target] = sorted(inputs & bad_files)
+        elif target in failed:
+            raise failed[target]
+    return blocked
+
+
 def check_repo(
     repo_root: Path, targets: Sequence[str] | None = None, options: CheckOptions | None = None
 ) -> CheckResult:
@@ -86,12 +110,16 @@ def check_repo(
 
     sources = SourceIndex(root)
     findings = sources.findings()
-    workspace = open_workspace(root, config, TargetOptions(options.clusters, options.sources, options.jobs))
+    target_options = TargetOptions(options.clusters, options.sources, options.jobs)
+    workspace = open_workspace(root, config, target_options, keep_going=True)
     every_target = workspace.names
     names = workspace.select(targets or ())
-    # A Flux repository's unreadable files stop its discovery already (a GitopsError naming the file).
-    tree = workspace.tree
-    blocked = _blocked_targets(tree, names, {f.file for f in findings if f.file}) if tree is not None else {}
+    bad_files = {f.file for f in findings if f.file}
+    tree = workspace.tree or Tree(root, limits=config.limits)
+    if workspace.is_flux:
+        blocked = _blocked_flux_targets(workspace, tree, names, bad_files)
+    else:
+        blocked = _blocked_targets(tree, names, bad_files)
     to_render = [n for n in names if n not in blocked]
     rendered = workspace.render(to_render, origins=True) if to_render else []
     findings.extend(empty_target_findings(workspace.empty_targets(rendered)))
@@ -112,7 +140,7 @@ def check_repo(
         }
         policy = run_policy(root, judged, config.raw, previous=options.previous, flux=workspace.is_flux)
         findings.extend(policy)
-    findings.extend(not_rendered_findings(blocked, policy_skipped))
+    findings.extend(not_rendered_findings(blocked, policy_skipped, flux=workspace.is_flux))
     findings = suppress_findings(findings, manifests, RETIRED)
 
     findings = _with_lines(sources, findings)

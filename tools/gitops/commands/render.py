@@ -52,8 +52,10 @@ def command(
     sources: tuple[str, ...],
     shard: Shard | None,
 ) -> None:
-    """Render every target to rendered/<target>.yaml: the Flux Kustomizations of the repository's clusters
-    (rendered/<cluster>/<namespace>/<name>.yaml) or, without Flux Kustomizations, kustomize directories."""
+    """Render targets (each Flux Kustomization, else kustomize directories) to rendered/<target>.yaml.
+
+    Flux targets are named <cluster path>/<namespace>/<name> (docs/flux.md); --list shows each one's source
+    path, dependsOn and Flux fields, and every skipped target with its reason."""
     root = root_from_context(ctx)
     workspace = open_workspace(root, config_from_context(ctx), TargetOptions(clusters, sources, jobs))
     print_notices(workspace)

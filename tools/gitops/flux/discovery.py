@@ -52,6 +52,8 @@ class FluxTarget:
     """Repository-relative directory it builds ("." for the root); None when skipped."""
     parent: str | None = None
     skipped: str | None = None
+    failed: GitopsError | None = None
+    """With render_flux(keep_going=True): why the build failed (its children stay unknown)."""
     documents: list[dict[str, Any]] = field(default_factory=list)
     origins: list[str | None] = field(default_factory=list)
     """The repository-relative source file of each document, in step with `documents`."""
@@ -159,9 +161,13 @@ def render_flux(
     strict: bool = False,
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
+    keep_going: bool = False,
 ) -> FluxRender | None:
     """Every target of every cluster, built and post-processed; None when the repository has no Flux
-    Kustomization and no cluster was given (the caller keeps plain kustomize directory targets)."""
+    Kustomization and no cluster was given (the caller keeps plain kustomize directory targets).
+
+    A failed build raises, unless `keep_going`: then the target keeps its error in `failed` (check reports
+    targets that read an unparsable file and judges the others)."""
     root = root.resolve()
     files = RepoFiles(root)
     entries = [normalise_path(c) for c in clusters] if clusters else find_clusters(root, files, sync_source)
@@ -179,6 +185,7 @@ def render_flux(
         _resolve_dir(root, entry, "cluster entry path")
     with scratch_space() as scratch:
         run = _Run(root, files, scratch, kustomize or find_kustomize(), source_dirs, sync_source, identities, strict)
+        run.keep_going = keep_going
         run.workers = max(1, jobs or default_jobs())
         for entry in entries:
             run.add_entry(entry)
@@ -203,6 +210,7 @@ class _Run:
         self.root, self.files, self.scratch, self.kustomize = root, files, scratch, kustomize
         self.sources, self.sync_source, self.identities, self.strict = sources, sync_source, identities, strict
         self.workers = 1
+        self.keep_going = False
         self.states: dict[tuple[str, str], _State] = {}
         self.to_build: list[_State] = []
         self.waiting: list[_State] = []
@@ -243,7 +251,7 @@ class _Run:
             if self.to_build:
                 batch, self.to_build = self.to_build, []
                 self._build(batch)
-                self.waiting.extend(batch)
+                self.waiting.extend(s for s in batch if s.target.failed is None)
             if self._finish_ready():
                 continue
             if self.to_build:
@@ -268,10 +276,12 @@ class _Run:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
             results = list(pool.map(_capture(one), batch))
         errors = [r for r in results if isinstance(r, GitopsError)]
-        if errors:
+        if errors and not self.keep_going:
             raise sorted(errors, key=str)[0]
         for state, built in zip(batch, results, strict=True):
-            assert not isinstance(built, GitopsError)
+            if isinstance(built, GitopsError):
+                state.target.failed = built
+                continue
             state.raw, state.origins = built.documents, built.origins
             self._adopt_own_kustomization(state)
 

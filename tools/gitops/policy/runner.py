@@ -58,7 +58,10 @@ def build_context(
     return PolicyContext(
         build_environments(targets, flux=flux),
         build_flux(targets, flux=flux),
-        config, repo_root, base, frozenset(RULES) | frozenset(RETIRED)
+        config,
+        repo_root,
+        base,
+        frozenset(RULES) | frozenset(RETIRED),
     )
 
 
