@@ -200,3 +200,9 @@ def test_our_repository_targets_are_its_flux_kustomizations(environment: str) ->
     }
     assert f"clusters/{environment}/flux-system/mastodon-apps  path=overlays/{environment}/apps" in proc.stdout
     assert shutil.which("git")
+
+
+def test_shard_on_a_flux_repository_is_a_clear_error(tmp_path: Path) -> None:
+    root = _foreign_repo(tmp_path)
+    for command in ("render", "check"):
+        assert_one_line_error(run_gitops(command, "--shard", "1/2", cwd=root), "a Flux repository")

@@ -197,6 +197,12 @@ def open_workspace(
     return Workspace(root, config, names, tree=tree, jobs=options.jobs)
 
 
+def is_flux_repository(root: Path, config: RepoConfig, options: TargetOptions | None = None) -> bool:
+    """Whether open_workspace would choose Flux mode, decided without building anything."""
+    options = options or TargetOptions()
+    return bool(options.clusters or config.clusters or _found_clusters(root.resolve(), config))
+
+
 def _found_clusters(root: Path, config: RepoConfig) -> list[str]:
     """Entries found without configuration. Flux Kustomizations none of which this repository's GitRepository
     syncs make no Flux repository: with directory targets it keeps them, without any it is render_flux's

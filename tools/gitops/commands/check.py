@@ -12,9 +12,10 @@ from gitops.check.pipeline import CheckOptions, check_new_only, check_repo
 from gitops.commands.cache_options import no_cache_option, shard_option, write_merged
 from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
-from gitops.repo import root_from_context
+from gitops.repo import config_from_context, root_from_context
 from gitops.shards import Shard, merge_check_reports, shard_targets
 from gitops.targets import Tree, discover, select
+from gitops.workspace import TargetOptions, is_flux_repository
 
 
 @click.command("check")
@@ -78,6 +79,8 @@ def command(
         write_merged(*merge_check_reports([Path(t) for t in targets]))
     root = root_from_context(ctx)
     if shard is not None:
+        if is_flux_repository(root, config_from_context(ctx), TargetOptions(clusters, sources)):
+            raise GitopsError("--shard splits kustomize directory targets; a Flux repository is checked whole")
         tree = Tree(root)
         targets = tuple(shard_targets(tree, select(root, targets, tree) if targets else discover(root, tree), shard))
         if not targets:

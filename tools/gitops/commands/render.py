@@ -66,7 +66,7 @@ def command(
     names = workspace.select(targets)
     if shard is not None:
         if workspace.tree is None:
-            raise GitopsError("--shard splits kustomize directory targets; Flux targets are rendered together")
+            raise GitopsError("--shard splits kustomize directory targets; a Flux repository is rendered whole")
         names = shard_targets(workspace.tree, names, shard)
     if not names:
         raise GitopsError(f"{root}: no render targets selected")
