@@ -9,7 +9,7 @@ BASE ?= $(shell git rev-parse --verify -q origin/main >/dev/null && echo origin/
 .PHONY: help venv render check diff test lint bench schemas crd-schemas clean
 
 help:
-	@echo "make render   render every overlay and cluster target into rendered/"
+	@echo "make render   render every Flux Kustomization of the clusters into rendered/<cluster>/<ns>/<name>.yaml"
 	@echo "make check    render and validate (schemas, secret hygiene, Mastodon policy)"
 	@echo "make diff     rendered diff against BASE (default: $(BASE)); DIFF_ARGS='-o markdown' etc."
 	@echo "make test     lint, type-check and run the test suite"

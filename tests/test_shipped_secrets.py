@@ -47,7 +47,7 @@ def test_each_environment_ships_encrypted_app_and_ca_secrets(env: str) -> None:
 
 
 def test_shipped_secrets_render_into_the_shared_layer_still_encrypted() -> None:
-    proc = run_gitops("render", "overlays/production/shared", "--out", "-", cwd=REPO_ROOT)
+    proc = run_gitops("render", "clusters/production/flux-system/mastodon-shared", "--out", "-", cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stderr
     secrets = [d for d in yaml.safe_load_all(proc.stdout) if d["kind"] == "Secret"]
     assert sorted(s["metadata"]["name"] for s in secrets) == ["mastodon-db-ca", "mastodon-secrets"]

@@ -134,8 +134,9 @@ def test_a_literal_db_pass_is_one_finding_per_rendered_resource_with_pointer_and
     assert "hunter2" not in proc.stdout + proc.stderr
     findings = [f for f in json.loads(proc.stdout)["findings"] if "DB_PASS" in f["message"]]
     # once per environment that renders the Deployment, each one error with a pointer into the rendered object
-    assert sorted(f["target"] for f in findings) == ["overlays/production/apps", "overlays/staging/apps"]
-    rendered = {t: _rendered(kustomize, repo / t) for t in ("overlays/production/apps", "overlays/staging/apps")}
+    apps = {f"clusters/{env}/flux-system/mastodon-apps": f"overlays/{env}/apps" for env in ("production", "staging")}
+    assert sorted(f["target"] for f in findings) == sorted(apps)
+    rendered = {t: _rendered(kustomize, repo / path) for t, path in apps.items()}
     for finding in findings:
         assert (finding["rule"], finding["severity"]) == ("SEC-SECRET-IN-CONFIG", "error")
         assert (finding["file"], finding["line"]) == (STREAMING, value_line)
@@ -163,13 +164,14 @@ def test_a_duplicate_key_in_one_target_leaves_the_others_judged_and_says_what_wa
     proc = run_gitops("check", "-o", "json", cwd=repo)
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["summary"]["skippedTargets"] == ["overlays/staging/apps"]
+    assert report["summary"]["skippedTargets"] == ["clusters/staging/flux-system/mastodon-apps"]
     findings = report["findings"]
     (duplicate,) = [f for f in findings if f["rule"] == "SCHEMA-DUPLICATE-KEY"]
     assert duplicate["file"] == "overlays/staging/apps/patches/streaming.yaml"
     (not_checked,) = [f for f in findings if f["rule"] == "CHECK-NOT-RENDERED"]
-    assert not_checked["target"] == "overlays/staging/apps" and not_checked["severity"] == "error"
+    assert not_checked["target"] == "clusters/staging/flux-system/mastodon-apps"
+    assert not_checked["severity"] == "error"
     assert "overlays/staging/apps/patches/streaming.yaml" in not_checked["message"]
     assert "policy rules for environment staging" in not_checked["message"]
     ignore_findings = {f["target"] for f in findings if f["rule"] == "IGNORE-2"}
-    assert ignore_findings == {"overlays/production/apps"}
+    assert ignore_findings == {"clusters/production/flux-system/mastodon-apps"}

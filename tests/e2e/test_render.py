@@ -249,6 +249,8 @@ def test_progress_shows_on_a_tty_when_several_targets_render(tmp_path: Path) -> 
     import pty
     import subprocess
 
+    from gitops.config import load_config
+    from gitops.workspace import open_workspace
     from tests.helpers import REPO_ROOT
 
     primary, secondary = pty.openpty()
@@ -264,7 +266,7 @@ def test_progress_shows_on_a_tty_when_several_targets_render(tmp_path: Path) -> 
     os.close(primary)
     assert proc.returncode == 0
     assert "rendering [1/" in shown
-    count = len(discover(REPO_ROOT))
+    count = len(open_workspace(REPO_ROOT, load_config(REPO_ROOT)).names)
     assert f"rendering [{count}/{count}]" in shown
     assert len(list((tmp_path / "out").rglob("*.yaml"))) == count
 

@@ -19,7 +19,7 @@ from gitops.processes import stop_all, terminate_as_interrupt
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": (
         "render",
-        "Render targets (every overlay/cluster kustomization Flux would build) to rendered/<target>.yaml.",
+        "Render targets (each Flux Kustomization, else kustomize directories) to rendered/<target>.yaml.",
     ),
     "check": (
         "check",

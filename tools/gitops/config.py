@@ -13,8 +13,10 @@ from ruamel.yaml.error import YAMLError
 
 from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
 from gitops.errors import GitopsError
+from gitops.flux.objects import DEFAULT_SYNC_SOURCE
 from gitops.limits import DEFAULT_LIMITS, Limits, limits_from
 from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
+from gitops.targets import TARGET_ROOTS
 
 CONFIG_SCHEMA = "gitops-config.schema.json"
 DEFAULT_KUBERNETES_VERSION = "1.33"
@@ -31,6 +33,14 @@ class RepoConfig:
     disabled_checks: frozenset[str] = frozenset()
     schema_dirs: tuple[Path, ...] = ()
     limits: Limits = DEFAULT_LIMITS
+    clusters: tuple[str, ...] = ()
+    """Flux cluster entry paths (gitops.yaml clusters:); empty: found automatically."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Flux source name -> repository path (gitops.yaml sources:)."""
+    sync_source: str = DEFAULT_SYNC_SOURCE
+    """The GitRepository syncing this repository (gitops.yaml syncSource:)."""
+    target_roots: tuple[str, ...] = TARGET_ROOTS
+    """Where plain kustomize directory targets live (gitops.yaml targets.roots:)."""
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +82,10 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         environments=dict(data.get("environments") or {}),
         disabled_checks=frozenset(check.get("disable") or ()),
         limits=limits_from(data),
+        clusters=tuple(data.get("clusters") or ()),
+        sources=dict(data.get("sources") or {}),
+        sync_source=data.get("syncSource", DEFAULT_SYNC_SOURCE),
+        target_roots=tuple((data.get("targets") or {}).get("roots") or TARGET_ROOTS),
         raw=data,
     )
 

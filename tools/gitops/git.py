@@ -249,11 +249,11 @@ class CommitFiles(Files):
         wanted = sorted({r for r in rels if r in self._files and r not in self._cache})
         self._cache.update(read_files(self.repo, self.commit, wanted))
 
-    def kustomization_dirs(self, root: Path) -> Iterator[Path]:
+    def kustomization_dirs(self, root: Path, roots: Sequence[str] = TARGET_ROOTS) -> Iterator[Path]:
         for rel in sorted(self._files):
             folder, _, name = rel.rpartition("/")
             parts = folder.split("/")
-            if name in KUSTOMIZATION_FILES and parts[0] in TARGET_ROOTS and not any(p.startswith(".") for p in parts):
+            if name in KUSTOMIZATION_FILES and parts[0] in roots and not any(p.startswith(".") for p in parts):
                 yield root / folder
 
     def materialize(self, rels: Iterable[str]) -> None:

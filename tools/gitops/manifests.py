@@ -90,7 +90,7 @@ def load_documents(text: str, source: str) -> list[dict[str, Any]]:
     return docs
 
 
-def _origin_path(annotation: str, build_root: Path, repo_root: Path) -> str | None:
+def origin_path(annotation: str, build_root: Path, repo_root: Path) -> str | None:
     """Turn kustomize's origin annotation (paths relative to the build root) into a repo-relative path."""
     rel: object = origin_source(annotation)
     if rel is None:  # quoted or special: only the YAML parser reads it right
@@ -135,7 +135,7 @@ def manifests_from_build(
         raw_origin = strip_build_metadata(body)
         origin = None
         if raw_origin and build_root is not None and repo_root is not None:
-            origin = _origin_path(raw_origin, build_root, repo_root)
+            origin = origin_path(raw_origin, build_root, repo_root)
         out.append(Manifest(identity_of(body), body, target, origin, index))
     return out
 

@@ -16,7 +16,7 @@ import errno
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -75,9 +75,9 @@ class Files:
         """A hint that these files will be read (a git-backed source fetches them in one go)."""
         del paths
 
-    def kustomization_dirs(self, root: Path) -> Iterator[Path]:
-        """Directories under overlays/ and clusters/ holding a kustomization file, in sorted walk order."""
-        for top in TARGET_ROOTS:
+    def kustomization_dirs(self, root: Path, roots: Sequence[str] = TARGET_ROOTS) -> Iterator[Path]:
+        """Directories under `roots` (overlays/ and clusters/) holding a kustomization file, in sorted walk order."""
+        for top in roots:
             base = root / top
             if not base.is_dir():
                 continue
@@ -494,10 +494,10 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def discover(repo_root: Path, tree: Tree | None = None) -> list[str]:
-    """All render targets of the repository, as sorted repo-relative POSIX paths."""
+def discover(repo_root: Path, tree: Tree | None = None, roots: Sequence[str] = TARGET_ROOTS) -> list[str]:
+    """All render targets of the repository under `roots`, as sorted repo-relative POSIX paths."""
     tree = tree or Tree(repo_root)
-    nodes = [tree.load(d) for d in tree.files.kustomization_dirs(tree.root)]
+    nodes = [tree.load(d) for d in tree.files.kustomization_dirs(tree.root, roots)]
     included = {child for node in nodes for child in node.directories}
     return sorted(
         tree.rel(node.directory) for node in nodes if node.kind != "Component" and node.directory not in included
@@ -508,7 +508,7 @@ def discover(repo_root: Path, tree: Tree | None = None) -> list[str]:
 _BARE_DOTS = re.compile(rb"(?<![\w./-])\.{1,2}/?(?![\w./-])")
 
 
-def _is_target(tree: Tree, directory: Path) -> bool:
+def _is_target(tree: Tree, directory: Path, roots: Sequence[str] = TARGET_ROOTS) -> bool:
     """Whether `directory` is a target, without parsing every kustomization of the repository.
 
     Naming one target in a large repository must cost about one build, not a walk of all of them: only
@@ -516,7 +516,7 @@ def _is_target(tree: Tree, directory: Path) -> bool:
     are parsed. With symlinks in the repository a reference can use another name: no shortcut is taken.
     """
     parts = tree.rel(directory).split("/")
-    if parts[0] not in TARGET_ROOTS or len(parts) < 2 or tree.files.virtual:
+    if parts[0] not in roots or len(parts) < 2 or tree.files.virtual:
         return False
     if kustomization_file(directory, tree.files) is None or tree.load(directory).kind == "Component":
         return False
@@ -525,7 +525,7 @@ def _is_target(tree: Tree, directory: Path) -> bool:
     if tree._symlinks.links:
         return False
     name = directory.name.encode()
-    for candidate in tree.files.kustomization_dirs(tree.root):
+    for candidate in tree.files.kustomization_dirs(tree.root, roots):
         text = tree.files.read(kustomization_file(candidate, tree.files) or candidate)
         mentions = name in text or _BARE_DOTS.search(text)
         if mentions and candidate != directory and directory in tree.load(candidate).directories:
@@ -533,7 +533,9 @@ def _is_target(tree: Tree, directory: Path) -> bool:
     return True
 
 
-def select(repo_root: Path, requested: Iterable[str], tree: Tree | None = None) -> list[str]:
+def select(
+    repo_root: Path, requested: Iterable[str], tree: Tree | None = None, roots: Sequence[str] = TARGET_ROOTS
+) -> list[str]:
     """Targets named on the command line: a target itself, or a directory whose targets are all taken."""
     tree = tree or Tree(repo_root)
     available: list[str] | None = None
@@ -546,10 +548,10 @@ def select(repo_root: Path, requested: Iterable[str], tree: Tree | None = None) 
         for candidate in candidates:
             absolute = candidate.resolve()
             rel = tree.rel(absolute)
-            if _is_target(tree, absolute):
+            if _is_target(tree, absolute, roots):
                 matches = [rel]
                 break
-            available = available if available is not None else discover(repo_root, tree)
+            available = available if available is not None else discover(repo_root, tree, roots)
             matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
             if matches:
                 break

@@ -17,16 +17,37 @@ NOT_RENDERED = Rule(
     " names each such target and what it did not check. Fix the source file's own finding first.",
     area="Check coverage",
 )
-RULES = (NOT_RENDERED,)
+EMPTY_TARGET = Rule(
+    "CHECK-EMPTY-TARGET",
+    Severity.WARNING,
+    "A target builds to zero documents",
+    "A target whose build is empty has nothing for the schema, secret-gate and policy rules to judge. That is"
+    " sometimes intended (a placeholder Flux Kustomization) but more often a wrong spec.path or a kustomization"
+    " listing nothing; the check says so rather than pass on nothing.",
+    area="Check coverage",
+)
+SKIPPED_TARGET = Rule(
+    "CHECK-SKIPPED-TARGET",
+    Severity.WARNING,
+    "A Flux Kustomization was not rendered: its source is not mapped to a repository path",
+    "A Flux Kustomization whose sourceRef is another GitRepository, an OCIRepository, a Bucket or an"
+    " ExternalArtifact builds files this repository may not hold. Map the source to a repository path"
+    " (gitops.yaml sources: {NAME: PATH} or --source NAME=PATH) to check it; until then it is reported, not"
+    " dropped.",
+    area="Check coverage",
+)
+RULES = (NOT_RENDERED, EMPTY_TARGET, SKIPPED_TARGET)
 
 
-def not_rendered_findings(blocked: Mapping[str, Sequence[str]], policy_skipped: Sequence[str]) -> list[Finding]:
+def not_rendered_findings(
+    blocked: Mapping[str, Sequence[str]], policy_skipped: Sequence[str], *, flux: bool = False
+) -> list[Finding]:
     """One finding per target in `blocked` ({target: the unreadable source files it reads}); targets of an
     environment in `policy_skipped` also name the policy rules that environment did not get."""
     findings = []
     for target, files in sorted(blocked.items()):
         unchecked = "schema and secret-gate rules"
-        environment = environment_of(target)
+        environment = environment_of(target, flux=flux)
         if environment in policy_skipped:
             unchecked += f" on its output, and policy rules for environment {environment},"
         else:
@@ -34,3 +55,18 @@ def not_rendered_findings(blocked: Mapping[str, Sequence[str]], policy_skipped: 
         message = f"not rendered because {', '.join(files)} does not parse cleanly: {unchecked} were not checked"
         findings.append(Finding(NOT_RENDERED.id, NOT_RENDERED.severity, message, target=target, file=files[0]))
     return findings
+
+
+def empty_target_findings(targets: Sequence[str]) -> list[Finding]:
+    return [
+        Finding(EMPTY_TARGET.id, EMPTY_TARGET.severity, "builds to zero documents: nothing was checked", target=t)
+        for t in targets
+    ]
+
+
+def skipped_target_findings(skipped: Mapping[str, str]) -> list[Finding]:
+    """One finding per skipped Flux target ({target: reason})."""
+    return [
+        Finding(SKIPPED_TARGET.id, SKIPPED_TARGET.severity, f"skipped: {reason}", target=target)
+        for target, reason in sorted(skipped.items())
+    ]

@@ -47,6 +47,8 @@ class CheckResult:
     """Targets not rendered because a file they read has duplicate keys or does not parse."""
     config_raw: dict[str, Any] = field(default_factory=dict)
     """gitops.yaml as validated (policy explanations need its environments)."""
+    flux: bool = False
+    """The targets are Flux Kustomizations (gitops.workspace): environments are their clusters."""
 
     @property
     def errors(self) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.check.attribution import attribute_to_setters, target_inputs
-from gitops.check.coverage import not_rendered_findings
+from gitops.check.coverage import empty_target_findings, not_rendered_findings, skipped_target_findings
 from gitops.check.findings import CheckResult, Finding
 from gitops.check.object_size import oversized_objects
 from gitops.check.registry import RETIRED
@@ -30,11 +30,12 @@ from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOpt
 from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceIndex
 from gitops.config import load_config
+from gitops.errors import GitopsError
 from gitops.manifests import Manifest, group_by_target
-from gitops.policy.context import environment_of
 from gitops.policy.runner import run_policy
 from gitops.policy.suppress import suppress_findings
-from gitops.targets import Tree, discover, select
+from gitops.targets import Tree
+from gitops.workspace import TargetOptions, Workspace, open_workspace
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class CheckOptions:
     schemas_dir: Path | None = None
     previous: dict[str, list[Manifest]] | None = None
     """The base ref's manifests by target (--new-only): policy rules about changes compare with them."""
+    clusters: tuple[str, ...] = ()
+    """`--cluster PATH`: Flux cluster entry paths (gitops.workspace)."""
+    sources: tuple[str, ...] = ()
+    """`--source NAME=PATH`: Flux source mappings."""
 
 
 def _finding_key(finding: Finding) -> tuple[Any, ...]:
@@ -65,12 +70,33 @@ def _blocked_targets(tree: Tree, targets: Sequence[str], bad_files: set[str]) ->
     return blocked
 
 
+def _blocked_flux_targets(
+    workspace: Workspace, tree: Tree, targets: Sequence[str], bad_files: set[str]
+) -> dict[str, list[str]]:
+    """Flux targets that read an unreadable source file (as for directory targets, they are not judged,
+    whether or not kustomize managed to build them); any other build failure is the error it is."""
+    failed = workspace.failed
+    if not bad_files and not failed:
+        return {}
+    blocked = {}
+    for target in targets:
+        path = workspace.source_path(target) or "."
+        try:
+            inputs = {tree.rel(p) for p in tree.inputs(tree.root / path)}
+        except GitopsError:
+            inputs = set()
+        inputs |= {f for f in bad_files if path == "." or f.startswith(path.rstrip("/") + "/")}
+        if inputs & bad_files:
+            blocked[target] = sorted(inputs & bad_files)
+        elif target in failed:
+            raise failed[target]
+    return blocked
+
+
 def check_repo(
     repo_root: Path, targets: Sequence[str] | None = None, options: CheckOptions | None = None
 ) -> CheckResult:
     """Run the whole check over the given targets (default: all). Raises GitopsError for bad input."""
-    from gitops.render import render_targets  # keeps the library importable without kustomize
-
     options = options or CheckOptions()
     root = repo_root.resolve()
     config = load_config(root, options.schemas_dir)
@@ -86,16 +112,20 @@ def check_repo(
 
     sources = SourceIndex(root)
     findings = sources.findings()
-    tree = Tree(root, limits=config.limits)
-    every_target = discover(root, tree)
-    names = select(root, targets, tree) if targets else every_target
-    blocked = _blocked_targets(tree, names, {f.file for f in findings if f.file})
+    target_options = TargetOptions(options.clusters, options.sources, options.jobs)
+    workspace = open_workspace(root, config, target_options, keep_going=True)
+    every_target = workspace.names
+    names = workspace.select(targets or ())
+    bad_files = {f.file for f in findings if f.file}
+    tree = workspace.tree or Tree(root, limits=config.limits)
+    if workspace.is_flux:
+        blocked = _blocked_flux_targets(workspace, tree, names, bad_files)
+    else:
+        blocked = _blocked_targets(tree, names, bad_files)
     to_render = [n for n in names if n not in blocked]
-    rendered = (
-        render_targets(root, to_render, origins=True, jobs=options.jobs, tree=tree, limits=config.limits)
-        if to_render
-        else []
-    )
+    rendered = workspace.render(to_render, origins=True) if to_render else []
+    findings.extend(empty_target_findings(workspace.empty_targets(rendered)))
+    findings.extend(skipped_target_findings({t.name: t.skipped or "" for t in workspace.skipped}))
     manifests = [m for r in rendered for m in r.manifests]
     schema_set.learn_crds(manifests)  # a CustomResourceDefinition in the output is its kind's schema
     findings.extend(validate_manifests(manifests, schema_set, validation))
@@ -107,16 +137,21 @@ def check_repo(
     if "policy" not in config.disabled_checks and sorted(names) == every_target:
         # Policy rules judge whole environments (migration chain, connection budget, one scheduler across all
         # layers): an environment with a target missing is not judged, every other environment is.
-        policy_skipped = sorted({environment_of(t) for t in blocked})
-        judged = {t: ms for t, ms in group_by_target(manifests).items() if environment_of(t) not in policy_skipped}
-        findings.extend(run_policy(root, judged, config.raw, previous=options.previous))
-    findings.extend(not_rendered_findings(blocked, policy_skipped))
+        policy_skipped = sorted({workspace.environment(t) for t in blocked})
+        judged = {
+            t: ms for t, ms in group_by_target(manifests).items() if workspace.environment(t) not in policy_skipped
+        }
+        policy = run_policy(root, judged, config.raw, previous=options.previous, flux=workspace.is_flux)
+        findings.extend(policy)
+    findings.extend(not_rendered_findings(blocked, policy_skipped, flux=workspace.is_flux))
     findings = suppress_findings(findings, manifests, RETIRED)
 
-    findings = attribute_to_setters(sources, findings, manifests, lambda t: target_inputs(tree, t))
+    findings = attribute_to_setters(
+        sources, findings, manifests, lambda t: target_inputs(tree, workspace.source_path(t) or t)
+    )
     findings = _with_lines(sources, findings)
     findings.sort(key=_finding_key)
-    return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw)
+    return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw, workspace.is_flux)
 
 
 def _with_lines(sources: SourceIndex, findings: list[Finding]) -> list[Finding]:

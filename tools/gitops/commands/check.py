@@ -10,10 +10,12 @@ import click
 from gitops.check.formatters import REPORTS, finding_line
 from gitops.check.pipeline import CheckOptions, check_new_only, check_repo
 from gitops.commands.cache_options import no_cache_option, shard_option, write_merged
+from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
-from gitops.repo import root_from_context
+from gitops.repo import config_from_context, root_from_context
 from gitops.shards import Shard, merge_check_reports, shard_targets
 from gitops.targets import Tree, discover, select
+from gitops.workspace import TargetOptions, is_flux_repository
 
 
 @click.command("check")
@@ -51,6 +53,7 @@ from gitops.targets import Tree, discover, select
     metavar="RULE",
     help="Explain a rule instead of reporting (DB-1 shows the connection arithmetic per environment).",
 )
+@target_options
 @shard_option
 @click.option("--merge", is_flag=True, help="Merge the JSON reports given as arguments (shards) into one report.")
 @no_cache_option
@@ -66,6 +69,8 @@ def command(
     new_only: bool,
     base_ref: str | None,
     explain_rule: str | None,
+    clusters: tuple[str, ...],
+    sources: tuple[str, ...],
     shard: Shard | None,
     merge: bool,
 ) -> None:
@@ -74,6 +79,8 @@ def command(
         write_merged(*merge_check_reports([Path(t) for t in targets]))
     root = root_from_context(ctx)
     if shard is not None:
+        if is_flux_repository(root, config_from_context(ctx), TargetOptions(clusters, sources)):
+            raise GitopsError("--shard splits kustomize directory targets; a Flux repository is checked whole")
         tree = Tree(root)
         targets = tuple(shard_targets(tree, select(root, targets, tree) if targets else discover(root, tree), shard))
         if not targets:
@@ -83,6 +90,8 @@ def command(
         ignore_missing_schemas=ignore_missing_schemas,
         jobs=jobs,
         schemas_dir=schemas_dir,
+        clusters=clusters,
+        sources=sources,
     )
     if new_only != (base_ref is not None):
         raise click.UsageError("--new-only and --base REF go together")
@@ -104,7 +113,7 @@ def _explain(root: Path, rule_id: str, targets: tuple[str, ...], options: CheckO
 
     explain(rule_id)  # an unknown rule is a usage error before anything renders
     result = check_repo(root, targets or None, options)
-    click.echo(explain(rule_id, root, group_by_target(result.manifests), result.config_raw))
+    click.echo(explain(rule_id, root, group_by_target(result.manifests), result.config_raw, flux=result.flux))
     hits = [f for f in result.findings if f.rule == rule_id.strip().upper()]
     for finding in hits:
         click.echo(finding_line(finding))

@@ -13,7 +13,7 @@ from gitops.diff.flux import FluxOptions, load_identities_quietly
 from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
 from gitops.diff.refs import diff_refs
 from gitops.flux.rendering import parse_source_options
-from gitops.repo import root_from_context
+from gitops.repo import config_from_context, root_from_context
 from gitops.shards import merge_diff_reports
 
 
@@ -70,8 +70,15 @@ def command(
         write_merged(*merge_diff_reports(reports))
     if base is None or reports:
         raise click.UsageError("Missing option '--base'." if base is None else "report files go with --merge")
-    flux = FluxOptions(clusters, parse_source_options(sources), identities=load_identities_quietly())
-    result = diff_refs(root_from_context(ctx), base, head, jobs=jobs, flux=flux)
+    root = root_from_context(ctx)
+    config = config_from_context(ctx)  # the head's gitops.yaml names the clusters and sources of both sides
+    flux = FluxOptions(
+        clusters or config.clusters,
+        {**config.sources, **parse_source_options(sources)},
+        sync_source=config.sync_source,
+        identities=load_identities_quietly(),
+    )
+    result = diff_refs(root, base, head, jobs=jobs, flux=flux)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     stream = sys.stdout

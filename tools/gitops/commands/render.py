@@ -8,14 +8,13 @@ from pathlib import Path
 import click
 
 from gitops.commands.cache_options import no_cache_option, shard_option
+from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, render_flux, select_targets
-from gitops.flux.rendering import flux_entries, listing_line, notices, parse_source_options, rendered_targets
 from gitops.outdir import check_output_dir
-from gitops.render import RenderedTarget, render_targets, tty_progress, write_rendered
+from gitops.render import tty_progress, write_rendered
 from gitops.repo import config_from_context, root_from_context
 from gitops.shards import Shard, shard_targets
-from gitops.targets import Tree, discover, select
+from gitops.workspace import TargetOptions, open_workspace, print_notices
 
 
 def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -39,8 +38,7 @@ def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("-o", "--output", expose_value=False, callback=_refuse_format, hidden=True, is_eager=True)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel builds (default: CPUs).")
 @click.option("--list", "list_only", is_flag=True, help="List the render targets and exit.")
-@click.option("--cluster", "clusters", multiple=True, help="Flux cluster entry path (repeatable): Flux targets.")
-@click.option("--source", "sources", multiple=True, help="Map a Flux source to a repository path: NAME=PATH.")
+@target_options
 @shard_option
 @no_cache_option
 @click.pass_context
@@ -54,64 +52,33 @@ def command(
     sources: tuple[str, ...],
     shard: Shard | None,
 ) -> None:
-    """Render targets (every overlay/cluster kustomization Flux would build) to rendered/<target>.yaml.
+    """Render targets (each Flux Kustomization, else kustomize directories) to rendered/<target>.yaml.
 
-    With --cluster, or in a Flux repository whose overlay/cluster kustomizations (if any) all lie inside
-    Flux cluster entry paths, the targets are Flux Kustomizations: rendered/<cluster>/<namespace>/<name>.yaml."""
+    Flux targets are named <cluster path>/<namespace>/<name> (docs/flux.md); --list shows each one's source
+    path, dependsOn and Flux fields, and every skipped target with its reason."""
     root = root_from_context(ctx)
-    limits = config_from_context(ctx).limits
-    tree = Tree(root, limits=limits)
-    entries = list(clusters) or flux_entries(root, discover(root, tree))
-    if entries or sources:
-        flux = render_flux(root, entries, sources=parse_source_options(sources), identities=_identities(), jobs=jobs)
-        if flux is not None:
-            _flux_command(root, flux, targets, out, list_only)
-            return
+    workspace = open_workspace(root, config_from_context(ctx), TargetOptions(clusters, sources, jobs))
+    print_notices(workspace)
     if list_only:
-        for name in discover(root, tree):
-            click.echo(name)
+        for line in workspace.listing():
+            click.echo(line)
         return
-    names = select(root, targets, tree) if targets else discover(root, tree)
+    names = workspace.select(targets)
     if shard is not None:
-        names = shard_targets(tree, names, shard)
+        if workspace.tree is None:
+            raise GitopsError("--shard splits kustomize directory targets; a Flux repository is rendered whole")
+        names = shard_targets(workspace.tree, names, shard)
     if not names:
-        raise GitopsError(f"{root}: no render targets under overlays/ or clusters/")
+        raise GitopsError(f"{root}: no render targets selected")
     if out == "-":
         if len(names) != 1:
             raise GitopsError(f"--out - writes one target, but {len(names)} were selected")
-        (result,) = render_targets(root, names, jobs=jobs, limits=limits)
+        (result,) = workspace.render(names)
         sys.stdout.write(result.text)
         return
     out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
-    results = render_targets(root, names, jobs=jobs, progress=tty_progress(len(names)), limits=limits)
+    results = workspace.render(names, progress=tty_progress(len(names)))
+    for empty in workspace.empty_targets(results):
+        click.echo(f"warning: {empty}: builds to zero documents", err=True)
     # A shard writes its own targets' files and leaves the other shards' in place.
     write_rendered(results, out_dir, complete=not targets and shard is None)
-
-
-def _identities() -> list[object]:
-    from gitops.sops import load_identities
-
-    try:
-        return list(load_identities())
-    except GitopsError:
-        return []  # no usable key: encrypted substituteFrom Secrets stay unsubstituted, with a warning
-
-
-def _flux_command(root: Path, flux: FluxRender, targets: tuple[str, ...], out: str, list_only: bool) -> None:
-    for line in notices(flux):
-        click.echo(line, err=True)
-    if list_only:
-        for target in flux.targets:
-            click.echo(listing_line(target))
-        return
-    chosen = select_targets(flux.targets, targets) if targets else flux.targets
-    results: list[RenderedTarget] = rendered_targets(FluxRender(flux.clusters, chosen, []), root)
-    if not results:
-        raise GitopsError(f"{root}: every selected Flux Kustomization was skipped; nothing to render")
-    if out == "-":
-        if len(results) != 1:
-            raise GitopsError(f"--out - writes one target, but {len(results)} were selected")
-        sys.stdout.write(results[0].text)
-        return
-    out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
-    write_rendered(results, out_dir, complete=not targets)

@@ -16,12 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import _MARKERS as FLUX_MARKERS
-from gitops.flux.discovery import DEFAULT_SYNC_SOURCE, FluxRender, render_flux
-from gitops.flux.rendering import flux_entries
+from gitops.flux.discovery import DEFAULT_SYNC_SOURCE, FLUX_MARKERS, FluxRender, find_clusters, render_flux
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
-from gitops.targets import discover
 
 __all__ = [
     "FLUX_MARKERS",
@@ -60,11 +57,12 @@ def flux_options_given(options: FluxOptions) -> bool:
 
 
 def cluster_entries(root: Path, options: FluxOptions) -> list[str] | None:
-    """The side's cluster entries: those given that exist on it, else the ones `render` would use without
-    being asked (flux.rendering.flux_entries); None when the side is not a Flux repository for the diff."""
+    """The side's cluster entries: those given that exist on it, else the ones found as gitops.workspace
+    finds them (flux.discovery.find_clusters); None when the side is not a Flux repository for the diff."""
     if options.clusters:
         return [c for c in options.clusters if (root / c).is_dir()]
-    return flux_entries(root, discover(root))
+    entries = find_clusters(root, sync_source=options.sync_source)
+    return entries or None  # Flux Kustomizations none of which this repository syncs: directory targets
 
 
 def is_flux_tree(root: Path, options: FluxOptions) -> bool:

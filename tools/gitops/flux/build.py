@@ -9,7 +9,9 @@ with LoadRestrictionsNone. We never touch the repository: the edit lives in a pr
   `spec.path` as its one resource and adds the fields. This equals the controller's in-place edit except when
   the directory's own kustomization already sets namePrefix/nameSuffix or the same image (the controller
   overrides those, the wrapper applies both) or patches select by names its own transformers change;
-- otherwise kustomize builds `spec.path` itself.
+- otherwise the scratch kustomization lists `spec.path` as its one resource and adds nothing else.
+Every scratch kustomization turns on `buildMetadata: [originAnnotations]`, so each object knows the source
+file it came from (findings name it); the annotations are stripped before anything else sees the object.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.objects import FluxKustomization
 from gitops.kustomize import Kustomize
-from gitops.manifests import load_documents
+from gitops.manifests import load_documents, origin_path, strip_build_metadata
 from gitops.targets import kustomization_file
 
 _REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
@@ -97,6 +99,7 @@ def flux_kustomization_file(
         document["components"] = components
     if ks.images:
         document["images"] = _merged_images(ks.images)
+    document["buildMetadata"] = ["originAnnotations"]
     return document
 
 
@@ -125,6 +128,14 @@ def _merged_images(images: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
+@dataclass
+class Built:
+    """kustomize's output for one Flux Kustomization: plain documents and, in step, their source files."""
+
+    documents: list[dict[str, Any]]
+    origins: list[str | None]
+
+
 def build_documents(
     ks: FluxKustomization,
     directory: Path,
@@ -133,19 +144,23 @@ def build_documents(
     scratch: Scratch,
     kustomize: Kustomize,
     label: str,
-) -> list[dict[str, Any]]:
-    """kustomize's output for `ks` at `directory` (its resolved spec.path), as plain documents."""
+) -> Built:
+    """kustomize's output for `ks` at `directory` (its resolved spec.path), with each object's origin."""
     if not directory.is_dir():
         raise GitopsError(
             f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
         )
+    target = scratch.new_dir()
     if kustomization_file(directory) is not None and not ks.changes_build:
-        target = directory
+        document: dict[str, Any] = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(directory, target)],
+            "buildMetadata": ["originAnnotations"],
+        }
     else:
-        target = scratch.new_dir()
         document = flux_kustomization_file(ks, directory, target, files, label)
-        text = yaml.safe_dump(document, sort_keys=False)
-        (target / "kustomization.yaml").write_text(text, encoding="utf-8")
+    (target / "kustomization.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     try:
         output = kustomize.build(target)
     except GitopsError as exc:
@@ -160,4 +175,8 @@ def build_documents(
             or not metadata.get("name")
         ):
             raise GitopsError(f"{label}: failed to decode Kubernetes apiVersion, kind and name from a built object")
-    return documents
+    origins = []
+    for doc in documents:
+        raw = strip_build_metadata(doc)
+        origins.append(origin_path(raw, target, files.root) if raw else None)
+    return Built(documents, origins)

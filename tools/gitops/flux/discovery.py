@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import GitopsError
-from gitops.flux.build import Scratch, build_documents, scratch_space
+from gitops.flux.build import Built, Scratch, build_documents, scratch_space
 from gitops.flux.files import RepoFiles
 from gitops.flux.objects import (
+    DEFAULT_SYNC_SOURCE,
     FluxKustomization,
     SourceRef,
     flux_instance_sync_path,
@@ -35,10 +36,9 @@ from gitops.flux.postbuild import load_variables, set_metadata, substitute_objec
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.render import default_jobs
 
-DEFAULT_SYNC_SOURCE = "flux-system"
 # The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
 ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
-_MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
+FLUX_MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
 
 
 @dataclass
@@ -52,7 +52,11 @@ class FluxTarget:
     """Repository-relative directory it builds ("." for the root); None when skipped."""
     parent: str | None = None
     skipped: str | None = None
+    failed: GitopsError | None = None
+    """With render_flux(keep_going=True): why the build failed (its children stay unknown)."""
     documents: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[str | None] = field(default_factory=list)
+    """The repository-relative source file of each document, in step with `documents`."""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -72,6 +76,7 @@ class _State:
     target: FluxTarget
     chain: tuple[str, ...]
     raw: list[dict[str, Any]] | None = None
+    origins: list[str | None] = field(default_factory=list)
 
 
 def inside(path: str, ancestor: str) -> bool:
@@ -98,7 +103,7 @@ def find_clusters(
     covering: list[str] = []
     for path in files.yaml_files():
         try:
-            if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in _MARKERS):
+            if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
                 continue
             documents = files.documents(path)
         except (GitopsError, OSError):
@@ -156,9 +161,13 @@ def render_flux(
     strict: bool = False,
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
+    keep_going: bool = False,
 ) -> FluxRender | None:
     """Every target of every cluster, built and post-processed; None when the repository has no Flux
-    Kustomization and no cluster was given (the caller keeps plain kustomize directory targets)."""
+    Kustomization and no cluster was given (the caller keeps plain kustomize directory targets).
+
+    A failed build raises, unless `keep_going`: then the target keeps its error in `failed` (check reports
+    targets that read an unparsable file and judges the others)."""
     root = root.resolve()
     files = RepoFiles(root)
     entries = [normalise_path(c) for c in clusters] if clusters else find_clusters(root, files, sync_source)
@@ -176,6 +185,7 @@ def render_flux(
         _resolve_dir(root, entry, "cluster entry path")
     with scratch_space() as scratch:
         run = _Run(root, files, scratch, kustomize or find_kustomize(), source_dirs, sync_source, identities, strict)
+        run.keep_going = keep_going
         run.workers = max(1, jobs or default_jobs())
         for entry in entries:
             run.add_entry(entry)
@@ -200,6 +210,7 @@ class _Run:
         self.root, self.files, self.scratch, self.kustomize = root, files, scratch, kustomize
         self.sources, self.sync_source, self.identities, self.strict = sources, sync_source, identities, strict
         self.workers = 1
+        self.keep_going = False
         self.states: dict[tuple[str, str], _State] = {}
         self.to_build: list[_State] = []
         self.waiting: list[_State] = []
@@ -240,7 +251,7 @@ class _Run:
             if self.to_build:
                 batch, self.to_build = self.to_build, []
                 self._build(batch)
-                self.waiting.extend(batch)
+                self.waiting.extend(s for s in batch if s.target.failed is None)
             if self._finish_ready():
                 continue
             if self.to_build:
@@ -249,7 +260,7 @@ class _Run:
                 self._finish(self.waiting.pop(0), stuck=True)
 
     def _build(self, batch: list[_State]) -> None:
-        def one(state: _State) -> list[dict[str, Any]]:
+        def one(state: _State) -> Built:
             target = state.target
             assert target.path is not None
             directory = (self.root / target.path).resolve()
@@ -265,11 +276,13 @@ class _Run:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
             results = list(pool.map(_capture(one), batch))
         errors = [r for r in results if isinstance(r, GitopsError)]
-        if errors:
+        if errors and not self.keep_going:
             raise sorted(errors, key=str)[0]
-        for state, documents in zip(batch, results, strict=True):
-            assert not isinstance(documents, GitopsError)
-            state.raw = documents
+        for state, built in zip(batch, results, strict=True):
+            if isinstance(built, GitopsError):
+                state.target.failed = built
+                continue
+            state.raw, state.origins = built.documents, built.origins
             self._adopt_own_kustomization(state)
 
     def _adopt_own_kustomization(self, state: _State) -> None:
@@ -296,7 +309,7 @@ class _Run:
     def _build_again(self, state: _State) -> None:
         target = state.target
         assert target.path is not None
-        state.raw = build_documents(
+        built = build_documents(
             target.kustomization,
             (self.root / target.path).resolve(),
             files=self.files,
@@ -304,6 +317,7 @@ class _Run:
             kustomize=self.kustomize,
             label=target.name,
         )
+        state.raw, state.origins = built.documents, built.origins
 
     def _finish_ready(self) -> bool:
         progressed = False
@@ -340,7 +354,7 @@ class _Run:
             target.warnings.extend(variables.warnings)
             documents = substitute_objects(ks, documents, variables.values, target.name, strict=self.strict)
         set_metadata(ks, documents)
-        target.documents = documents
+        target.documents, target.origins = documents, state.origins
         if not documents:
             target.warnings.append(f"{target.name}: builds to zero documents ({target.path})")
         for doc in documents:

@@ -19,6 +19,8 @@ DEFAULT_NAMESPACE = "default"
 SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
 OWNER_NAME_LABEL = "kustomize.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
+DEFAULT_SYNC_SOURCE = "flux-system"
+"""The GitRepository `flux bootstrap` and the Flux Operator create to sync the repository."""
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact")
 
 

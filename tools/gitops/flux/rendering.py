@@ -1,15 +1,12 @@
-"""Flux targets in the shape `gitops render` writes and lists (rendered/<target>.yaml, `render --list`)."""
+"""Flux targets as commands show them: `render --list` lines, notices, `--source` options."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, FluxTarget, find_clusters, inside
-from gitops.manifests import dump_documents
-from gitops.render import RenderedTarget
+from gitops.flux.discovery import FluxRender, FluxTarget
 
 
 def parse_source_options(values: Sequence[str]) -> dict[str, str]:
@@ -21,30 +18,6 @@ def parse_source_options(values: Sequence[str]) -> dict[str, str]:
             raise GitopsError(f"--source {value}: expected NAME=PATH")
         sources[name] = path
     return sources
-
-
-def flux_entries(root: Path, directory_targets: Sequence[str]) -> list[str] | None:
-    """The cluster entries when `render` should render Flux targets without being asked, else None.
-
-    Until check and diff follow (issue 12, second phase), a repository keeps its kustomize directory
-    targets unless every one of them lies inside a Flux cluster entry (as bootstrap's
-    clusters/<name>/flux-system does): then they are parts of Flux clusters, not targets of their own.
-    """
-    entries = find_clusters(root)
-    if not entries:
-        return None
-    if all(any(inside(t, e) for e in entries) for t in directory_targets):
-        return entries
-    return None
-
-
-def rendered_targets(result: FluxRender, root: Path) -> list[RenderedTarget]:
-    """Every built (not skipped) target as render's output unit; its text is the objects as Flux applies them."""
-    return [
-        RenderedTarget(t.name, dump_documents(t.documents) if t.documents else "", root)
-        for t in result.targets
-        if t.skipped is None
-    ]
 
 
 def listing_line(target: FluxTarget) -> str:

@@ -44,6 +44,8 @@ def explain(
     repo_root: Path | None = None,
     rendered: Iterable[RenderedTarget] | dict[str, list[Manifest]] | None = None,
     config: dict[str, Any] | None = None,
+    *,
+    flux: bool = False,
 ) -> str:
     """Any rule's title and rationale; for DB-1 with rendered targets, also the budget arithmetic per environment."""
     key = rule_id.strip().upper()
@@ -54,7 +56,7 @@ def explain(
     if key == "DB-1" and rendered is not None:
         from gitops.policy.budget import compute_budget, explain_budget
 
-        ctx = build_context(repo_root, rendered, config)
+        ctx = build_context(repo_root, rendered, config, flux=flux)
         for env in sorted(ctx.environments.values(), key=lambda e: e.name):
             budget = compute_budget(ctx, env)
             if budget.lines:

@@ -199,6 +199,8 @@ def _role(manifest: Manifest, containers: list[Container]) -> Role:
 class FluxKustomization:
     manifest: Manifest
     cluster: str
+    target: str | None = None
+    """In Flux mode, the target this Kustomization renders (`<cluster path>/<namespace>/<name>`)."""
 
     @property
     def name(self) -> str:
@@ -259,35 +261,61 @@ class PolicyContext:
         return value if isinstance(value, dict) else {}
 
     def flux_for_target(self, target: str) -> FluxKustomization | None:
-        return next((k for k in self.flux if k.path == target), None)
+        """The Flux Kustomization applying `target`: the target itself in Flux mode, else the one whose
+        spec.path is the target directory."""
+        return next((k for k in self.flux if k.target == target), None) or next(
+            (k for k in self.flux if k.path == target), None
+        )
 
     def flux_named(self, name: str, cluster: str) -> FluxKustomization | None:
         return next((k for k in self.flux if k.name == name and k.cluster == cluster), None)
 
 
-def environment_of(target: str) -> str:
+def environment_of(target: str, *, flux: bool = False) -> str:
+    """The environment a target belongs to. Flux targets (`<cluster path>/<namespace>/<name>`): their
+    cluster, clusters/<name> being <name>. Directory targets: the directory under overlays/ or clusters/."""
+    if flux:
+        return cluster_environment(flux_cluster(target))
     parts = target.split("/")
     return parts[1] if len(parts) > 1 and parts[0] in ("overlays", "clusters") else target
 
 
-def build_environments(targets: dict[str, list[Manifest]]) -> dict[str, Environment]:
+def flux_cluster(target: str) -> str:
+    """The cluster entry path of a Flux target name (`<cluster path>/<namespace>/<name>`)."""
+    return target.rsplit("/", 2)[0]
+
+
+def cluster_environment(cluster: str) -> str:
+    """clusters/<name> (the `flux bootstrap` layout) is environment <name>; any other entry path is itself."""
+    parts = cluster.split("/")
+    return parts[1] if len(parts) == 2 and parts[0] == "clusters" else cluster
+
+
+def build_environments(targets: dict[str, list[Manifest]], *, flux: bool = False) -> dict[str, Environment]:
+    """Targets grouped by environment. Directory targets under clusters/ hold Flux objects, not workloads;
+    in Flux mode every target is a Kustomization's output and belongs to its cluster's environment."""
     environments: dict[str, Environment] = {}
     for target, manifests in targets.items():
-        if target.startswith("clusters/"):
+        if not flux and target.startswith("clusters/"):
             continue
-        env = environments.setdefault(environment_of(target), Environment(environment_of(target)))
+        name = environment_of(target, flux=flux)
+        env = environments.setdefault(name, Environment(name))
         env.targets[target] = manifests
     for env in environments.values():
         _classify(env)
     return environments
 
 
-def build_flux(targets: dict[str, list[Manifest]]) -> list[FluxKustomization]:
+def build_flux(targets: dict[str, list[Manifest]], *, flux: bool = False) -> list[FluxKustomization]:
     out = []
     for target, manifests in targets.items():
         for manifest in manifests:
             if is_flux_kustomization(manifest.body):
-                out.append(FluxKustomization(manifest, environment_of(target)))
+                own = None
+                if flux:
+                    namespace = manifest.identity.namespace or "default"
+                    own = f"{flux_cluster(target)}/{namespace}/{manifest.identity.name}"
+                out.append(FluxKustomization(manifest, environment_of(target, flux=flux), own))
     return out
 
 

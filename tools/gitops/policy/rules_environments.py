@@ -82,11 +82,13 @@ def check_sync_paths(ctx: PolicyContext) -> Iterator[Hit]:
         if not kustomization.manifest.target.startswith("clusters/"):
             continue
         parts = kustomization.path.split("/")
-        if len(parts) >= 2 and parts[0] == "clusters" and parts[1] != kustomization.cluster:
+        # The cluster's own directory name: clusters/<c>/... in Flux mode (the entry path), <c> otherwise.
+        home = kustomization.cluster.split("/")
+        own = home[1] if len(home) >= 2 and home[0] == "clusters" else kustomization.cluster
+        if len(parts) >= 2 and parts[0] == "clusters" and parts[1] != own:
             yield Hit(
-                f"Flux Kustomization {kustomization.name} of cluster {kustomization.cluster} syncs"
-                f" ./{kustomization.path}, cluster {parts[1]}'s directory; set spec.path to"
-                f" ./clusters/{kustomization.cluster}",
+                f"Flux Kustomization {kustomization.name} of cluster {own} syncs"
+                f" ./{kustomization.path}, cluster {parts[1]}'s directory; set spec.path to ./clusters/{own}",
                 kustomization.manifest,
                 "/spec/path",
             )

@@ -47,16 +47,23 @@ def build_context(
     config: dict[str, Any] | None = None,
     *,
     previous: Iterable[RenderedTarget] | dict[str, list[Manifest]] | None = None,
+    flux: bool = False,
 ) -> PolicyContext:
-    """The policy context from rendered targets (or {target: manifests} for tests and in-memory use)."""
+    """The policy context from rendered targets (or {target: manifests} for tests and in-memory use);
+    `flux`: the targets are Flux Kustomizations, whose environment is their cluster."""
     config = dict(config or {})
     validate_config(config)
     targets = rendered if isinstance(rendered, dict) else targets_of(rendered)
     base = None
     if previous is not None:
-        base = build_environments(previous if isinstance(previous, dict) else targets_of(previous))
+        base = build_environments(previous if isinstance(previous, dict) else targets_of(previous), flux=flux)
     return PolicyContext(
-        build_environments(targets), build_flux(targets), config, repo_root, base, frozenset(RULES) | frozenset(RETIRED)
+        build_environments(targets, flux=flux),
+        build_flux(targets, flux=flux),
+        config,
+        repo_root,
+        base,
+        frozenset(RULES) | frozenset(RETIRED),
     )
 
 
@@ -110,11 +117,12 @@ def run_policy(
     *,
     previous: Iterable[RenderedTarget] | dict[str, list[Manifest]] | None = None,
     rule_ids: Sequence[str] | None = None,
+    flux: bool = False,
 ) -> list[Finding]:
     """Policy findings for rendered targets (render them with origins=True so findings name source files).
 
     `previous` is the same repository rendered at the base ref; rules about changes (IMG-2 minor-series
     skips, SEC-4 domain changes) use it when given.
     """
-    ctx = build_context(repo_root, rendered, config, previous=previous)
+    ctx = build_context(repo_root, rendered, config, previous=previous, flux=flux)
     return evaluate(ctx, rule_ids)
