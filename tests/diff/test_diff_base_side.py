@@ -103,29 +103,6 @@ def test_a_file_only_a_transformer_config_names_still_counts_as_an_input(tmp_pat
     assert "huge" in proc.stdout and "medium" in proc.stdout
 
 
-def test_a_base_build_missing_an_unlisted_file_falls_back_to_a_full_checkout(tmp_path: Path) -> None:
-    files = {
-        **TREE,
-        "overlays/two/kustomization.yaml": "namespace: two\nresources: [../../base/app]\ntransformers: [size.yaml]\n",
-        "overlays/two/size.yaml": """
-            apiVersion: builtin
-            kind: PatchTransformer
-            metadata: {name: size}
-            path: ../../patches/size.yaml
-            target: {kind: ConfigMap, name: app}
-        """,
-        "patches/size.yaml": APP.replace("small", "medium"),
-    }
-    repo = init_repo(tmp_path / "repo", files)
-    kustomization = repo / "overlays/two/kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace("namespace: two", "namespace: deux"))
-    proc = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo)
-    assert proc.returncode == 1, proc.stderr
-    (target,) = json.loads(proc.stdout)["targets"]
-    assert target["target"] == "overlays/two"
-    assert {r["status"] for r in target["resources"]} == {"added", "removed"}  # moved to another namespace
-
-
 def logging_kustomize(tmp_path: Path, kustomize: Kustomize) -> tuple[Path, Path]:
     """A KUSTOMIZE that records each build's directory, then runs the real kustomize on it."""
     log = tmp_path / "builds.log"
