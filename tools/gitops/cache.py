@@ -249,15 +249,24 @@ class RunCache:
         self.misses = 0
 
     def build(
-        self, target: str, run: Callable[[], str], *, origin_prefix: str | None = None, extra: Sequence[str] = ()
+        self,
+        target: str,
+        run: Callable[[], str],
+        *,
+        origin_prefix: str | None = None,
+        extra: Sequence[str] = (),
+        inputs_digest: str | None = None,
     ) -> str:
         """`run()`'s output for `target`, from the cache when the same inputs were built before.
 
         `origin_prefix` (origin builds): the wrapper's relative path to the repository root, ending in '/'.
         `extra`: inputs beyond the target's files (see build_key).
+        `inputs_digest`: the digest of the files the build reads, when they are not `target`'s walk (a Flux
+        build of a directory without a kustomization reads the files the generated one lists).
         """
         mode = "origins" if origin_prefix is not None else "plain"
-        key = build_key(self.identity, target, mode, self.tree.digest(self.tree.root / target), extra)
+        digest = inputs_digest if inputs_digest is not None else self.tree.digest(self.tree.root / target)
+        key = build_key(self.identity, target, mode, digest, extra)
         stored = self.store.get(key)
         if stored is not None:
             try:
