@@ -5,7 +5,8 @@ every file the target walk (targets.Tree.inputs) lists (files named only inside 
 kustomize binary's content and version, the build flags, the environment variables kustomize reads, the build
 mode and our own version. The value is what kustomize printed: SOPS values are still encrypted there, and
 nothing decrypted is ever stored. render stores origin builds only (render.py strips the annotations,
-origins.py), so one entry serves every command.
+origins.py), so one entry serves every command. Flux builds (flux/build.py) store kustomize's output of their
+scratch kustomization, keyed also by its text, before postBuild substitution.
 
 Entries are single files written to a temporary name, fsynced and renamed into place, so concurrent
 processes never see half an entry; each carries its length and SHA-256 in a header line, and an entry whose
