@@ -5,7 +5,8 @@ every file the target walk (targets.Tree.inputs) lists (files named only inside 
 kustomize binary's content and version, the build flags, the environment variables kustomize reads, the build
 mode and our own version. The value is what kustomize printed: SOPS values are still encrypted there, and
 nothing decrypted is ever stored. render stores origin builds only (render.py strips the annotations,
-origins.py), so one entry serves every command.
+origins.py), so one entry serves every command. Flux builds (flux/build.py) store kustomize's output of their
+scratch kustomization, keyed also by its text, before postBuild substitution.
 
 Entries are single files written to a temporary name, fsynced and renamed into place, so concurrent
 processes never see half an entry; each carries its length and SHA-256 in a header line, and an entry whose
@@ -249,15 +250,24 @@ class RunCache:
         self.misses = 0
 
     def build(
-        self, target: str, run: Callable[[], str], *, origin_prefix: str | None = None, extra: Sequence[str] = ()
+        self,
+        target: str,
+        run: Callable[[], str],
+        *,
+        origin_prefix: str | None = None,
+        extra: Sequence[str] = (),
+        inputs_digest: str | None = None,
     ) -> str:
         """`run()`'s output for `target`, from the cache when the same inputs were built before.
 
         `origin_prefix` (origin builds): the wrapper's relative path to the repository root, ending in '/'.
         `extra`: inputs beyond the target's files (see build_key).
+        `inputs_digest`: the digest of the files the build reads, when they are not `target`'s walk (a Flux
+        build of a directory without a kustomization reads the files the generated one lists).
         """
         mode = "origins" if origin_prefix is not None else "plain"
-        key = build_key(self.identity, target, mode, self.tree.digest(self.tree.root / target), extra)
+        digest = inputs_digest if inputs_digest is not None else self.tree.digest(self.tree.root / target)
+        key = build_key(self.identity, target, mode, digest, extra)
         stored = self.store.get(key)
         if stored is not None:
             try:

@@ -403,8 +403,12 @@ class Tree:
 
     def digest(self, directory: Path) -> str:
         """A content digest over a target's inputs (paths and bytes)."""
+        return self.digest_files(self.inputs(directory))
+
+    def digest_files(self, paths: Iterable[Path]) -> str:
+        """A content digest over `paths` (repository-relative names and bytes)."""
         h = hashlib.sha256()
-        for path in sorted(self.inputs(directory)):
+        for path in sorted(paths):
             h.update(self.rel(path).encode() + b"\0" + self._content_digest(path) + b"\0")
         return h.hexdigest()
 

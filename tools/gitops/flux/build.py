@@ -16,8 +16,9 @@ file it came from (findings name it); the annotations are stripped before anythi
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
@@ -27,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from gitops.cache import RunCache
 from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.objects import FluxKustomization
@@ -128,6 +130,50 @@ def _merged_images(images: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
+def scratch_kustomization(
+    ks: FluxKustomization, directory: Path, wrapper: Path, files: RepoFiles, label: str
+) -> dict[str, Any]:
+    """The scratch kustomization for `ks` at `directory`, its paths written relative to `wrapper`."""
+    if kustomization_file(directory) is not None and not ks.changes_build:
+        return {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(directory, wrapper)],
+            "buildMetadata": ["originAnnotations"],
+        }
+    return flux_kustomization_file(ks, directory, wrapper, files, label)
+
+
+def _cached_build(
+    cache: RunCache,
+    ks: FluxKustomization,
+    directory: Path,
+    wrapper: Path,
+    files: RepoFiles,
+    label: str,
+    run: Callable[[], str],
+) -> str:
+    """`run()` through the render cache. The key: the scratch kustomization's text with repository-relative
+    paths (the same wherever the scratch directory lies) and the files everything it lists reads.
+
+    An input the key cannot cover (a path outside the repository, a kustomization the walk refuses) builds
+    uncached: kustomize then reports the problem in its own words, as without a cache."""
+    try:
+        portable = scratch_kustomization(ks, directory, files.root, files, label)
+        listed = [*portable.get("resources", ()), *portable.get("components", ())]
+        read: set[Path] = set()
+        for entry in listed:
+            path = Path(os.path.normpath(files.root / entry))
+            read |= cache.tree.inputs(path) if path.is_dir() else {path}
+        digest = cache.tree.digest_files(read)
+        name = files.rel(directory)
+    except (GitopsError, ValueError):
+        return run()
+    text = json.dumps(portable)  # the same document as the scratch file's YAML, at a fraction of the cost
+    prefix = os.path.relpath(files.root, wrapper) + "/"
+    return cache.build(name, run, origin_prefix=prefix, extra=("flux", text), inputs_digest=digest)
+
+
 @dataclass
 class Built:
     """kustomize's output for one Flux Kustomization: plain documents and, in step, their source files."""
@@ -144,27 +190,28 @@ def build_documents(
     scratch: Scratch,
     kustomize: Kustomize,
     label: str,
+    cache: RunCache | None = None,
 ) -> Built:
-    """kustomize's output for `ks` at `directory` (its resolved spec.path), with each object's origin."""
+    """kustomize's output for `ks` at `directory` (its resolved spec.path), with each object's origin.
+
+    With `cache`, kustomize's output comes from the render cache when the same inputs were built before. Only
+    kustomize's output is stored: postBuild substitution (decrypted values included) happens later.
+    """
     if not directory.is_dir():
         raise GitopsError(
             f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
         )
     target = scratch.new_dir()
-    if kustomization_file(directory) is not None and not ks.changes_build:
-        document: dict[str, Any] = {
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": [os.path.relpath(directory, target)],
-            "buildMetadata": ["originAnnotations"],
-        }
-    else:
-        document = flux_kustomization_file(ks, directory, target, files, label)
+    document = scratch_kustomization(ks, directory, target, files, label)
     (target / "kustomization.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    try:
-        output = kustomize.build(target)
-    except GitopsError as exc:
-        raise GitopsError(f"{label}: kustomize build failed: {exc}") from None
+
+    def run() -> str:
+        try:
+            return kustomize.build(target)
+        except GitopsError as exc:
+            raise GitopsError(f"{label}: kustomize build failed: {exc}") from None
+
+    output = _cached_build(cache, ks, directory, target, files, label, run) if cache is not None else run()
     documents = load_documents(output, label)
     for doc in documents:
         metadata = doc.get("metadata")

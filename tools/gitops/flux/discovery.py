@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops import cache
 from gitops.errors import GitopsError
 from gitops.flux.build import Built, Scratch, build_documents, scratch_space
 from gitops.flux.files import RepoFiles
@@ -35,6 +36,7 @@ from gitops.flux.objects import (
 from gitops.flux.postbuild import load_variables, set_metadata, substitute_objects
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.render import default_jobs
+from gitops.targets import Tree
 
 # The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
 ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
@@ -183,13 +185,17 @@ def render_flux(
         _resolve_dir(root, path, f"source {name}: path")
     for entry in entries:
         _resolve_dir(root, entry, "cluster entry path")
+    tool = kustomize or find_kustomize()
     with scratch_space() as scratch:
-        run = _Run(root, files, scratch, kustomize or find_kustomize(), source_dirs, sync_source, identities, strict)
+        run = _Run(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
+        run.cache = cache.for_run(tool, Tree(root))
         run.keep_going = keep_going
         run.workers = max(1, jobs or default_jobs())
         for entry in entries:
             run.add_entry(entry)
         run.run()
+    if run.cache is not None:
+        run.cache.store.trim()
     targets = sorted((s.target for s in run.states.values()), key=lambda t: t.name)
     warnings = [w for t in targets for w in t.warnings]
     return FluxRender(entries, targets, warnings)
@@ -211,6 +217,7 @@ class _Run:
         self.sources, self.sync_source, self.identities, self.strict = sources, sync_source, identities, strict
         self.workers = 1
         self.keep_going = False
+        self.cache: cache.RunCache | None = None
         self.states: dict[tuple[str, str], _State] = {}
         self.to_build: list[_State] = []
         self.waiting: list[_State] = []
@@ -271,6 +278,7 @@ class _Run:
                 scratch=self.scratch,
                 kustomize=self.kustomize,
                 label=target.name,
+                cache=self.cache,
             )
 
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
@@ -316,6 +324,7 @@ class _Run:
             scratch=self.scratch,
             kustomize=self.kustomize,
             label=target.name,
+            cache=self.cache,
         )
         state.raw, state.origins = built.documents, built.origins
 

@@ -1,0 +1,108 @@
+"""Flux builds go through the render cache: a second render runs no kustomize and writes the same bytes; one
+changed input byte rebuilds that target only; the cache holds kustomize's output, never a substituted value."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gitops.flux.discovery import render_flux
+from gitops.kustomize import Kustomize
+from gitops.sops import parse_identities
+from tests.diff.test_diff_base_side import logging_kustomize
+from tests.flux.helpers import copy_fixture, obj, target
+from tests.flux.test_substitution import APP, _add_encrypted_secret
+from tests.helpers import run_gitops
+from tests.sops_helpers import TEST_KEY_FILE
+
+EXAMPLE_TARGETS = 8  # 2 clusters x (flux-system, infra-controllers, infra-configs, apps)
+# Both clusters build infrastructure/controllers and infrastructure/configs alike: one key each. Built at the
+# same time, both may miss, so a cold render runs 6 to 8 builds.
+DISTINCT_BUILDS = 6
+
+
+def _rendered(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "rendered").rglob("*.yaml"))}
+
+
+def _render(root: Path, log: Path, env: dict[str, str], *args: str) -> tuple[dict[str, bytes], int]:
+    """Render into rendered/; the files written and the number of kustomize runs it took."""
+    before = len(log.read_text().splitlines()) if log.exists() else 0
+    proc = run_gitops("render", *args, cwd=root, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return _rendered(root), len(log.read_text().splitlines()) - before
+
+
+def test_second_render_is_served_from_the_cache(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = copy_fixture("example", tmp_path)
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    env = {"KUSTOMIZE": str(wrapper)}
+    first, cold_builds = _render(root, log, env)
+    assert len(first) == EXAMPLE_TARGETS
+    assert DISTINCT_BUILDS <= cold_builds <= EXAMPLE_TARGETS
+    second, warm_builds = _render(root, log, env)
+    assert warm_builds == 0
+    assert second == first
+
+
+@pytest.mark.parametrize(("args", "extra_env"), [(("--no-cache",), {}), ((), {"GITOPS_NO_CACHE": "1"})])
+def test_no_cache_builds_every_target(
+    tmp_path: Path, kustomize: Kustomize, args: tuple[str, ...], extra_env: dict[str, str]
+) -> None:
+    root = copy_fixture("example", tmp_path)
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    env = {"KUSTOMIZE": str(wrapper)}
+    first, _ = _render(root, log, env)
+    again, builds = _render(root, log, {**env, **extra_env}, *args)
+    assert builds == EXAMPLE_TARGETS
+    assert again == first
+
+
+def test_one_changed_byte_rebuilds_that_target_only(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = copy_fixture("example", tmp_path)
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    env = {"KUSTOMIZE": str(wrapper)}
+    first, _ = _render(root, log, env)
+    values = root / "apps/staging/podinfo-values.yaml"  # read by the staging apps target alone
+    text = values.read_text()
+    assert "podinfo.staging" in text
+    values.write_text(text.replace("podinfo.staging", "podinfo.stagingX"))
+    second, builds = _render(root, log, env)
+    assert builds == 1
+    changed = "rendered/clusters/staging/flux-system/apps.yaml"
+    assert b"podinfo.stagingX" in second[changed] and b"podinfo.stagingX" not in first[changed]
+    assert {k: v for k, v in second.items() if k != changed} == {k: v for k, v in first.items() if k != changed}
+
+
+def test_generated_kustomization_inputs_are_in_the_key(tmp_path: Path, kustomize: Kustomize) -> None:
+    """A spec.path without a kustomization builds the one Flux generates: its listed files are the inputs."""
+    root = copy_fixture("substitution", tmp_path)
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    env = {"KUSTOMIZE": str(wrapper)}
+    first, cold_builds = _render(root, log, env)
+    objects = root / "app/objects.yaml"
+    objects.write_text(objects.read_text().replace("image: nginx", "image: nginx:1.27"))
+    second, builds = _render(root, log, env)
+    assert (cold_builds, builds) == (3, 1)  # the entry, vars and app; then app alone
+    changed = "rendered/clusters/subst/flux-system/app.yaml"
+    assert b"nginx:1.27" in second[changed] and b"nginx:1.27" not in first[changed]
+    (root / "app/more.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: more\n")
+    third, builds = _render(root, log, env)
+    assert builds == 1  # a new file changes the generated kustomization's resources
+    assert b"name: more" in third[changed]
+
+
+def test_cache_holds_no_substituted_value(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = copy_fixture("substitution", tmp_path)
+    _add_encrypted_secret(root)
+    identities = parse_identities(TEST_KEY_FILE.read_text(), "test key")
+    result = render_flux(root, kustomize=kustomize, identities=identities)
+    assert result is not None
+    data = obj(target(result, APP), "ConfigMap", "app-production")["data"]
+    assert data["token"] == "s3cr3t"  # the decrypted value was substituted into the rendered object
+    stored = b"".join(p.read_bytes() for p in Path(os.environ["GITOPS_CACHE_DIR"]).rglob("*") if p.is_file())
+    assert b"app-${CLUSTER}" in stored  # app's kustomize output is in the cache, as written
+    for sentinel in (b"s3cr3t", b"czNjcjN0", b"app-production"):  # plain, base64, a substituted name
+        assert sentinel not in stored
