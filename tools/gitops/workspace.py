@@ -145,12 +145,9 @@ def flux_rendered(target: FluxTarget, root: Path) -> RenderedTarget:
 
 
 def _identities() -> list[Any]:
-    from gitops.sops import load_identities
+    from gitops.sops import identities_if_any  # no key: encrypted substituteFrom Secrets warn, unsubstituted
 
-    try:
-        return list(load_identities())
-    except GitopsError:
-        return []  # no usable key: encrypted substituteFrom Secrets stay unsubstituted, with a warning
+    return identities_if_any()
 
 
 def open_workspace(

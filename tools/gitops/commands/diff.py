@@ -9,7 +9,7 @@ import click
 
 from gitops.atomic import write_text_atomically
 from gitops.commands.cache_options import no_cache_option, write_merged
-from gitops.diff.flux import FluxOptions, load_identities_quietly
+from gitops.diff.flux import FluxOptions
 from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
 from gitops.diff.refs import diff_refs
 from gitops.flux.rendering import parse_source_options
@@ -76,7 +76,7 @@ def command(
         clusters or config.clusters,
         {**config.sources, **parse_source_options(sources)},
         sync_source=config.sync_source,
-        identities=load_identities_quietly(),
+        identities=_identities(),
     )
     result = diff_refs(root, base, head, jobs=jobs, flux=flux)
     for warning in result.warnings:
@@ -89,3 +89,9 @@ def command(
         stream.write(text)
         stream.flush()
     ctx.exit(1 if result.changed else 0)
+
+
+def _identities() -> list[object]:
+    from gitops.sops import identities_if_any  # no key: encrypted substituteFrom Secrets stay unsubstituted
+
+    return list(identities_if_any())

@@ -105,14 +105,3 @@ def _side(flux: FluxRender | None) -> FluxSide:
                 Manifest(identity_of(doc), doc, target.name, None, index) for index, doc in enumerate(target.documents)
             ]
     return side
-
-
-def load_identities_quietly() -> list[Any]:
-    """age identities for encrypted substituteFrom Secrets; none usable leaves those variables unsubstituted
-    (render_flux warns), so a missing key is not an error here."""
-    from gitops.sops import load_identities
-
-    try:
-        return list(load_identities())
-    except GitopsError:
-        return []

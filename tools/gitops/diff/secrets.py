@@ -129,12 +129,9 @@ def sops_plaintext_digests(body: dict[str, Any], source: str) -> Digests | None:
 
 @lru_cache(maxsize=1)
 def _identities() -> tuple[Any, ...]:
-    from gitops.sops import load_identities
+    from gitops.sops import identities_if_any  # gitops.sops is imported only when a SOPS object is compared
 
-    try:
-        return tuple(load_identities())
-    except Exception:  # an unreadable key file means "no identity" for a diff; `gitops secrets` reports it
-        return ()
+    return tuple(identities_if_any())
 
 
 def compare_secret(

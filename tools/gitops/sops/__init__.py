@@ -12,7 +12,7 @@ from gitops.sops.api import (
     verify_text,
 )
 from gitops.sops.formats import format_for, has_marker
-from gitops.sops.keys import load_identities, parse_identities
+from gitops.sops.keys import identities_if_any, load_identities, parse_identities
 from gitops.sops.metadata import Metadata
 from gitops.sops.rules import CreationRule, Scope, find_config, rule_for
 
@@ -27,6 +27,7 @@ __all__ = [
     "find_config",
     "format_for",
     "has_marker",
+    "identities_if_any",
     "load_identities",
     "open_text",
     "parse_identities",

@@ -98,6 +98,16 @@ def load_identities(env: Mapping[str, str] | None = None, home: Path | None = No
     return identities
 
 
+def identities_if_any() -> list[x25519.Identity]:
+    """load_identities for callers where a key is optional (rendering substituteFrom Secrets, comparing SOPS
+    values in a diff): no usable key is an empty list, and those callers say what they could not do.
+    `gitops secrets` and `gitops check` call load_identities and report a bad key file."""
+    try:
+        return load_identities()
+    except GitopsError:
+        return []
+
+
 def _run_key_command(command: str, env: Mapping[str, str]) -> str:
     """The command's stdout, run as sops runs it: split like a shell would, no shell, no stdin. Its stderr is
     not repeated (a key tool may print secrets there); a failure is an error, not a silently missing key."""
