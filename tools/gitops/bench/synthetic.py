@@ -6,6 +6,8 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import yaml
+
 MASTODON_VERSION = "v4.6.6"
 
 
@@ -61,7 +63,7 @@ def write_synthetic_repo(source_repo: Path, dest: Path, instances: int) -> list[
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     shutil.copytree(source_repo / "base", dest / "base")
-    (dest / "gitops.yaml").write_text((source_repo / "gitops.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (dest / "gitops.yaml").write_text(_config_without_clusters(source_repo / "gitops.yaml"), encoding="utf-8")
     targets = []
     for index in range(instances):
         for rel, content in instance_overlay(index).items():
@@ -70,3 +72,10 @@ def write_synthetic_repo(source_repo: Path, dest: Path, instances: int) -> list[
             path.write_text(content, encoding="utf-8")
             targets.append(str(Path(rel).parent))
     return targets
+
+
+def _config_without_clusters(config_file: Path) -> str:
+    """The source repo's config minus its Flux cluster entries: the synthetic repo is a plain overlay tree."""
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    config.pop("clusters", None)
+    return yaml.safe_dump(config, sort_keys=False)
