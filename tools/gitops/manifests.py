@@ -6,7 +6,7 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -19,8 +19,21 @@ BUILD_METADATA_ANNOTATIONS = (
     "alpha.config.kubernetes.io/transformations",
 )
 
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# YAML 1.1 tags the Go YAML libraries kustomize, Flux and the API server use do not have: a plain `=` is the
+# string "=" to them (PyYAML would fail: no constructor for the `value` tag).
+_NOT_IN_GO_YAML = frozenset({"tag:yaml.org,2002:value"})
+
+
+class _GoCompatibleLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in _NOT_IN_GO_YAML]
+        for first, resolvers in _SAFE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+
 # libyaml-backed safe loader: machine-written YAML (kustomize output, kustomizations) parses ~10x faster.
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER: type[yaml.SafeLoader] = _GoCompatibleLoader
 
 
 @dataclass(frozen=True, order=True)
