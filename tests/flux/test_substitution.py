@@ -66,7 +66,7 @@ def _edit(root: Path, old: str, new: str) -> None:
     ks.write_text(text.replace(old, new, 1))
 
 
-def test_missing_required_reference_is_a_warning_and_unknown_references_stay(tmp_path: Path, kustomize: Kustomize) -> None:
+def test_missing_required_reference_warns_and_unknown_references_stay(tmp_path: Path, kustomize: Kustomize) -> None:
     # Flux retries such a Kustomization until the object exists (commonly a Secret an ExternalSecret creates);
     # its keys are unknown here, so variables no other source sets are left as written, not emptied.
     root = copy_fixture("substitution", tmp_path)
