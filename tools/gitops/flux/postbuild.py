@@ -81,7 +81,7 @@ class _KeepUnknown(dict[str, str]):
     def __bool__(self) -> bool:
         return True
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key, f"${{{key}}}")
 
 
