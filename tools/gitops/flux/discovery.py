@@ -21,6 +21,7 @@ from typing import Any
 
 from gitops import cache
 from gitops.errors import GitopsError
+from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts, is_artifact_generator
 from gitops.flux.build import Built, Scratch, build_documents, scratch_space
 from gitops.flux.files import RepoFiles
 from gitops.flux.objects import (
@@ -41,6 +42,7 @@ from gitops.targets import Tree
 # The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
 ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
 FLUX_MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
+BOOTSTRAP_SYNC_FILE = "gotk-sync.yaml"
 
 
 @dataclass
@@ -103,7 +105,12 @@ def find_clusters(
     declared: set[str] = set()
     candidates: set[str] = set()
     covering: list[str] = []
+    bootstrapped: set[str] = set()
     for path in files.yaml_files():
+        if path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent.parent != root:
+            # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may commit
+            # a placeholder there (the official example does) and leave the sync objects to bootstrap.
+            bootstrapped.add(files.rel(path.parent.parent))
         try:
             if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
                 continue
@@ -132,6 +139,8 @@ def find_clusters(
             else:
                 candidates.add(directory)
                 covering.append(ks.path)
+    # A placeholder gotk-sync.yaml declares no sync Kustomization: its cluster path is the entry bootstrap makes.
+    candidates |= {p for p in bootstrapped if p not in declared and not any(inside(p, d) for d in covering)}
     if not any_kustomization and not candidates:
         return None
     unreached = declared | {c for c in candidates if not any(inside(c, p) for p in covering)}
@@ -223,6 +232,8 @@ class _Run:
         self.waiting: list[_State] = []
         # (cluster, kind, namespace, name) -> object, from finished targets
         self.index: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        # (cluster, namespace, name) -> what an ArtifactGenerator rendered so far makes that ExternalArtifact of
+        self.artifacts: dict[tuple[str, str, str], GeneratedArtifact] = {}
 
     def add_entry(self, entry: str) -> None:
         ks = FluxKustomization(
@@ -232,20 +243,30 @@ class _Run:
 
     def _add(self, cluster: str, ks: FluxKustomization, parent: str | None, chain: tuple[str, ...]) -> None:
         name = f"{cluster or '.'}/{ks.namespace}/{ks.name}"
-        path, skipped = self._source_path(ks)
+        path, skipped = self._source_path(cluster, ks)
         target = FluxTarget(name, cluster, ks, path, parent, skipped)
         state = _State(target, (*chain, ks.key))
         self.states[(cluster, ks.key)] = state
         if skipped is None:
             self.to_build.append(state)
 
-    def _source_path(self, ks: FluxKustomization) -> tuple[str | None, str | None]:
-        ref = ks.source_ref
+    def _source_base(self, ref: SourceRef) -> str | None:
         if _is_sync_source(ref, self.sync_source):
-            base = ""
-        elif ref.name in self.sources:
-            base = self.sources[ref.name]
-        else:
+            return ""
+        return self.sources.get(ref.name)
+
+    def _source_path(self, cluster: str, ks: FluxKustomization) -> tuple[str | None, str | None]:
+        ref = ks.source_ref
+        base = self._source_base(ref)
+        generated = self.artifacts.get((cluster, ref.namespace, ref.name)) if ref.kind == "ExternalArtifact" else None
+        if base is None and generated is not None:
+            if generated.path is None:
+                return (
+                    None,
+                    f"source {ref} is not mapped to a repository path: {generated.reason} (map it with sources:)",
+                )
+            base = generated.path
+        if base is None:
             return None, (
                 f"source {ref} is not mapped to a repository path "
                 f"(gitops.yaml sources: {{{ref.name}: PATH}} or --source {ref.name}=PATH)"
@@ -370,6 +391,10 @@ class _Run:
             kind, namespace, name = _object_key(doc)
             if kind in ("ConfigMap", "Secret"):
                 self.index[(target.cluster, kind, namespace, name)] = doc
+        for doc in documents:
+            if is_artifact_generator(doc):
+                for artifact in generated_artifacts(doc, self._source_base):
+                    self.artifacts.setdefault((target.cluster, artifact.namespace, artifact.name), artifact)
         for doc in documents:
             if is_flux_kustomization(doc):
                 self._child(state, parse_kustomization(doc, target.name))
