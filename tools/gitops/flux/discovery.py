@@ -107,12 +107,12 @@ def find_clusters(
     covering: list[str] = []
     bootstrapped: set[str] = set()
     for path in files.yaml_files():
-        if path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent.parent != root:
-            # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may commit
-            # a placeholder there (the official example does) and leave the sync objects to bootstrap.
-            bootstrapped.add(files.rel(path.parent.parent))
         try:
             if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
+                if path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent != root:
+                    # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may
+                    # commit a placeholder there (the official example does) and leave the sync to bootstrap.
+                    bootstrapped.add(files.rel(path.parent.parent) if path.parent.parent != root else "")
                 continue
             documents = files.documents(path)
         except (GitopsError, OSError):
