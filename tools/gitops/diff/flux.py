@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import DEFAULT_SYNC_SOURCE, FLUX_MARKERS, FluxRender, find_clusters, render_flux
+from gitops.flux.discovery import FLUX_MARKERS, FluxRender, find_clusters, render_flux
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
 
@@ -37,7 +37,7 @@ class FluxOptions:
 
     clusters: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict)
-    sync_source: str = DEFAULT_SYNC_SOURCE
+    sync_source: str | None = None
     identities: Sequence[Any] = ()
 
 
