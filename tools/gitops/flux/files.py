@@ -12,7 +12,7 @@ import yaml
 
 from gitops.errors import GitopsError
 from gitops.flux.sourceignore import SourceIgnore, load
-from gitops.manifests import YAML_LOADER
+from gitops.manifests import source_loader
 from gitops.repo import ROOT_MARKERS
 from gitops.targets import kustomization_file
 
@@ -58,7 +58,7 @@ class RepoFiles:
         except (OSError, UnicodeDecodeError) as exc:
             raise GitopsError(f"{self.rel(path)}: cannot read: {exc}") from None
         try:
-            docs = [d for d in yaml.load_all(text, Loader=YAML_LOADER) if d is not None]
+            docs = [d for d in yaml.load_all(text, Loader=source_loader(text)) if d is not None]
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
