@@ -43,6 +43,7 @@ from gitops.targets import Tree
 ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
 FLUX_MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
 SOURCE_GROUP = "source.toolkit.fluxcd.io"
+SYNC_SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
 BOOTSTRAP_SYNC_FILE = "gotk-sync.yaml"
 
 
@@ -184,8 +185,10 @@ def infer_sync_source(files: RepoFiles) -> str:
 
 
 def _is_sync_source(ref: SourceRef, sync_source: str) -> bool:
-    """The GitRepository syncing this repository; bootstrap and the Flux Operator create it in flux-system."""
-    return ref.kind == "GitRepository" and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
+    """The source syncing this repository, which bootstrap and the Flux Operator create in flux-system: a
+    GitRepository, or the OCIRepository/Bucket a FluxInstance's `spec.sync.kind` asks for (the artifact CI
+    pushes from this repository, e.g. the Flux Operator's d2 reference architecture)."""
+    return ref.kind in SYNC_SOURCE_KINDS and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
 
 
 def _resolve_dir(root: Path, rel: str, what: str) -> Path:
