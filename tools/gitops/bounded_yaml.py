@@ -13,7 +13,6 @@ import yaml
 
 from gitops.errors import GitopsError
 from gitops.limits import DEFAULT_LIMITS, MAX_ALIAS_EXPANSION, Limits
-from gitops.manifests import YAML_LOADER
 
 
 def refuse_oversize(size: int, source: str, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -46,6 +45,8 @@ def refuse_alias_bombs(text: str, source: str) -> None:
     """Refuse aliases that expand to more than MAX_ALIAS_EXPANSION extra nodes, and recursive aliases."""
     if "*" not in text:  # no alias at all: the common case costs one scan
         return
+    from gitops.manifests import YAML_LOADER  # not at import: `secrets decrypt` would pay for the manifest model
+
     try:
         documents = list(yaml.compose_all(text, Loader=YAML_LOADER))
     except yaml.YAMLError as exc:

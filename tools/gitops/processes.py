@@ -98,7 +98,3 @@ def stop_all() -> None:
         _kill_group(proc)
 
 
-def terminate_as_interrupt(signum: int, frame: object) -> None:
-    """SIGTERM handler: treated like Ctrl-C, so the same clean-up runs."""
-    del signum, frame
-    raise KeyboardInterrupt

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from decimal import Decimal
 from typing import Any
 
 from ruamel.yaml.scalarbool import ScalarBoolean
@@ -165,6 +164,8 @@ def go_float(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
+    from decimal import Decimal  # only files with floats pay for the module
+
     return format(Decimal(repr(value)).normalize(), "f")
 
 
