@@ -111,7 +111,7 @@ def load(text: str, fmt: str, source: str) -> Parsed:
 
 def _load_yaml(text: str, source: str) -> Parsed:
     refuse_alias_bombs(text, source)  # the tree is walked value by value, aliases expanded
-    raw_docs = fastyaml.build(text)
+    raw_docs = fastyaml.build(text) if len(text) >= fastyaml.LIBYAML_MIN_CHARS else None
     if raw_docs is None:
         try:
             raw_docs = list(_yaml().load_all(text))
