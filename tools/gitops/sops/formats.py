@@ -319,7 +319,9 @@ def _restore_sequence_comments(node: Any) -> None:
             if isinstance(item, Comment):
                 del node[index]
                 if isinstance(node, CommentedSeq) and index < len(node):
-                    node.yaml_set_comment_before_after_key(index, before=str(item).lstrip(), indent=0)
+                    # at the column of the list's dashes, where sops (yaml.v3) writes it
+                    column = node.lc.col if isinstance(node.lc.col, int) else 0
+                    node.yaml_set_comment_before_after_key(index, before=str(item).lstrip(), indent=column)
             else:
                 _restore_sequence_comments(item)
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
 
@@ -17,8 +15,8 @@ CONFIG_NAME = ".sops.yaml"
 # sops 3.10+ notices this name only to say it ignores it (config.LookupConfigFile): so do we.
 IGNORED_CONFIG_NAME = ".sops.yml"
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
-SELECTOR_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
-UNSUPPORTED_SELECTORS = ("unencrypted_comment_regex", "encrypted_comment_regex")
+COMMENT_SELECTORS = ("unencrypted_comment_regex", "encrypted_comment_regex")
+SELECTOR_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex", *COMMENT_SELECTORS)
 _OTHER_MASTER_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms")
 # Master-key types a key group may hold besides age (config/config.go keyGroup).
 _OTHER_GROUP_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms")
@@ -38,8 +36,16 @@ class Scope:
         if self.selector.endswith("_regex"):
             re.compile(self.pattern)
 
+    @property
+    def by_comments(self) -> bool:
+        """Whether the comments before a value decide (gitops.sops.comment_scope), not its key path."""
+        return self.selector in COMMENT_SELECTORS
+
     def should_encrypt(self, path: Sequence[str]) -> bool:
-        """Any component of the key path counts (Go regexp.Match is unanchored, like re.search)."""
+        """Any component of the key path counts (Go regexp.Match is unanchored, like re.search). A comment
+        selector answers for a value with no comment before it (JSON, binary): see should_encrypt_after."""
+        if self.by_comments:
+            return self.should_encrypt_after([], is_comment=False)
         if self.selector == "unencrypted_suffix":
             return not any(part.endswith(self.pattern) for part in path)
         if self.selector == "encrypted_suffix":
@@ -48,12 +54,22 @@ class Scope:
             return not any(re.search(self.pattern, part) for part in path)
         return any(re.search(self.pattern, part) for part in path)
 
+    def should_encrypt_after(self, comments: Sequence[Sequence[str]], *, is_comment: bool) -> bool:
+        """sops' shouldBeEncrypted for the comment selectors. `comments` holds, per nesting level from the top,
+        the comments met since that level's last value (a comment being decided is the last one of the last
+        level). unencrypted_comment_regex: plaintext when any of them matches, the comment itself included.
+        encrypted_comment_regex: encrypted only when one matches, the comment itself excluded (the marker stays
+        readable)."""
+        texts = [text for level in comments for text in level]
+        if self.selector == "unencrypted_comment_regex":
+            return not any(re.search(self.pattern, text) for text in texts)
+        if is_comment and comments and comments[-1]:
+            texts.pop()
+        return any(re.search(self.pattern, text) for text in texts)
+
 
 def scope_from_mapping(data: dict[str, Any], source: str) -> Scope:
     """The Scope named by a creation rule or a sops metadata block (default: unencrypted_suffix)."""
-    for key in UNSUPPORTED_SELECTORS:
-        if data.get(key):
-            raise GitopsError(f"{source}: {key} is not supported")
     present = [key for key in SELECTOR_KEYS if data.get(key) not in (None, "")]
     if len(present) > 1:
         raise GitopsError(f"{source}: cannot use more than one of {', '.join(present)}")
@@ -124,6 +140,8 @@ def alternate_config_warning(file: Path, stop_at: Path | None = None) -> str | N
 
 
 def load_rules(config: Path) -> list[CreationRule]:
+    import yaml  # not at import: decrypting needs no config, and PyYAML's import is a large part of a small run
+
     try:
         text = config.read_text(encoding="utf-8")
         refuse_alias_bombs(text, str(config))

@@ -20,6 +20,8 @@ from gitops.sops.scalars import from_bytes, type_and_bytes
 MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
 
 Render = Callable[[Any], Any]
+# Whether a value is encrypted: (its container, its key or index, its key path). Default: the scope's path rule.
+ValueChoice = Callable[[Any, Any, tuple[str, ...]], bool]
 
 
 class Comment(str):
@@ -99,15 +101,17 @@ def encrypt_documents(
     source: str,
     render: Render = _identity,
     ledger: crypto.Ledger | None = None,
+    choose: ValueChoice | None = None,
 ) -> str:
     """Encrypt in place the values the scope selects; return the MAC (128 uppercase hex chars). Values the
     ledger saw at the same path keep their ciphertext."""
     digest = _hasher(scope)
     ledger = ledger or crypto.Ledger()
+    choose = choose or (lambda container, key, path: scope.should_encrypt(path))
     for container, key, path in walk(documents, source):
         if isinstance(container[key], Comment):
             # sops writes a comment inside a sequence as an ENC list item: it goes back the way it came
-            if scope.should_encrypt(path):
+            if choose(container, key, path):
                 sealed = ledger.encrypt(data_key, str(container[key]).encode("utf-8"), _aad(path), "comment")
                 _set(container, key, render(sealed))
             continue
@@ -115,7 +119,7 @@ def encrypt_documents(
         if typed is None:
             continue
         kind, plaintext = typed
-        encrypt = scope.should_encrypt(path)
+        encrypt = choose(container, key, path)
         if encrypt or not scope.mac_only_encrypted:
             digest.update(plaintext)
         if encrypt and plaintext:  # sops leaves empty values as they are
@@ -130,11 +134,13 @@ def decrypt_documents(
     source: str,
     render: Render = _identity,
     ledger: crypto.Ledger | None = None,
+    choose: ValueChoice | None = None,
 ) -> str:
     """Decrypt in place (recording each ciphertext in the ledger); return the MAC recomputed over the plaintext
     (the caller compares it)."""
     digest = _hasher(scope)
     ledger = ledger or crypto.Ledger()
+    choose = choose or (lambda container, key, path: scope.should_encrypt(path))
     for container, key, path in walk(documents, source):
         value = container[key]
         if isinstance(container, MutableSequence) and crypto.is_enc(value) and value.endswith(",type:comment]"):
@@ -143,7 +149,7 @@ def decrypt_documents(
         typed = _typed(value, path, source)
         if typed is None:
             continue
-        encrypt = scope.should_encrypt(path)
+        encrypt = choose(container, key, path)
         if encrypt and typed != ("str", b""):
             if not crypto.is_enc(value):
                 raise GitopsError(f"{source}: value at {_where(path)} should be encrypted but is plaintext")
