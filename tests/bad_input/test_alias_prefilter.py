@@ -33,7 +33,7 @@ def test_aliases_after_flow_indicators_are_counted(separator: str, quote_keys: b
 
 def test_an_alias_at_a_line_start_is_counted() -> None:
     # An undefined alias is a parse error: raised only if the pre-check let the parser see it.
-    with pytest.raises(GitopsError, match="line.yaml:3: not valid YAML: found undefined alias"):
+    with pytest.raises(GitopsError, match=r"line\.yaml:3: not valid YAML: found undefined alias"):
         refuse_alias_bombs("a: &a [1]\nb: [\n*nowhere]\n", "line.yaml")
 
 

@@ -96,5 +96,3 @@ def stop_all() -> None:
         running = list(_live)
     for proc in running:
         _kill_group(proc)
-
-

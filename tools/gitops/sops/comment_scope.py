@@ -83,8 +83,7 @@ def refuse_matching_ciphertext(scope: Scope, text: str, source: str) -> None:
     would take it for plaintext and the MAC would not verify."""
     if scope.selector == "unencrypted_comment_regex" and re.search(scope.pattern, text):
         raise GitopsError(
-            f"{source}: an encrypted comment matches unencrypted_comment_regex; the regex must not match"
-            " ENC[...] text"
+            f"{source}: an encrypted comment matches unencrypted_comment_regex; the regex must not match ENC[...] text"
         )
 
 
@@ -107,18 +106,19 @@ def _place_comments(documents: Sequence[Any], events: dict[int, list[tuple[int, 
     stack = [doc for doc in documents if isinstance(doc, CommentedMap | CommentedSeq)]
     while stack:
         node = stack.pop(0)
-        for line in _item_lines(node):
-            if line is not None:
-                deepest[line] = node
+        for number in _item_lines(node):
+            if number is not None:
+                deepest[number] = node
         children = node.values() if isinstance(node, CommentedMap) else node
         stack += [child for child in children if isinstance(child, CommentedMap | CommentedSeq)]
     for token, chain, _own in comment_slots(list(documents)):
-        lines = token.value.split("\n")
-        first = next((i for i, line in enumerate(lines) if line.lstrip(" \t").startswith("#")), None)
+        texts = token.value.split("\n")
+        # start_mark is the line of the first comment; a token may begin with the rest of an entry's line
+        first = next((i for i, text in enumerate(texts) if text.lstrip(" \t").startswith("#")), None)
         if first is None:
             continue
-        for index, line in enumerate(lines):
-            stripped = line.lstrip(" \t")
+        for index, text in enumerate(texts):
+            stripped = text.lstrip(" \t")
             if not stripped.startswith("#"):
                 continue
             number = token.start_mark.line + index - first
@@ -126,7 +126,7 @@ def _place_comments(documents: Sequence[Any], events: dict[int, list[tuple[int, 
             if inline:
                 container = deepest[number]
             else:
-                column = token.column if index == 0 else len(line) - len(stripped)
+                column = token.column if index == 0 else len(text) - len(stripped)
                 container = owner(chain, column).node
             events.setdefault(id(container), []).append((number, 0, (token, index, stripped[1:])))
 
@@ -135,13 +135,12 @@ def _walk(node: Any, outer: list[list[str]], events: dict[int, list[tuple[int, i
     """sops' walkBranch / walkSlice: comments join this level's list, a value is decided (or walked into) with
     every level's list, then this level's list starts again."""
     keys = list(node.keys()) if isinstance(node, MutableMapping) else list(range(len(node)))
-    lines = _item_lines(node) or [None] * len(keys)
-    placed = sorted(
-        [*events.get(id(node), []), *((line if line is not None else -1, 1, key) for line, key in zip(lines, keys))],
-        key=lambda event: (event[0], event[1]),
-    )
-    if not events.get(id(node)):  # no comment here: file order is the container's own
-        placed = [(0, 1, key) for key in keys]
+    comments = events.get(id(node), [])
+    placed: list[tuple[int, int, Any]] = [(0, 1, key) for key in keys]  # no comment here: the container's order
+    if comments:
+        lines = _item_lines(node)
+        entries = [(line if line is not None else -1, 1, key) for line, key in zip(lines, keys, strict=True)]
+        placed = sorted([*comments, *entries], key=lambda event: (event[0], event[1]))
     active: list[str] = []
     for _line_number, kind, what in placed:
         if kind == 0:

@@ -20,6 +20,7 @@ from ruamel.yaml.scalarstring import (
     PlainScalarString,
     SingleQuotedScalarString,
 )
+
 from gitops.sops.scalars import GoTime, Typed
 
 # Below this size ruamel parses a file in less time than importing PyYAML takes (measured: a 2.5 kB Secret

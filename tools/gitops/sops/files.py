@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.errors import GitopsError
-from gitops.sops.rules import CreationRule, Scope, find_config, rule_for
+from gitops.sops.rules import CreationRule, Scope, rule_for
 
 
 def read_text(path: Path, source: str | None = None) -> str:
@@ -43,15 +43,14 @@ class Target:
         return self.rule.threshold if self.rule is not None else 0
 
 
-def creation_rule(path: Path, repo_root: Path | None) -> CreationRule | None:
-    """The rule from the nearest .sops.yaml above the file (not above the repository, when inside one)."""
-    config = find_config(path, repo_root)
+def creation_rule(path: Path, config: Path | None) -> CreationRule | None:
+    """The first rule of `config` (None: no config file) that matches the file."""
     return rule_for(path, config) if config is not None else None
 
 
-def encryption_target(path: Path, repo_root: Path | None, age: tuple[str, ...] = ()) -> Target:
+def encryption_target(path: Path, config: Path | None, age: tuple[str, ...] = ()) -> Target:
     """From --age when given (scope still from the matching rule), else from the first matching rule."""
-    rule = creation_rule(path, repo_root)
+    rule = creation_rule(path, config)
     scope = rule.scope if rule is not None else Scope()
     if age:
         recipients = tuple(r.strip() for item in age for r in item.split(",") if r.strip())

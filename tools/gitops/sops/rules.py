@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,35 +105,47 @@ class CreationRule:
         return f"{self.config} creation_rules[{self.index}]"
 
 
-def _search_path(file: Path, stop_at: Path | None) -> Iterator[Path]:
-    """The directories searched for a config: the file's, then upward (not above `stop_at`)."""
+def find_config(file: Path, stop_at: Path | None = None) -> Path | None:
+    """The repository's view (the hygiene gate, ca-cert): the nearest .sops.yaml at or above the file's
+    directory, not above `stop_at`. `gitops secrets` looks the way sops does instead (lookup_config)."""
     here = file.resolve().parent
     stop = stop_at.resolve() if stop_at else None
     for candidate in (here, *here.parents):
-        yield candidate
-        if stop is not None and candidate == stop:
-            return
-
-
-def find_config(file: Path, stop_at: Path | None = None) -> Path | None:
-    """The nearest .sops.yaml at or above the file's directory (not above `stop_at`)."""
-    for candidate in _search_path(file, stop_at):
         if (candidate / CONFIG_NAME).is_file():
             return candidate / CONFIG_NAME
+        if stop is not None and candidate == stop:
+            return None
     return None
 
 
-def alternate_config_warning(file: Path, stop_at: Path | None = None) -> str | None:
-    """sops' warning (its wording) when the search met a .sops.yml before any .sops.yaml, else None."""
+# sops' config.maxDepth: how many directories LookupConfigFile tries, the working directory first.
+MAX_CONFIG_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class ConfigLookup:
+    path: Path | None
+    warning: str | None
+    """sops' warning (its wording) when a .sops.yml came before any .sops.yaml."""
+
+
+def lookup_config(start: str = ".") -> ConfigLookup:
+    """sops 3.11's config search (config.LookupConfigFile): `.sops.yaml` in the working directory `start`, then
+    `../.sops.yaml`, `../../.sops.yaml`, ... for at most 100 directories. Where the file lies plays no part.
+    Paths are named as sops names them (`.sops.yaml`, `../.sops.yaml`)."""
     ignored = None
-    for candidate in _search_path(file, stop_at):
-        if (candidate / CONFIG_NAME).is_file():
-            using = candidate / CONFIG_NAME
-            break
-        if ignored is None and (candidate / IGNORED_CONFIG_NAME).is_file():
-            ignored = candidate / IGNORED_CONFIG_NAME
-    else:
-        using = None
+    for depth in range(MAX_CONFIG_DEPTH):
+        directory = os.path.join(start, *([os.pardir] * depth))
+        candidate = os.path.normpath(os.path.join(directory, CONFIG_NAME))
+        if os.path.exists(candidate):
+            return ConfigLookup(Path(candidate), _ignored_warning(ignored, candidate))
+        alternate = os.path.normpath(os.path.join(directory, IGNORED_CONFIG_NAME))
+        if ignored is None and os.path.exists(alternate):
+            ignored = alternate
+    return ConfigLookup(None, _ignored_warning(ignored, None))
+
+
+def _ignored_warning(ignored: str | None, using: str | None) -> str | None:
     if ignored is None:
         return None
     warning = f'ignoring "{ignored}" when searching for config file; the config file must be called "{CONFIG_NAME}"'
@@ -215,10 +228,11 @@ def _threshold(value: Any, groups: int, where: str) -> int:
 
 def rule_for(file: Path, config: Path) -> CreationRule | None:
     """The first rule whose path_regex matches the file path relative to the config's directory."""
-    try:
-        relative = file.resolve().relative_to(config.resolve().parent).as_posix()
-    except ValueError:
-        relative = file.as_posix()
+    # As sops compares (config.parseCreationRuleForFile): absolute paths, symlinks not resolved; a file outside
+    # the config's directory is matched by its absolute path.
+    config_dir = os.path.abspath(os.path.dirname(config))
+    absolute = os.path.abspath(file)
+    relative = absolute.removeprefix(config_dir + os.sep)
     for rule in load_rules(config):
         if rule.path_regex is None or re.search(rule.path_regex, relative):
             return rule
