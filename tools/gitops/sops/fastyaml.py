@@ -134,7 +134,9 @@ def emit(documents: list[Any], indent: tuple[int, int, int]) -> str | None:
 
 
 def _uncommented(node: Any) -> None:
-    if node.ca.comment or node.ca.items or node.ca.end or getattr(node, "merge", None):
+    """Refuse what only ruamel writes as it was: comments, merge keys, and flow style with items (a tree ruamel
+    loaded, not `build`, may hold `[1, 2]`)."""
+    if node.ca.comment or node.ca.items or node.ca.end or getattr(node, "merge", None) or node.fa.flow_style():
         raise _Unsuitable
 
 

@@ -21,7 +21,12 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, PlainScalarString
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    LiteralScalarString,
+    PlainScalarString,
+    SingleQuotedScalarString,
+)
 
 from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
@@ -34,7 +39,15 @@ from gitops.sops.metadata import (
     parse_metadata,
     unflatten_dotenv,
 )
-from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
+from gitops.sops.scalars import (
+    GoTime,
+    JsonInt,
+    Typed,
+    json_number,
+    quoted_for_yaml_1_1,
+    resolve_plain,
+    yaml_plain_text,
+)
 from gitops.sops.tree import Comment, Render
 
 FORMATS = ("yaml", "json", "dotenv", "binary")
@@ -244,6 +257,7 @@ def dump(parsed: Parsed, fmt: str, meta: Metadata | None) -> str:
 def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
     for doc in parsed.documents:
         _restore_sequence_comments(doc)
+        _quote_flow_indicators(doc)
         if meta is not None:
             doc["sops"] = _yaml_metadata(meta) if parsed.metadata is None else _update_yaml_block(parsed.metadata, meta)
     fast = fastyaml.emit(parsed.documents, parsed.indent)
@@ -326,6 +340,26 @@ def _restore_sequence_comments(node: Any) -> None:
                 _restore_sequence_comments(item)
 
 
+def _quote_flow_indicators(node: Any, flow: bool = False) -> None:
+    """In a flow collection a plain scalar may not start with `?` or `:` (libyaml, so sops, quotes it there;
+    ruamel would write `{a: ?x}` and then fail to read it back): such strings get single quotes. In block
+    context they stay plain, as yaml.v3 writes them."""
+    if isinstance(node, CommentedMap | CommentedSeq):
+        flow = bool(node.fa.flow_style())
+    if isinstance(node, MutableMapping):
+        items: Any = list(node.items())
+    elif isinstance(node, MutableSequence):
+        items = list(enumerate(node))
+    else:
+        return
+    for key, value in items:
+        if flow and type(value) in (str, PlainScalarString) and len(value) > 1 and value[0] in "?:":
+            setter = dict.__setitem__ if isinstance(node, dict) else list.__setitem__
+            setter(node, key, SingleQuotedScalarString(value))
+        else:
+            _quote_flow_indicators(value, flow)
+
+
 def _dump_json(parsed: Parsed, meta: Metadata | None) -> str:
     body = dict(parsed.documents[0])
     if meta is not None:
@@ -385,13 +419,11 @@ def ciphertext_renderer(fmt: str) -> Render:
 
 def _yaml_value(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, GoTime):
-        if not value or not isinstance(resolve_plain(value), str) or isinstance(resolve_plain(value), GoTime):
+        resolved = resolve_plain(value) if value else None
+        if not isinstance(resolved, str) or isinstance(resolved, GoTime) or quoted_for_yaml_1_1(value):
             return DoubleQuotedScalarString(value)
         if "\n" in value.rstrip("\n") and not re.search(r"[ \t]\n|^[ \t]", value):
             return LiteralScalarString(value)
-        if value[0] in "?:-" and len(value) > 1:
-            # Valid YAML 1.2 as a plain scalar, but not to every parser (ruamel rejects `{a: ?x}`): quote it.
-            return DoubleQuotedScalarString(value)
         return value
     return Typed(yaml_plain_text(value), value)
 

@@ -65,6 +65,19 @@ def json_number(value: float) -> Any:
     return value
 
 
+# yaml.v3's isOldBool and isBase60Float: strings it double-quotes although it reads them back as strings, so
+# that a YAML 1.1 reader (Kubernetes' sigs.k8s.io/yaml among them) does not take them for a bool or a number.
+_OLD_BOOLS = frozenset(
+    ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"]
+)
+_BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
+def quoted_for_yaml_1_1(text: str) -> bool:
+    """Whether yaml.v3 (so sops) writes this string quoted although YAML 1.2 would read it plain as a string."""
+    return text in _OLD_BOOLS or _BASE60_FLOAT.fullmatch(text) is not None
+
+
 def resolve_plain(text: str) -> Any:
     """The value yaml.v3 gives an unquoted scalar: None, bool, int, float, GoTime or the string itself."""
     if text in _NULLS:
@@ -234,6 +247,28 @@ def yaml_plain_text(value: Any) -> str:
             return ".nan"
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
-        text = go_float(value)
-        return text if "." in text else text + ".0"
+        return go_float_shortest(value)
     return str(value)
+
+
+def go_float_shortest(value: float) -> str:
+    """strconv.FormatFloat(value, 'g', -1, 64), which yaml.v3 writes floats with: the shortest round-trip digits,
+    an exponent (`1e+06`, `1e-05`) when the decimal exponent is below -4 or at least 6. A whole number comes out
+    as `1000`, which reads back as an int with the same ToBytes, as it does with sops."""
+    from decimal import Decimal  # only files with floats pay for the module
+
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + int(exponent)  # the decimal point's position within `digits`
+    minus = "-" if sign else ""
+    if point - 1 < -4 or point - 1 >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        power = point - 1
+        return f"{minus}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return minus + digits + "0" * (point - len(digits))
+    return f"{minus}{digits[:point]}.{digits[point:]}"
