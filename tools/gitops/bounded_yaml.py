@@ -50,7 +50,7 @@ _ALIAS_START = re.compile(r"(?:^|[\s\[{,:])\*", re.MULTILINE)
 
 def refuse_alias_bombs(text: str, source: str) -> None:
     """Refuse aliases that expand to more than MAX_ALIAS_EXPANSION extra nodes, and recursive aliases."""
-    if _ALIAS_START.search(text) is None:  # no alias at all: the common case costs one scan
+    if "*" not in text or _ALIAS_START.search(text) is None:  # no alias: one scan (the `in` is ten times faster)
         return
     # Imported here, not at the top: `secrets decrypt` of a file without aliases needs neither PyYAML (whose
     # import costs as much as sops' whole run on a small file) nor the manifest model.

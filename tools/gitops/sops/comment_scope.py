@@ -36,7 +36,7 @@ class Choices:
     """dotenv: by index in the layout."""
 
     def value(self, container: Any, key: Any, path: tuple[str, ...]) -> bool:
-        if not self.scope.by_comments:
+        if not self.values:  # a path selector, or no comments at all: called once per value, so kept short
             return self.scope.should_encrypt(path)
         return self.values.get((id(container), key), self.scope.should_encrypt(path))
 

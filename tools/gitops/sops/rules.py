@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -51,9 +52,10 @@ class Scope:
             return not any(part.endswith(self.pattern) for part in path)
         if self.selector == "encrypted_suffix":
             return any(part.endswith(self.pattern) for part in path)
+        search = _compiled(self.pattern).search
         if self.selector == "unencrypted_regex":
-            return not any(re.search(self.pattern, part) for part in path)
-        return any(re.search(self.pattern, part) for part in path)
+            return not any(search(part) for part in path)
+        return any(search(part) for part in path)
 
     def should_encrypt_after(self, comments: Sequence[Sequence[str]], *, is_comment: bool) -> bool:
         """sops' shouldBeEncrypted for the comment selectors. `comments` holds, per nesting level from the top,
@@ -62,11 +64,18 @@ class Scope:
         encrypted_comment_regex: encrypted only when one matches, the comment itself excluded (the marker stays
         readable)."""
         texts = [text for level in comments for text in level]
+        search = _compiled(self.pattern).search
         if self.selector == "unencrypted_comment_regex":
-            return not any(re.search(self.pattern, text) for text in texts)
+            return not any(search(text) for text in texts)
         if is_comment and comments and comments[-1]:
             texts.pop()
-        return any(re.search(self.pattern, text) for text in texts)
+        return any(search(text) for text in texts)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """re.search(pattern, ...) looks the pattern up in re's cache on every call: once per value adds up."""
+    return re.compile(pattern)
 
 
 def scope_from_mapping(data: dict[str, Any], source: str) -> Scope:

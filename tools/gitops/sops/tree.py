@@ -1,14 +1,16 @@
 """The sops tree walk: per-value encryption with the key path as AAD, and the MAC over all values.
 
-Documents are ordered mappings (dict or ruamel CommentedMap). The walk is depth-first in file order; the path
-holds mapping keys only (sequence indices are not part of the AAD). Null leaves are skipped entirely.
+Documents are ordered mappings (dict or ruamel CommentedMap) of dicts and lists (or their ruamel subclasses);
+the walk tests for those concrete types, not the ABCs, which cost a tenth of a 5,000-value decrypt. It is
+depth-first in file order; the path holds mapping keys only (sequence indices are not part of the AAD). Null
+leaves are skipped entirely.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, MutableMapping, MutableSequence, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from gitops.errors import GitopsError
@@ -54,19 +56,19 @@ def _where(path: Sequence[str]) -> str:
 
 def _leaves(node: Any, path: tuple[str, ...]) -> Iterator[tuple[Any, Any, tuple[str, ...]]]:
     """(container, key-or-index, path) for every leaf, in file order."""
-    if isinstance(node, MutableMapping):
+    if isinstance(node, dict):
         for key in list(node.keys()):
             if not isinstance(key, str):
                 raise TypeError("Tree contains a non-string key")
             value = node[key]
-            if isinstance(value, MutableMapping | MutableSequence):
+            if isinstance(value, dict | list):
                 yield from _leaves(value, (*path, key))
             else:
                 yield node, key, (*path, key)
     else:
         for index in range(len(node)):
             value = node[index]
-            if isinstance(value, MutableMapping | MutableSequence):
+            if isinstance(value, dict | list):
                 yield from _leaves(value, path)
             else:
                 yield node, index, path
@@ -143,7 +145,7 @@ def decrypt_documents(
     choose = choose or (lambda container, key, path: scope.should_encrypt(path))
     for container, key, path in walk(documents, source):
         value = container[key]
-        if isinstance(container, MutableSequence) and crypto.is_enc(value) and value.endswith(",type:comment]"):
+        if isinstance(container, list) and crypto.is_enc(value) and value.endswith(",type:comment]"):
             _set(container, key, Comment(_open(data_key, value, path, source, ledger)))
             continue
         typed = _typed(value, path, source)
@@ -151,9 +153,7 @@ def decrypt_documents(
             continue
         encrypt = choose(container, key, path)
         if encrypt and typed != ("str", b""):
-            if not crypto.is_enc(value):
-                raise GitopsError(f"{source}: value at {_where(path)} should be encrypted but is plaintext")
-            plain = _open(data_key, value, path, source, ledger)
+            plain = _open(data_key, value, path, source, ledger)  # refuses a plaintext value (one parse, not two)
             _set(container, key, render(plain))
             typed = _typed(plain, path, source)
         if typed is not None and (encrypt or not scope.mac_only_encrypted):
@@ -161,10 +161,12 @@ def decrypt_documents(
     return digest.hexdigest().upper()
 
 
-def _open(data_key: bytes, value: str, path: tuple[str, ...], source: str, ledger: crypto.Ledger) -> Any:
+def _open(data_key: bytes, value: Any, path: tuple[str, ...], source: str, ledger: crypto.Ledger) -> Any:
     try:
         plaintext, kind = ledger.decrypt(data_key, value, _aad(path))
         return from_bytes(kind, plaintext)
+    except crypto.NotEncrypted:
+        raise GitopsError(f"{source}: value at {_where(path)} should be encrypted but is plaintext") from None
     except crypto.CipherError as exc:
         raise GitopsError(f"{source}: cannot decrypt value at {_where(path)}: {exc}") from None
     except (ValueError, KeyError, UnicodeDecodeError):
