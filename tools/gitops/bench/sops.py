@@ -113,7 +113,7 @@ def gitops_package_dir() -> str:
 def _single_invocations(
     mem: Path, sops: str, gitops: list[str], recipient: str, config: Path, env: dict[str, str]
 ) -> str:
-    small = next(p for p in sorted(mem.glob("*mastodon-secrets.yaml")))
+    small = mem / "overlays__staging__shared__mastodon-secrets.sops.yaml"  # the plaintext, about 2 kB
     shutil.copyfile(small, mem / "single.ours.yaml")
     shutil.copyfile(small, mem / "single.sops.yaml")
     run([*gitops, "secrets", "encrypt", "-i", "--age", recipient, str(mem / "single.ours.yaml")], env=env, cwd=mem)

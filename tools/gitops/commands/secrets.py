@@ -96,7 +96,7 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
     name = _name(ctx, file)
     fmt = format_for(name, input_type)
     plan = encryption_target(file, _sops_config(ctx), age)
-    plaintext = read_text(file, name)
+    plaintext = read_text(file, name, raw=fmt == "binary")
     ciphertext = encrypt_text(
         plaintext,
         fmt,
@@ -122,7 +122,10 @@ def decrypt(ctx: click.Context, file: Path, input_type: str | None) -> None:
     name = _name(ctx, file)
     fmt = format_for(name, input_type)
     plaintext = decrypt_text(read_text(file, name), fmt, name, load_identities())
-    click.echo(plaintext, nl=fmt != "binary" and not plaintext.endswith("\n"))  # binary: the bytes as they were
+    if fmt == "binary":  # the bytes as they were, UTF-8 or not (click writes bytes to the binary stream)
+        click.echo(plaintext.encode("utf-8", "surrogateescape"), nl=False)
+    else:
+        click.echo(plaintext, nl=not plaintext.endswith("\n"))
 
 
 @command.command("edit")

@@ -212,7 +212,9 @@ def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, sou
     ledger = crypto.Ledger()
     choices = _choices(parsed, fmt, meta.scope)
     render = formats.renderer(fmt)
-    computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, render, ledger, choices.value)
+    computed = tree.decrypt_documents(
+        parsed.documents, data_key, meta.scope, source, render, ledger, choices.value, raw_strings=fmt == "binary"
+    )
     try:
         aad = rfc3339_aad(meta.lastmodified)
     except ValueError:

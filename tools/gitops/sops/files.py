@@ -9,7 +9,9 @@ from gitops.errors import GitopsError
 from gitops.sops.rules import CreationRule, Scope, rule_for
 
 
-def read_text(path: Path, source: str | None = None) -> str:
+def read_text(path: Path, source: str | None = None, *, raw: bool = False) -> str:
+    """The file as UTF-8 text. `raw` (the binary format): any bytes, those that are not UTF-8 kept as surrogate
+    escapes, which encryption turns back into the same bytes."""
     name = source or str(path)
     try:
         data = path.read_bytes()
@@ -20,7 +22,7 @@ def read_text(path: Path, source: str | None = None) -> str:
     except OSError as exc:
         raise GitopsError(f"{name}: cannot read: {exc.strerror}") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8", "surrogateescape" if raw else "strict")
     except UnicodeDecodeError as exc:
         raise GitopsError(f"{name}: not valid UTF-8 (byte {exc.start})") from None
 

@@ -201,8 +201,8 @@ def type_and_bytes(value: Any) -> tuple[str, bytes] | None:
     if isinstance(value, dt.datetime | dt.date):
         stamp = go_timestamp(value.isoformat().replace("+00:00", "Z"))
         return "time", str(stamp if stamp is not None else value.isoformat()).encode()
-    if isinstance(value, str):
-        return "str", str(value).encode("utf-8")
+    if isinstance(value, str):  # surrogate escapes: the raw bytes of a binary file (files.read_text)
+        return "str", str(value).encode("utf-8", "surrogateescape")
     raise TypeError(type(value).__name__)
 
 
@@ -210,8 +210,11 @@ _GO_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True":
 _GO_BOOL.update({"0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False})
 
 
-def from_bytes(kind: str, data: bytes) -> Any:
-    """Inverse of `type_and_bytes` for a decrypted value (sops' Cipher.Decrypt parsing). Raises ValueError."""
+def from_bytes(kind: str, data: bytes, raw: bool = False) -> Any:
+    """Inverse of `type_and_bytes` for a decrypted value (sops' Cipher.Decrypt parsing). Raises ValueError.
+    `raw`: a str may hold any bytes (sops' binary store), kept as surrogate escapes to be written back as bytes."""
+    if raw and kind == "str":
+        return data.decode("utf-8", "surrogateescape")
     text = data.decode("utf-8")
     if kind == "str" or kind == "comment":
         return text

@@ -137,9 +137,10 @@ def decrypt_documents(
     render: Render = _identity,
     ledger: crypto.Ledger | None = None,
     choose: ValueChoice | None = None,
+    raw_strings: bool = False,
 ) -> str:
     """Decrypt in place (recording each ciphertext in the ledger); return the MAC recomputed over the plaintext
-    (the caller compares it)."""
+    (the caller compares it). `raw_strings`: str values may be any bytes (the binary format)."""
     digest = _hasher(scope)
     ledger = ledger or crypto.Ledger()
     choose = choose or (lambda container, key, path: scope.should_encrypt(path))
@@ -153,7 +154,7 @@ def decrypt_documents(
             continue
         encrypt = choose(container, key, path)
         if encrypt and typed != ("str", b""):
-            plain = _open(data_key, value, path, source, ledger)  # refuses a plaintext value (one parse, not two)
+            plain = _open(data_key, value, path, source, ledger, raw_strings)  # refuses a plaintext value
             _set(container, key, render(plain))
             typed = _typed(plain, path, source)
         if typed is not None and (encrypt or not scope.mac_only_encrypted):
@@ -161,10 +162,12 @@ def decrypt_documents(
     return digest.hexdigest().upper()
 
 
-def _open(data_key: bytes, value: Any, path: tuple[str, ...], source: str, ledger: crypto.Ledger) -> Any:
+def _open(
+    data_key: bytes, value: Any, path: tuple[str, ...], source: str, ledger: crypto.Ledger, raw: bool = False
+) -> Any:
     try:
         plaintext, kind = ledger.decrypt(data_key, value, _aad(path))
-        return from_bytes(kind, plaintext)
+        return from_bytes(kind, plaintext, raw)
     except crypto.NotEncrypted:
         raise GitopsError(f"{source}: value at {_where(path)} should be encrypted but is plaintext") from None
     except crypto.CipherError as exc:
