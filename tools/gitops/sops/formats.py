@@ -417,13 +417,20 @@ def ciphertext_renderer(fmt: str) -> Render:
     return PlainScalarString if fmt == "yaml" else str
 
 
+# What a literal block may hold as ruamel writes it: printable text, tabs and line breaks (no CR, NEL or other
+# control characters: libyaml's is_printable), no space before a break or at the very end (its block_allowed),
+# and no leading space or break, for which ruamel writes a wrong indentation indicator (`|2` over 4 spaces).
+_LITERAL = re.compile(r"[^ \n][\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
+
+
 def _yaml_value(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, GoTime):
+        if "\n" in value:  # yaml.v3 asks for a literal block, and writes double quotes where one is not allowed
+            literal = _LITERAL.fullmatch(value) and not value.endswith(" ") and not re.search(r"[ \t]\n", value)
+            return LiteralScalarString(value) if literal else DoubleQuotedScalarString(value)
         resolved = resolve_plain(value) if value else None
         if not isinstance(resolved, str) or isinstance(resolved, GoTime) or quoted_for_yaml_1_1(value):
             return DoubleQuotedScalarString(value)
-        if "\n" in value.rstrip("\n") and not re.search(r"[ \t]\n|^[ \t]", value):
-            return LiteralScalarString(value)
         return value
     return Typed(yaml_plain_text(value), value)
 
