@@ -181,3 +181,19 @@ def test_two_selectors_in_one_rule_are_refused(tmp_path: Path) -> None:
     done = run_gitops("secrets", "encrypt", "-i", str(plain), cwd=tmp_path, env=key_env(tmp_path))
     assert_one_line_error(done, "cannot use more than one of")
     assert plain.read_text() == "password: hunter2\n"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "doc"), [("yaml", "a: 1\n# sops:enc\n# a note\n"), ("dotenv", "A=1\n# sops:enc\n# a note\n")]
+)
+def test_an_encrypted_comment_the_selector_no_longer_picks_stays_encrypted_as_sops_leaves_it(
+    tmp_path: Path, fmt: str, doc: str
+) -> None:
+    suffix = FORMATS[fmt][0]
+    rule = "encrypted_comment_regex: sops:enc"
+    written = sops_encrypt(tmp_path, _write(tmp_path, "plain" + suffix, doc), rule)
+    assert written.count("type:comment]") == 1
+    unmarked = written.replace("# sops:enc\n", "", 1)  # comments are outside the MAC: still a valid file
+    expected = sops_decrypt(tmp_path, _write(tmp_path, "unmarked" + suffix, unmarked))
+    assert "type:comment]" in expected  # sops does not decrypt a comment its selector does not pick
+    assert decrypt_text(unmarked, fmt, "unmarked", IDENTITIES) == expected

@@ -223,10 +223,12 @@ def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, sou
     if stored != computed:
         raise GitopsError(f"{source}: MAC mismatch (the file was changed outside sops or is corrupt)")
     if fmt == "yaml":
-        decrypt_comments(parsed.documents, data_key, ledger)
+        decrypt_comments(parsed.documents, data_key, ledger, choices.comment if meta.scope.by_comments else None)
         tighten(displaced)
     elif fmt == "dotenv":
-        parsed.layout = decrypt_dotenv_comments(parsed.layout, data_key, ledger)
+        parsed.layout = decrypt_dotenv_comments(
+            parsed.layout, data_key, ledger, choices.entry if meta.scope.by_comments else None
+        )
     return Opened(parsed, meta, data_key, fmt, ledger)
 
 

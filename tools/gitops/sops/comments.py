@@ -154,16 +154,24 @@ def encrypted_comment_texts(documents: list[Any]) -> list[str]:
     return [match[1] for token, _, _ in comment_slots(documents) for match in _ENC_COMMENT.finditer(token.value)]
 
 
-def decrypt_comments(documents: list[Any], data_key: bytes, ledger: crypto.Ledger) -> None:
-    """Replace every decryptable encrypted comment by its plaintext; others are left as they are (as sops does)."""
+def decrypt_comments(
+    documents: list[Any], data_key: bytes, ledger: crypto.Ledger, choose: CommentChoice | None = None
+) -> None:
+    """Replace every decryptable encrypted comment by its plaintext; others are left as they are (as sops does).
+    With `choose` (a comment selector), a comment line it does not pick stays as it is, encrypted or not."""
     for token, chain, _ in comment_slots(documents):
-        if "#ENC[" in token.value:
-            paths = [container.path for container in reversed(chain)]
+        if "#ENC[" not in token.value:
+            continue
+        paths = [container.path for container in reversed(chain)]
 
-            def plaintext(match: re.Match[str], paths: list[tuple[str, ...]] = paths) -> str:
-                return "#" + open_comment(match[1], data_key, paths, ledger)
+        def plaintext(match: re.Match[str], paths: list[tuple[str, ...]] = paths) -> str:
+            return "#" + open_comment(match[1], data_key, paths, ledger)
 
-            token.value = _ENC_COMMENT.sub(plaintext, token.value)
+        lines = token.value.split("\n")
+        token.value = "\n".join(
+            _ENC_COMMENT.sub(plaintext, line) if choose is None or choose(token, index, ()) else line
+            for index, line in enumerate(lines)
+        )
 
 
 def open_comment(value: str, data_key: bytes, paths: list[tuple[str, ...]], ledger: crypto.Ledger) -> str:
@@ -200,11 +208,19 @@ def encrypt_dotenv_comments(
 
 
 def decrypt_dotenv_comments(
-    layout: list[tuple[str, str]], data_key: bytes, ledger: crypto.Ledger
+    layout: list[tuple[str, str]],
+    data_key: bytes,
+    ledger: crypto.Ledger,
+    choose: Callable[[int], bool] | None = None,
 ) -> list[tuple[str, str]]:
     return [
-        (kind, open_comment(text, data_key, [()], ledger) if kind == "comment" and crypto.is_enc(text) else text)
-        for kind, text in layout
+        (
+            kind,
+            open_comment(text, data_key, [()], ledger)
+            if kind == "comment" and crypto.is_enc(text) and (choose is None or choose(index))
+            else text,
+        )
+        for index, (kind, text) in enumerate(layout)
     ]
 
 
