@@ -242,6 +242,10 @@ def rule_for(file: Path, config: Path) -> CreationRule | None:
     config_dir = os.path.abspath(os.path.dirname(config))
     absolute = os.path.abspath(file)
     relative = absolute.removeprefix(config_dir + os.sep)
+    if relative == absolute:  # one of them reached through a symlink (find_config resolves): compare real paths
+        real = str(file.resolve())
+        real_dir = str(config.resolve().parent) + os.sep
+        relative = real.removeprefix(real_dir) if real.startswith(real_dir) else absolute
     for rule in load_rules(config):
         if rule.path_regex is None or re.search(rule.path_regex, relative):
             return rule
