@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from gitops.sops import encrypt_text, fastyaml
-from gitops.sops.formats import _yaml, dump, load, renderer
+from gitops.sops.formats import _yaml, dump, load
+from gitops.sops.rendering import renderer
 from tests.sops_helpers import TEST_RECIPIENT
 
 INDENTS = [(2, 4, 2), (4, 6, 4), (2, 2, 0), (4, 4, 2)]

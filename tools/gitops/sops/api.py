@@ -14,7 +14,7 @@ from typing import Any
 from pyrage import x25519
 
 from gitops.errors import GitopsError
-from gitops.sops import comment_scope, crypto, formats, shamir, tree
+from gitops.sops import comment_scope, crypto, formats, rendering, shamir, tree
 from gitops.sops.comments import (
     decrypt_comments,
     decrypt_dotenv_comments,
@@ -118,7 +118,7 @@ def _encrypt_tree(
     now: dt.datetime | None,
 ) -> tuple[str, str]:
     """Values and comments encrypted in place; returns (lastmodified, sealed MAC)."""
-    render = formats.ciphertext_renderer(fmt)
+    render = rendering.ciphertext_renderer(fmt)
     choices = _choices(parsed, fmt, scope)
     mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, render, ledger, choices.value)
     seal_comments(parsed, fmt, data_key, scope, ledger, choices, source)
@@ -211,7 +211,7 @@ def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, sou
     displaced = inline_after_ciphertext(parsed.documents) if fmt == "yaml" else []
     ledger = crypto.Ledger()
     choices = _choices(parsed, fmt, meta.scope)
-    render = formats.renderer(fmt)
+    render = rendering.renderer(fmt)
     computed = tree.decrypt_documents(
         parsed.documents, data_key, meta.scope, source, render, ledger, choices.value, raw_strings=fmt == "binary"
     )

@@ -25,7 +25,6 @@ from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     LiteralScalarString,
     PlainScalarString,
-    SingleQuotedScalarString,
 )
 
 from gitops.bounded_yaml import refuse_alias_bombs
@@ -39,16 +38,15 @@ from gitops.sops.metadata import (
     parse_metadata,
     unflatten_dotenv,
 )
+from gitops.sops.rendering import quote_flow_indicators
 from gitops.sops.scalars import (
     GoTime,
     JsonInt,
     Typed,
-    json_number,
-    quoted_for_yaml_1_1,
     resolve_plain,
     yaml_plain_text,
 )
-from gitops.sops.tree import Comment, Render
+from gitops.sops.tree import Comment
 
 FORMATS = ("yaml", "json", "dotenv", "binary")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
@@ -257,7 +255,7 @@ def dump(parsed: Parsed, fmt: str, meta: Metadata | None) -> str:
 def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
     for doc in parsed.documents:
         _restore_sequence_comments(doc)
-        _quote_flow_indicators(doc)
+        quote_flow_indicators(doc)
         if meta is not None:
             doc["sops"] = _yaml_metadata(meta) if parsed.metadata is None else _update_yaml_block(parsed.metadata, meta)
     fast = fastyaml.emit(parsed.documents, parsed.indent)
@@ -340,26 +338,6 @@ def _restore_sequence_comments(node: Any) -> None:
                 _restore_sequence_comments(item)
 
 
-def _quote_flow_indicators(node: Any, flow: bool = False) -> None:
-    """In a flow collection a plain scalar may not start with `?` or `:` (libyaml, so sops, quotes it there;
-    ruamel would write `{a: ?x}` and then fail to read it back): such strings get single quotes. In block
-    context they stay plain, as yaml.v3 writes them."""
-    if isinstance(node, CommentedMap | CommentedSeq):
-        flow = bool(node.fa.flow_style())
-    if isinstance(node, MutableMapping):
-        items: Any = list(node.items())
-    elif isinstance(node, MutableSequence):
-        items = list(enumerate(node))
-    else:
-        return
-    for key, value in items:
-        if flow and type(value) in (str, PlainScalarString) and len(value) > 1 and value[0] in "?:":
-            setter = dict.__setitem__ if isinstance(node, dict) else list.__setitem__
-            setter(node, key, SingleQuotedScalarString(value))
-        else:
-            _quote_flow_indicators(value, flow)
-
-
 def _dump_json(parsed: Parsed, meta: Metadata | None) -> str:
     body = dict(parsed.documents[0])
     if meta is not None:
@@ -393,46 +371,6 @@ def _dotenv_value(value: Any) -> str:
     if not isinstance(value, str):
         raise GitopsError(f"cannot use complex value in dotenv file: {type(value).__name__}")
     return value.replace("\n", "\\n")
-
-
-def renderer(fmt: str) -> Render:
-    """How a decrypted value is written back in this format."""
-    if fmt == "yaml":
-        return _yaml_value
-    if fmt == "json":
-        return _json_value
-    return str
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, GoTime):
-        return str(value)
-    if isinstance(value, float):
-        return json_number(value)
-    return value
-
-
-def ciphertext_renderer(fmt: str) -> Render:
-    """ENC strings are plain scalars; ruamel would otherwise keep a replaced value's old quoting."""
-    return PlainScalarString if fmt == "yaml" else str
-
-
-# What a literal block may hold as ruamel writes it: printable text, tabs and line breaks (no CR, NEL or other
-# control characters: libyaml's is_printable), no space before a break or at the very end (its block_allowed),
-# and no leading space or break, for which ruamel writes a wrong indentation indicator (`|2` over 4 spaces).
-_LITERAL = re.compile(r"[^ \n][\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
-
-
-def _yaml_value(value: Any) -> Any:
-    if isinstance(value, str) and not isinstance(value, GoTime):
-        if "\n" in value:  # yaml.v3 asks for a literal block, and writes double quotes where one is not allowed
-            literal = _LITERAL.fullmatch(value) and not value.endswith(" ") and not re.search(r"[ \t]\n", value)
-            return LiteralScalarString(value) if literal else DoubleQuotedScalarString(value)
-        resolved = resolve_plain(value) if value else None
-        if not isinstance(resolved, str) or isinstance(resolved, GoTime) or quoted_for_yaml_1_1(value):
-            return DoubleQuotedScalarString(value)
-        return value
-    return Typed(yaml_plain_text(value), value)
 
 
 def has_marker(text: str, fmt: str) -> bool:
