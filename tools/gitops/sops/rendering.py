@@ -3,7 +3,6 @@ a ciphertext as a plain scalar, and strings a flow collection cannot hold plain.
 
 from __future__ import annotations
 
-import re
 from collections.abc import MutableMapping, MutableSequence
 from typing import Any
 
@@ -41,18 +40,21 @@ def ciphertext_renderer(fmt: str) -> Render:
     return PlainScalarString if fmt == "yaml" else str
 
 
-# What a literal block may hold as ruamel writes it: printable text, tabs and line breaks (no CR, NEL or other
-# control characters: libyaml's is_printable), no space before a break or at the very end (its block_allowed),
-# and no leading space or break, for which ruamel writes a wrong indentation indicator (`|2` over 4 spaces).
-_PRINTABLE_NOT_BLANK = r"\x21-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
-_LITERAL = re.compile(f"[{_PRINTABLE_NOT_BLANK}][{_PRINTABLE_NOT_BLANK} \t\n]*")
+def _literal_allowed(value: str) -> bool:
+    """Whether ruamel writes `value` as a literal block that reads back the same, where libyaml (so sops) would:
+    printable text, tabs and line breaks only (no CR, NEL, LS/PS or control characters; str.isprintable also
+    refuses no-break and other non-ASCII spaces, which libyaml would allow: those get double quotes), no space
+    before a break or at the very end, and no leading space or break (ruamel's indentation indicator for those
+    is wrong: `|2` over 4 spaces)."""
+    if value[0] in " \t\n" or value.endswith(" ") or " \n" in value or "\t\n" in value:
+        return False
+    return all(line.replace("\t", "").isprintable() for line in value.split("\n"))
 
 
 def _yaml_value(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, GoTime):
         if "\n" in value:  # yaml.v3 asks for a literal block, and writes double quotes where one is not allowed
-            literal = _LITERAL.fullmatch(value) and not value.endswith(" ") and not re.search(r"[ \t]\n", value)
-            return LiteralScalarString(value) if literal else DoubleQuotedScalarString(value)
+            return LiteralScalarString(value) if _literal_allowed(value) else DoubleQuotedScalarString(value)
         resolved = resolve_plain(value) if value else None
         if not isinstance(resolved, str) or isinstance(resolved, GoTime) or quoted_for_yaml_1_1(value):
             return DoubleQuotedScalarString(value)
