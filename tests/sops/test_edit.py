@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,33 @@ def test_private_file_mode_is_owner_only() -> None:
     with private_file("x", ".yaml", Path("/dev/shm")) as path:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert not path.exists()
+
+
+def test_a_binary_file_with_any_bytes_can_be_edited(tmp_path: Path) -> None:
+    blob = tmp_path / "work" / "blob.bin"
+    blob.parent.mkdir()
+    blob.write_bytes(b"\x00\xff head\n")
+    env = key_env(tmp_path)
+    enc = run_gitops(
+        "secrets",
+        "encrypt",
+        "-i",
+        "--age",
+        TEST_RECIPIENT,
+        "--input-type",
+        "binary",
+        str(blob),
+        cwd=blob.parent,
+        env=env,
+    )
+    assert enc.returncode == 0, enc.stderr
+    editor = _editor(tmp_path, 'printf "\\376tail\\n" >> "$1"')
+    env = env | {"EDITOR": editor, "XDG_RUNTIME_DIR": ""}
+    done = run_gitops("secrets", "edit", "--input-type", "binary", str(blob), cwd=blob.parent, env=env)
+    assert done.returncode == 0, done.stderr
+    decrypted = subprocess.run(
+        [sys.executable, "-m", "gitops", "secrets", "decrypt", "--input-type", "binary", str(blob)],
+        env={**os.environ, **key_env(tmp_path)}, capture_output=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert decrypted == b"\x00\xff head\n\xfetail\n"
+    _assert_private_and_gone(tmp_path)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from gitops.sops import encrypt_text, fastyaml
-from gitops.sops.formats import _yaml, renderer
+from gitops.sops.formats import _yaml, dump, load
+from gitops.sops.rendering import renderer
 from tests.sops_helpers import TEST_RECIPIENT
 
 INDENTS = [(2, 4, 2), (4, 6, 4), (2, 2, 0), (4, 4, 2)]
@@ -124,3 +125,11 @@ def _rendered(node: Any) -> Any:
     if isinstance(node, CommentedSeq):
         return CommentedSeq(_rendered(v) for v in node)
     return renderer("yaml")(node)
+
+
+@pytest.mark.parametrize("text", ["a: [1, 2]\nm: {k: v}\n", "l:\n  - [x, y]\n  - {p: q}\n", "top: [1, x]\n"])
+def test_flow_collections_a_ruamel_load_kept_are_left_to_ruamels_emitter(text: str) -> None:
+    # build() refuses them, but a tree ruamel loaded (a small file, or one with comments) still reaches emit()
+    documents = _ruamel_load(text)
+    assert fastyaml.emit(documents, (2, 4, 2)) is None
+    assert dump(load(text, "yaml", "x"), "yaml", None) == text  # decrypt, updatekeys, edit keep the flow style

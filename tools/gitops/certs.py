@@ -154,11 +154,12 @@ def package_ca_cert(repo_root: Path, pem: Path, env: str, *, now: dt.datetime | 
     from gitops.atomic import write_text_atomically
     from gitops.sops import encrypt_text
     from gitops.sops.files import encryption_target
+    from gitops.sops.rules import find_config
 
     bundle = validate_ca_pem(read_certificate_text(pem), str(pem), now=now)
     target = ca_secret_path(repo_root, env)
     relative = target.relative_to(repo_root).as_posix()
-    plan = encryption_target(target, repo_root)
+    plan = encryption_target(target, find_config(target, repo_root))  # the repository's rule for ENV
     scope = plan.scope
     if scope.selector != "encrypted_regex" or scope.pattern != CA_ENCRYPTED_REGEX:
         raise GitopsError(

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from gitops.errors import GitopsError
-from gitops.processes import stop_all, terminate_as_interrupt
 
 # name -> (module under gitops.commands exposing a click command called `command`, the command's help).
 # The help is repeated here so that `gitops --help` lists the commands without importing any of them;
@@ -68,13 +67,13 @@ def cli(ctx: click.Context, repo: Path | None) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, terminate_as_interrupt)  # CI cancels with SIGTERM: clean up as for Ctrl-C
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # CI cancels with SIGTERM: clean up as for Ctrl-C
     try:
         code = cli.main(prog_name="gitops", standalone_mode=False)
     except GitopsError as exc:
         _fail(str(exc))
     except click.exceptions.Abort:  # click's form of KeyboardInterrupt (and of SIGTERM, see above)
-        stop_all()
+        _stop_children()
         _fail("interrupted", code=130)
     except click.UsageError as exc:  # one line like every other error, not click's three-line usage block
         where = exc.ctx.command_path if exc.ctx is not None else "gitops"
@@ -83,7 +82,7 @@ def main() -> None:
         exc.show()
         sys.exit(2)
     except KeyboardInterrupt:
-        stop_all()
+        _stop_children()
         _fail("interrupted", code=130)
     except BrokenPipeError:
         sys.exit(1)
@@ -92,6 +91,20 @@ def main() -> None:
             raise
         _fail(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: treated like Ctrl-C, so the same clean-up runs."""
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+def _stop_children() -> None:
+    # A command that never imported gitops.processes started no child to stop; importing it here would add
+    # subprocess and threading to the start-up of every command (`secrets decrypt` runs none).
+    processes = sys.modules.get("gitops.processes")
+    if processes is not None:
+        processes.stop_all()
 
 
 def _fail(message: str, code: int = 2) -> None:

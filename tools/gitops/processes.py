@@ -96,9 +96,3 @@ def stop_all() -> None:
         running = list(_live)
     for proc in running:
         _kill_group(proc)
-
-
-def terminate_as_interrupt(signum: int, frame: object) -> None:
-    """SIGTERM handler: treated like Ctrl-C, so the same clean-up runs."""
-    del signum, frame
-    raise KeyboardInterrupt

@@ -21,7 +21,7 @@ from gitops.sops import (
 )
 from gitops.sops.files import creation_rule, encryption_target, read_text
 from gitops.sops.formats import FORMATS
-from gitops.sops.rules import CreationRule, alternate_config_warning
+from gitops.sops.rules import CreationRule, lookup_config
 
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _INPUT_TYPE = click.option(
@@ -30,7 +30,7 @@ _INPUT_TYPE = click.option(
 
 
 def _optional_root(ctx: click.Context) -> Path | None:
-    """sops works on any file: a repository only shortens names and bounds the .sops.yaml search.
+    """sops works on any file: a repository only shortens the names in messages.
 
     gitops.yaml holds nothing these commands use, and validating it (the policy pack's schema) would cost
     four times sops' whole run, so only the root is located here.
@@ -42,27 +42,47 @@ def _optional_root(ctx: click.Context) -> Path | None:
         return None
 
 
-def _source(ctx: click.Context, path: Path) -> tuple[Path | None, str]:
+def _name(ctx: click.Context, path: Path) -> str:
     root = _optional_root(ctx)
-    return root, relative(path, root) if root is not None else str(path)
+    return relative(path, root) if root is not None else str(path)
 
 
-def _warn_ignored_config(path: Path, root: Path | None) -> None:
-    warning = alternate_config_warning(path, root)
-    if warning is not None:
-        click.echo(f"gitops: warning: {warning}", err=True)
+def _sops_config(ctx: click.Context) -> Path | None:
+    """The config sops 3.11 would use: --config / SOPS_CONFIG, else the first .sops.yaml from the working
+    directory upward (`gitops -C DIR`: from DIR), wherever the file itself lies."""
+    obj = ctx.find_root().obj or {}
+    explicit: Path | None = obj.get("sops_config")
+    if explicit is not None:
+        if not explicit.is_file():
+            raise GitopsError(f"{explicit}: sops config file not found (--config or SOPS_CONFIG)")
+        return explicit
+    start: Path | None = obj.get("repo")
+    found = lookup_config(str(start) if start is not None else os.curdir)
+    if found.warning is not None:
+        click.echo(f"gitops: warning: {found.warning}", err=True)
+    return found.path
 
 
-def _matching_rule(path: Path, root: Path | None, name: str) -> CreationRule:
-    rule = creation_rule(path, root)
+def _matching_rule(ctx: click.Context, path: Path, name: str) -> CreationRule:
+    rule = creation_rule(path, _sops_config(ctx))
     if rule is None or not rule.age:
         raise GitopsError(f"{name}: no .sops.yaml creation rule with age recipients matches this file")
     return rule
 
 
 @click.group("secrets")
-def command() -> None:
+@click.option(
+    "--config",
+    "sops_config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SOPS_CONFIG",
+    default=None,
+    help="The .sops.yaml to use (default, as sops: the first one from the working directory upward).",
+)
+@click.pass_context
+def command(ctx: click.Context, sops_config: Path | None) -> None:
     """Encrypt and decrypt SOPS files (age), keep their keys current, package the database CA."""
+    ctx.find_root().ensure_object(dict)["sops_config"] = sops_config
 
 
 @command.command("encrypt")
@@ -73,11 +93,10 @@ def command() -> None:
 @click.pass_context
 def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...], input_type: str | None) -> None:
     """Encrypt FILE for the first matching .sops.yaml rule (or --age); ciphertext to stdout unless -i."""
-    root, name = _source(ctx, file)
+    name = _name(ctx, file)
     fmt = format_for(name, input_type)
-    _warn_ignored_config(file, root)
-    plan = encryption_target(file, root, age)
-    plaintext = read_text(file, name)
+    plan = encryption_target(file, _sops_config(ctx), age)
+    plaintext = read_text(file, name, raw=fmt == "binary")
     ciphertext = encrypt_text(
         plaintext,
         fmt,
@@ -100,10 +119,13 @@ def encrypt(ctx: click.Context, file: Path, in_place: bool, age: tuple[str, ...]
 @click.pass_context
 def decrypt(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """Print the plaintext of FILE to stdout (never written to disk), after verifying its MAC."""
-    _, name = _source(ctx, file)
+    name = _name(ctx, file)
     fmt = format_for(name, input_type)
     plaintext = decrypt_text(read_text(file, name), fmt, name, load_identities())
-    click.echo(plaintext, nl=fmt != "binary" and not plaintext.endswith("\n"))  # binary: the bytes as they were
+    if fmt == "binary":  # the bytes as they were, UTF-8 or not (click writes bytes to the binary stream)
+        click.echo(plaintext.encode("utf-8", "surrogateescape"), nl=False)
+    else:
+        click.echo(plaintext, nl=not plaintext.endswith("\n"))
 
 
 @command.command("edit")
@@ -115,7 +137,7 @@ def edit(ctx: click.Context, file: Path, input_type: str | None) -> None:
     as they were keep their ciphertext) and replace FILE atomically. Nothing is written without a change."""
     from gitops.sops.edit import edit_file
 
-    _, name = _source(ctx, file)
+    name = _name(ctx, file)
 
     def reopen(error: str) -> bool:
         try:
@@ -136,9 +158,8 @@ def edit(ctx: click.Context, file: Path, input_type: str | None) -> None:
 @click.pass_context
 def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """Re-wrap FILE's data key for its rule's current recipients (values untouched), in place."""
-    root, name = _source(ctx, file)
-    _warn_ignored_config(file, root)
-    rule = _matching_rule(file, root, name)
+    name = _name(ctx, file)
+    rule = _matching_rule(ctx, file, name)
     fmt = format_for(name, input_type)
     text = update_keys_text(read_text(file, name), fmt, name, load_identities(), rule.age, rule.groups, rule.threshold)
     write_text_atomically(file, text)
@@ -151,9 +172,8 @@ def updatekeys(ctx: click.Context, file: Path, input_type: str | None) -> None:
 @click.pass_context
 def rotate(ctx: click.Context, file: Path, input_type: str | None) -> None:
     """New data key for FILE, every value re-encrypted (recipients from its rule, else its own), in place."""
-    root, name = _source(ctx, file)
-    _warn_ignored_config(file, root)
-    rule = creation_rule(file, root)
+    name = _name(ctx, file)
+    rule = creation_rule(file, _sops_config(ctx))
     recipients, groups, threshold = (rule.age, rule.groups, rule.threshold) if rule and rule.age else (None, (), 0)
     fmt = format_for(name, input_type)
     text = rotate_text(
@@ -171,7 +191,7 @@ def verify(ctx: click.Context, files: tuple[Path, ...], input_type: str | None) 
     """Check each FILE decrypts with an available identity and its MAC is correct."""
     identities = load_identities()
     for file in files:
-        _, name = _source(ctx, file)
+        name = _name(ctx, file)
         meta = verify_text(read_text(file, name), format_for(name, input_type), name, identities)
         click.echo(f"ok {name} (MAC verified, {len(meta.age)} age recipient(s))")
 

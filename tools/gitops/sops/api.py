@@ -14,12 +14,13 @@ from typing import Any
 from pyrage import x25519
 
 from gitops.errors import GitopsError
-from gitops.sops import crypto, formats, shamir, tree
+from gitops.sops import comment_scope, crypto, formats, rendering, shamir, tree
 from gitops.sops.comments import (
     decrypt_comments,
     decrypt_dotenv_comments,
     encrypt_comments,
     encrypt_dotenv_comments,
+    encrypted_comment_texts,
     inline_after_ciphertext,
     tighten,
 )
@@ -117,19 +118,54 @@ def _encrypt_tree(
     now: dt.datetime | None,
 ) -> tuple[str, str]:
     """Values and comments encrypted in place; returns (lastmodified, sealed MAC)."""
-    render = formats.ciphertext_renderer(fmt)
-    mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, render, ledger)
-    seal_comments(parsed, fmt, data_key, scope, ledger)
+    render = rendering.ciphertext_renderer(fmt)
+    choices = _choices(parsed, fmt, scope)
+    mac = tree.encrypt_documents(parsed.documents, data_key, scope, source, render, ledger, choices.value)
+    seal_comments(parsed, fmt, data_key, scope, ledger, choices, source)
     lastmodified = now_lastmodified(now)
     return lastmodified, tree.seal_mac(data_key, mac, lastmodified)
 
 
-def seal_comments(parsed: formats.Parsed, fmt: str, data_key: bytes, scope: Scope, ledger: crypto.Ledger) -> None:
+def _choices(parsed: formats.Parsed, fmt: str, scope: Scope) -> comment_scope.Choices:
+    """What the scope encrypts; with a comment selector, decided by the comments as they are now (plaintext
+    before encryption, as stored before decryption), as sops decides."""
+    if fmt == "yaml":
+        return comment_scope.for_yaml(parsed.documents, scope)
+    if fmt == "dotenv":
+        return comment_scope.for_dotenv(parsed.documents[0], parsed.layout, scope)
+    return comment_scope.Choices(scope)
+
+
+def seal_comments(
+    parsed: formats.Parsed,
+    fmt: str,
+    data_key: bytes,
+    scope: Scope,
+    ledger: crypto.Ledger,
+    choices: comment_scope.Choices,
+    source: str,
+) -> None:
     """Comments are encrypted as sops encrypts them (JSON has none); they are not part of the MAC."""
     if fmt == "yaml":
-        encrypt_comments(parsed.documents, data_key, scope, ledger)
+        encrypt_comments(parsed.documents, data_key, scope, ledger, choices.comment)
     elif fmt == "dotenv":
-        parsed.layout = encrypt_dotenv_comments(parsed.layout, data_key, scope, ledger)
+        parsed.layout = encrypt_dotenv_comments(parsed.layout, data_key, scope, ledger, choices.entry)
+    if scope.selector == "unencrypted_comment_regex":
+        for text in _encrypted_comments(parsed, fmt, source):
+            comment_scope.refuse_matching_ciphertext(scope, text, source)
+
+
+def _encrypted_comments(parsed: formats.Parsed, fmt: str, source: str) -> list[str]:
+    if fmt == "dotenv":
+        return [text for kind, text in parsed.layout if kind == "comment" and crypto.is_enc(text)]
+    if fmt != "yaml":
+        return []
+    in_lists = [
+        str(container[key])
+        for container, key, _ in tree.walk(parsed.documents, source)
+        if isinstance(container, list) and str(container[key]).endswith(",type:comment]")
+    ]
+    return encrypted_comment_texts(parsed.documents) + in_lists
 
 
 def reseal_text(edited: str, opened: Opened, source: str, now: dt.datetime | None = None) -> str:
@@ -174,7 +210,11 @@ def open_with_data_key(text: str, fmt: str, source: str, data_key: bytes) -> Ope
 def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, source: str) -> Opened:
     displaced = inline_after_ciphertext(parsed.documents) if fmt == "yaml" else []
     ledger = crypto.Ledger()
-    computed = tree.decrypt_documents(parsed.documents, data_key, meta.scope, source, formats.renderer(fmt), ledger)
+    choices = _choices(parsed, fmt, meta.scope)
+    render = rendering.renderer(fmt)
+    computed = tree.decrypt_documents(
+        parsed.documents, data_key, meta.scope, source, render, ledger, choices.value, raw_strings=fmt == "binary"
+    )
     try:
         aad = rfc3339_aad(meta.lastmodified)
     except ValueError:
@@ -183,10 +223,12 @@ def _open(parsed: formats.Parsed, meta: Metadata, data_key: bytes, fmt: str, sou
     if stored != computed:
         raise GitopsError(f"{source}: MAC mismatch (the file was changed outside sops or is corrupt)")
     if fmt == "yaml":
-        decrypt_comments(parsed.documents, data_key, ledger)
+        decrypt_comments(parsed.documents, data_key, ledger, choices.comment if meta.scope.by_comments else None)
         tighten(displaced)
     elif fmt == "dotenv":
-        parsed.layout = decrypt_dotenv_comments(parsed.layout, data_key, ledger)
+        parsed.layout = decrypt_dotenv_comments(
+            parsed.layout, data_key, ledger, choices.entry if meta.scope.by_comments else None
+        )
     return Opened(parsed, meta, data_key, fmt, ledger)
 
 

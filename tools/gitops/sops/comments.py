@@ -11,8 +11,8 @@ does with comments written by old versions).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -26,9 +26,10 @@ COMMENT_KIND = "comment"
 
 
 @dataclass(frozen=True)
-class _Container:
+class Container:
     path: tuple[str, ...]
     column: int
+    node: Any = field(compare=False, repr=False)
 
 
 def _aad(path: tuple[str, ...]) -> str:
@@ -54,11 +55,11 @@ def _is_container(node: Any) -> bool:
     return isinstance(node, CommentedMap | CommentedSeq)
 
 
-Slot = tuple[CommentToken, list[_Container], tuple[str, ...] | None]
+Slot = tuple[CommentToken, list[Container], tuple[str, ...] | None]
 _EOL_SLOT = 2  # ruamel's position for the comment at the end of an entry's line
 
 
-def _slots(node: Any, chain: list[_Container]) -> Iterator[Slot]:
+def _slots(node: Any, chain: list[Container]) -> Iterator[Slot]:
     """Every comment token on `node`, the containers it may belong to (outermost first) and, for a comment at
     the end of an entry's line, `node`'s own path (where sops files such an inline comment)."""
     attributes = node.ca
@@ -70,7 +71,7 @@ def _slots(node: Any, chain: list[_Container]) -> Iterator[Slot]:
         candidates = chain
         if _is_container(child):
             child_path = (*own, key) if isinstance(node, CommentedMap) else own
-            candidates = [*chain, _Container(child_path, _column(child))]
+            candidates = [*chain, Container(child_path, _column(child), child)]
         for position, entry in enumerate(slot or []):
             for token in _tokens(entry):
                 yield token, candidates, own if position == _EOL_SLOT else None
@@ -78,7 +79,7 @@ def _slots(node: Any, chain: list[_Container]) -> Iterator[Slot]:
         yield token, chain, None
 
 
-def _visit(node: Any, chain: list[_Container]) -> Iterator[Slot]:
+def _visit(node: Any, chain: list[Container]) -> Iterator[Slot]:
     if not _is_container(node):
         return
     yield from _slots(node, chain)
@@ -86,25 +87,26 @@ def _visit(node: Any, chain: list[_Container]) -> Iterator[Slot]:
     for key, child in items:
         if _is_container(child):
             path = (*chain[-1].path, key) if key is not None else chain[-1].path
-            yield from _visit(child, [*chain, _Container(path, _column(child))])
+            yield from _visit(child, [*chain, Container(path, _column(child), child)])
 
 
-def _all_tokens(documents: list[Any]) -> Iterator[Slot]:
+def comment_slots(documents: list[Any]) -> Iterator[Slot]:
     """Each token once: ruamel may hang one token on a parent's entry and on the child mapping."""
     seen: set[int] = set()
     for document in documents:
         if _is_container(document):
-            for slot in _visit(document, [_Container((), _column(document))]):
+            for slot in _visit(document, [Container((), _column(document), document)]):
                 if id(slot[0]) not in seen:
                     seen.add(id(slot[0]))
                     yield slot
 
 
-def _owner(chain: list[_Container], column: int) -> tuple[str, ...]:
+def owner(chain: list[Container], column: int) -> Container:
+    """The container a full-line comment at `column` sits in: the deepest candidate at or left of it."""
     for container in reversed(chain):
         if container.column <= column:
-            return container.path
-    return chain[0].path
+            return container
+    return chain[0]
 
 
 def encrypt_comment_text(data_key: bytes, text: str, path: tuple[str, ...], ledger: crypto.Ledger) -> str:
@@ -112,9 +114,20 @@ def encrypt_comment_text(data_key: bytes, text: str, path: tuple[str, ...], ledg
     return ledger.encrypt(data_key, text.encode("utf-8"), _aad(path), COMMENT_KIND) or text
 
 
-def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope, ledger: crypto.Ledger) -> None:
-    """Encrypt in place every YAML comment line whose container the scope selects (comments are not in the MAC)."""
-    for token, chain, own in _all_tokens(documents):
+# Whether a comment line gets encrypted: (its token, the line's index in the token, its container's path).
+CommentChoice = Callable[[CommentToken, int, tuple[str, ...]], bool]
+
+
+def encrypt_comments(
+    documents: list[Any],
+    data_key: bytes,
+    scope: Scope,
+    ledger: crypto.Ledger,
+    choose: CommentChoice | None = None,
+) -> None:
+    """Encrypt in place every YAML comment line whose container the scope selects, or that `choose` picks
+    (comments are not in the MAC)."""
+    for token, chain, own in comment_slots(documents):
         lines = token.value.split("\n")
         out = []
         for index, line in enumerate(lines):
@@ -125,8 +138,9 @@ def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope, ledger
             column = token.column if index == 0 else len(line) - len(stripped)
             # An inline comment (first line, after a value) belongs to the innermost container of its token.
             inline = index == 0 and own is not None and token.value.lstrip(" ")[:1] == "#"
-            path = own if inline and own is not None else _owner(chain, column)
-            if not scope.should_encrypt(path) or not stripped[1:]:
+            path = own if inline and own is not None else owner(chain, column).path
+            chosen = choose(token, index, path) if choose is not None else scope.should_encrypt(path)
+            if not chosen or not stripped[1:]:
                 out.append(line)
                 continue
             out.append(
@@ -135,16 +149,29 @@ def encrypt_comments(documents: list[Any], data_key: bytes, scope: Scope, ledger
         token.value = "\n".join(out)
 
 
-def decrypt_comments(documents: list[Any], data_key: bytes, ledger: crypto.Ledger) -> None:
-    """Replace every decryptable encrypted comment by its plaintext; others are left as they are (as sops does)."""
-    for token, chain, _ in _all_tokens(documents):
-        if "#ENC[" in token.value:
-            paths = [container.path for container in reversed(chain)]
+def encrypted_comment_texts(documents: list[Any]) -> list[str]:
+    """The ENC[...] text of every encrypted YAML comment line."""
+    return [match[1] for token, _, _ in comment_slots(documents) for match in _ENC_COMMENT.finditer(token.value)]
 
-            def plaintext(match: re.Match[str], paths: list[tuple[str, ...]] = paths) -> str:
-                return "#" + open_comment(match[1], data_key, paths, ledger)
 
-            token.value = _ENC_COMMENT.sub(plaintext, token.value)
+def decrypt_comments(
+    documents: list[Any], data_key: bytes, ledger: crypto.Ledger, choose: CommentChoice | None = None
+) -> None:
+    """Replace every decryptable encrypted comment by its plaintext; others are left as they are (as sops does).
+    With `choose` (a comment selector), a comment line it does not pick stays as it is, encrypted or not."""
+    for token, chain, _ in comment_slots(documents):
+        if "#ENC[" not in token.value:
+            continue
+        paths = [container.path for container in reversed(chain)]
+
+        def plaintext(match: re.Match[str], paths: list[tuple[str, ...]] = paths) -> str:
+            return "#" + open_comment(match[1], data_key, paths, ledger)
+
+        lines = token.value.split("\n")
+        token.value = "\n".join(
+            _ENC_COMMENT.sub(plaintext, line) if choose is None or choose(token, index, ()) else line
+            for index, line in enumerate(lines)
+        )
 
 
 def open_comment(value: str, data_key: bytes, paths: list[tuple[str, ...]], ledger: crypto.Ledger) -> str:
@@ -165,23 +192,35 @@ def open_comment(value: str, data_key: bytes, paths: list[tuple[str, ...]], ledg
 
 
 def encrypt_dotenv_comments(
-    layout: list[tuple[str, str]], data_key: bytes, scope: Scope, ledger: crypto.Ledger
+    layout: list[tuple[str, str]],
+    data_key: bytes,
+    scope: Scope,
+    ledger: crypto.Ledger,
+    choose: Callable[[int], bool] | None = None,
 ) -> list[tuple[str, str]]:
-    """dotenv comments are entries of the one top-level branch: AAD ":" (the empty path)."""
-    if not scope.should_encrypt(()):
-        return layout
+    """dotenv comments are entries of the one top-level branch: AAD ":" (the empty path). `choose` picks by the
+    entry's index in the layout (comment selectors); otherwise the scope decides for the top level."""
+    chosen = choose or (lambda index: scope.should_encrypt(()))
     return [
-        (kind, encrypt_comment_text(data_key, text, (), ledger) if kind == "comment" and text else text)
-        for kind, text in layout
+        (kind, encrypt_comment_text(data_key, text, (), ledger) if kind == "comment" and text and chosen(i) else text)
+        for i, (kind, text) in enumerate(layout)
     ]
 
 
 def decrypt_dotenv_comments(
-    layout: list[tuple[str, str]], data_key: bytes, ledger: crypto.Ledger
+    layout: list[tuple[str, str]],
+    data_key: bytes,
+    ledger: crypto.Ledger,
+    choose: Callable[[int], bool] | None = None,
 ) -> list[tuple[str, str]]:
     return [
-        (kind, open_comment(text, data_key, [()], ledger) if kind == "comment" and crypto.is_enc(text) else text)
-        for kind, text in layout
+        (
+            kind,
+            open_comment(text, data_key, [()], ledger)
+            if kind == "comment" and crypto.is_enc(text) and (choose is None or choose(index))
+            else text,
+        )
+        for index, (kind, text) in enumerate(layout)
     ]
 
 

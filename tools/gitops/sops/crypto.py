@@ -22,6 +22,10 @@ class CipherError(Exception):
     """A value that is not an ENC string or does not authenticate. Messages carry no secret material."""
 
 
+class NotEncrypted(CipherError):
+    """The value is not an ENC[AES256_GCM,...] string at all."""
+
+
 @dataclass(frozen=True)
 class EncValue:
     data: bytes
@@ -44,10 +48,10 @@ def is_enc(value: object) -> bool:
     return isinstance(value, str) and _ENC.match(value) is not None
 
 
-def parse_enc(value: str) -> EncValue:
-    m = _ENC.match(value)
+def parse_enc(value: object) -> EncValue:
+    m = _ENC.match(value) if isinstance(value, str) else None
     if not m:
-        raise CipherError("value does not match sops' ENC[AES256_GCM,...] format")
+        raise NotEncrypted("value does not match sops' ENC[AES256_GCM,...] format")
     try:
         data, iv, tag = (binascii.a2b_base64(m[i], strict_mode=True) for i in (1, 2, 3))
     except binascii.Error:

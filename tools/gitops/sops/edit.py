@@ -20,7 +20,7 @@ from gitops.sops.api import open_text, reseal_text
 from gitops.sops.files import read_text
 from gitops.sops.private import memory_directory, private_file
 
-_SUFFIX = {"yaml": ".yaml", "json": ".json", "dotenv": ".env"}
+_SUFFIX = {"yaml": ".yaml", "json": ".json", "dotenv": ".env", "binary": ""}
 DEFAULT_EDITOR = "vi"
 
 
@@ -57,7 +57,7 @@ def edit_file(
     with private_file(plaintext, _SUFFIX[fmt], directory) as scratch:
         while True:
             run_editor(command, scratch, source)
-            edited = read_text(scratch, source)
+            edited = read_text(scratch, source, raw=fmt == "binary")
             if edited == plaintext:
                 return False
             try:

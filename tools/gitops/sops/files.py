@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.errors import GitopsError
-from gitops.sops.rules import CreationRule, Scope, find_config, rule_for
+from gitops.sops.rules import CreationRule, Scope, rule_for
 
 
-def read_text(path: Path, source: str | None = None) -> str:
+def read_text(path: Path, source: str | None = None, *, raw: bool = False) -> str:
+    """The file as UTF-8 text. `raw` (the binary format): any bytes, those that are not UTF-8 kept as surrogate
+    escapes, which encryption turns back into the same bytes."""
     name = source or str(path)
     try:
         data = path.read_bytes()
@@ -20,7 +22,7 @@ def read_text(path: Path, source: str | None = None) -> str:
     except OSError as exc:
         raise GitopsError(f"{name}: cannot read: {exc.strerror}") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8", "surrogateescape" if raw else "strict")
     except UnicodeDecodeError as exc:
         raise GitopsError(f"{name}: not valid UTF-8 (byte {exc.start})") from None
 
@@ -43,15 +45,14 @@ class Target:
         return self.rule.threshold if self.rule is not None else 0
 
 
-def creation_rule(path: Path, repo_root: Path | None) -> CreationRule | None:
-    """The rule from the nearest .sops.yaml above the file (not above the repository, when inside one)."""
-    config = find_config(path, repo_root)
+def creation_rule(path: Path, config: Path | None) -> CreationRule | None:
+    """The first rule of `config` (None: no config file) that matches the file."""
     return rule_for(path, config) if config is not None else None
 
 
-def encryption_target(path: Path, repo_root: Path | None, age: tuple[str, ...] = ()) -> Target:
+def encryption_target(path: Path, config: Path | None, age: tuple[str, ...] = ()) -> Target:
     """From --age when given (scope still from the matching rule), else from the first matching rule."""
-    rule = creation_rule(path, repo_root)
+    rule = creation_rule(path, config)
     scope = rule.scope if rule is not None else Scope()
     if age:
         recipients = tuple(r.strip() for item in age for r in item.split(",") if r.strip())

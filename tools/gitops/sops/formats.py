@@ -21,7 +21,11 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, PlainScalarString
+from ruamel.yaml.scalarstring import (
+    DoubleQuotedScalarString,
+    LiteralScalarString,
+    PlainScalarString,
+)
 
 from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
@@ -34,8 +38,15 @@ from gitops.sops.metadata import (
     parse_metadata,
     unflatten_dotenv,
 )
-from gitops.sops.scalars import GoTime, JsonInt, Typed, json_number, resolve_plain, yaml_plain_text
-from gitops.sops.tree import Comment, Render
+from gitops.sops.rendering import quote_flow_indicators
+from gitops.sops.scalars import (
+    GoTime,
+    JsonInt,
+    Typed,
+    resolve_plain,
+    yaml_plain_text,
+)
+from gitops.sops.tree import Comment
 
 FORMATS = ("yaml", "json", "dotenv", "binary")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv"}
@@ -111,7 +122,7 @@ def load(text: str, fmt: str, source: str) -> Parsed:
 
 def _load_yaml(text: str, source: str) -> Parsed:
     refuse_alias_bombs(text, source)  # the tree is walked value by value, aliases expanded
-    raw_docs = fastyaml.build(text)
+    raw_docs = fastyaml.build(text) if len(text) >= fastyaml.LIBYAML_MIN_CHARS else None
     if raw_docs is None:
         try:
             raw_docs = list(_yaml().load_all(text))
@@ -244,6 +255,7 @@ def dump(parsed: Parsed, fmt: str, meta: Metadata | None) -> str:
 def _dump_yaml(parsed: Parsed, meta: Metadata | None) -> str:
     for doc in parsed.documents:
         _restore_sequence_comments(doc)
+        quote_flow_indicators(doc)
         if meta is not None:
             doc["sops"] = _yaml_metadata(meta) if parsed.metadata is None else _update_yaml_block(parsed.metadata, meta)
     fast = fastyaml.emit(parsed.documents, parsed.indent)
@@ -319,7 +331,9 @@ def _restore_sequence_comments(node: Any) -> None:
             if isinstance(item, Comment):
                 del node[index]
                 if isinstance(node, CommentedSeq) and index < len(node):
-                    node.yaml_set_comment_before_after_key(index, before=str(item).lstrip(), indent=0)
+                    # at the column of the list's dashes, where sops (yaml.v3) writes it
+                    column = node.lc.col if isinstance(node.lc.col, int) else 0
+                    node.yaml_set_comment_before_after_key(index, before=str(item).lstrip(), indent=column)
             else:
                 _restore_sequence_comments(item)
 
@@ -357,41 +371,6 @@ def _dotenv_value(value: Any) -> str:
     if not isinstance(value, str):
         raise GitopsError(f"cannot use complex value in dotenv file: {type(value).__name__}")
     return value.replace("\n", "\\n")
-
-
-def renderer(fmt: str) -> Render:
-    """How a decrypted value is written back in this format."""
-    if fmt == "yaml":
-        return _yaml_value
-    if fmt == "json":
-        return _json_value
-    return str
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, GoTime):
-        return str(value)
-    if isinstance(value, float):
-        return json_number(value)
-    return value
-
-
-def ciphertext_renderer(fmt: str) -> Render:
-    """ENC strings are plain scalars; ruamel would otherwise keep a replaced value's old quoting."""
-    return PlainScalarString if fmt == "yaml" else str
-
-
-def _yaml_value(value: Any) -> Any:
-    if isinstance(value, str) and not isinstance(value, GoTime):
-        if not value or not isinstance(resolve_plain(value), str) or isinstance(resolve_plain(value), GoTime):
-            return DoubleQuotedScalarString(value)
-        if "\n" in value.rstrip("\n") and not re.search(r"[ \t]\n|^[ \t]", value):
-            return LiteralScalarString(value)
-        if value[0] in "?:-" and len(value) > 1:
-            # Valid YAML 1.2 as a plain scalar, but not to every parser (ruamel rejects `{a: ?x}`): quote it.
-            return DoubleQuotedScalarString(value)
-        return value
-    return Typed(yaml_plain_text(value), value)
 
 
 def has_marker(text: str, fmt: str) -> bool:

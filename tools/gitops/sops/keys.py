@@ -18,7 +18,6 @@ import pyrage
 from pyrage import x25519
 
 from gitops.errors import GitopsError
-from gitops.processes import TimedOut, run_bounded
 
 IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 PQ_IDENTITY_PREFIX = "AGE-SECRET-KEY-PQ-1"
@@ -117,6 +116,8 @@ def _run_key_command(command: str, env: Mapping[str, str]) -> str:
         raise GitopsError(f"{KEY_CMD}: cannot split the command: {exc}") from None
     if not argv:
         raise GitopsError(f"{KEY_CMD}: the command is empty")
+    from gitops.processes import TimedOut, run_bounded  # subprocess and threading only when a key command runs
+
     try:
         done = run_bounded(argv, timeout=KEY_CMD_TIMEOUT_SECONDS, env=env)
     except TimedOut:

@@ -65,7 +65,8 @@ def private_file(text: str, suffix: str, directory: Path) -> Iterator[Path]:
     path = Path(name)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        # surrogateescape: a binary file's bytes that are not UTF-8 go to the editor as they were
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
             handle.write(text)
         yield path
     finally:

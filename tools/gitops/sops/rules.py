@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.errors import GitopsError
@@ -17,8 +17,8 @@ CONFIG_NAME = ".sops.yaml"
 # sops 3.10+ notices this name only to say it ignores it (config.LookupConfigFile): so do we.
 IGNORED_CONFIG_NAME = ".sops.yml"
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
-SELECTOR_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
-UNSUPPORTED_SELECTORS = ("unencrypted_comment_regex", "encrypted_comment_regex")
+COMMENT_SELECTORS = ("unencrypted_comment_regex", "encrypted_comment_regex")
+SELECTOR_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex", *COMMENT_SELECTORS)
 _OTHER_MASTER_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms")
 # Master-key types a key group may hold besides age (config/config.go keyGroup).
 _OTHER_GROUP_KEYS = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms")
@@ -38,22 +38,48 @@ class Scope:
         if self.selector.endswith("_regex"):
             re.compile(self.pattern)
 
+    @property
+    def by_comments(self) -> bool:
+        """Whether the comments before a value decide (gitops.sops.comment_scope), not its key path."""
+        return self.selector in COMMENT_SELECTORS
+
     def should_encrypt(self, path: Sequence[str]) -> bool:
-        """Any component of the key path counts (Go regexp.Match is unanchored, like re.search)."""
+        """Any component of the key path counts (Go regexp.Match is unanchored, like re.search). A comment
+        selector answers for a value with no comment before it (JSON, binary): see should_encrypt_after."""
+        if self.by_comments:
+            return self.should_encrypt_after([], is_comment=False)
         if self.selector == "unencrypted_suffix":
             return not any(part.endswith(self.pattern) for part in path)
         if self.selector == "encrypted_suffix":
             return any(part.endswith(self.pattern) for part in path)
+        search = _compiled(self.pattern).search
         if self.selector == "unencrypted_regex":
-            return not any(re.search(self.pattern, part) for part in path)
-        return any(re.search(self.pattern, part) for part in path)
+            return not any(search(part) for part in path)
+        return any(search(part) for part in path)
+
+    def should_encrypt_after(self, comments: Sequence[Sequence[str]], *, is_comment: bool) -> bool:
+        """sops' shouldBeEncrypted for the comment selectors. `comments` holds, per nesting level from the top,
+        the comments met since that level's last value (a comment being decided is the last one of the last
+        level). unencrypted_comment_regex: plaintext when any of them matches, the comment itself included.
+        encrypted_comment_regex: encrypted only when one matches, the comment itself excluded (the marker stays
+        readable)."""
+        texts = [text for level in comments for text in level]
+        search = _compiled(self.pattern).search
+        if self.selector == "unencrypted_comment_regex":
+            return not any(search(text) for text in texts)
+        if is_comment and comments and comments[-1]:
+            texts.pop()
+        return any(search(text) for text in texts)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """re.search(pattern, ...) looks the pattern up in re's cache on every call: once per value adds up."""
+    return re.compile(pattern)
 
 
 def scope_from_mapping(data: dict[str, Any], source: str) -> Scope:
     """The Scope named by a creation rule or a sops metadata block (default: unencrypted_suffix)."""
-    for key in UNSUPPORTED_SELECTORS:
-        if data.get(key):
-            raise GitopsError(f"{source}: {key} is not supported")
     present = [key for key in SELECTOR_KEYS if data.get(key) not in (None, "")]
     if len(present) > 1:
         raise GitopsError(f"{source}: cannot use more than one of {', '.join(present)}")
@@ -88,35 +114,47 @@ class CreationRule:
         return f"{self.config} creation_rules[{self.index}]"
 
 
-def _search_path(file: Path, stop_at: Path | None) -> Iterator[Path]:
-    """The directories searched for a config: the file's, then upward (not above `stop_at`)."""
+def find_config(file: Path, stop_at: Path | None = None) -> Path | None:
+    """The repository's view (the hygiene gate, ca-cert): the nearest .sops.yaml at or above the file's
+    directory, not above `stop_at`. `gitops secrets` looks the way sops does instead (lookup_config)."""
     here = file.resolve().parent
     stop = stop_at.resolve() if stop_at else None
     for candidate in (here, *here.parents):
-        yield candidate
-        if stop is not None and candidate == stop:
-            return
-
-
-def find_config(file: Path, stop_at: Path | None = None) -> Path | None:
-    """The nearest .sops.yaml at or above the file's directory (not above `stop_at`)."""
-    for candidate in _search_path(file, stop_at):
         if (candidate / CONFIG_NAME).is_file():
             return candidate / CONFIG_NAME
+        if stop is not None and candidate == stop:
+            return None
     return None
 
 
-def alternate_config_warning(file: Path, stop_at: Path | None = None) -> str | None:
-    """sops' warning (its wording) when the search met a .sops.yml before any .sops.yaml, else None."""
+# sops' config.maxDepth: how many directories LookupConfigFile tries, the working directory first.
+MAX_CONFIG_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class ConfigLookup:
+    path: Path | None
+    warning: str | None
+    """sops' warning (its wording) when a .sops.yml came before any .sops.yaml."""
+
+
+def lookup_config(start: str = ".") -> ConfigLookup:
+    """sops 3.11's config search (config.LookupConfigFile): `.sops.yaml` in the working directory `start`, then
+    `../.sops.yaml`, `../../.sops.yaml`, ... for at most 100 directories. Where the file lies plays no part.
+    Paths are named as sops names them (`.sops.yaml`, `../.sops.yaml`)."""
     ignored = None
-    for candidate in _search_path(file, stop_at):
-        if (candidate / CONFIG_NAME).is_file():
-            using = candidate / CONFIG_NAME
-            break
-        if ignored is None and (candidate / IGNORED_CONFIG_NAME).is_file():
-            ignored = candidate / IGNORED_CONFIG_NAME
-    else:
-        using = None
+    for depth in range(MAX_CONFIG_DEPTH):
+        directory = os.path.join(start, *([os.pardir] * depth))
+        candidate = os.path.normpath(os.path.join(directory, CONFIG_NAME))
+        if os.path.exists(candidate):
+            return ConfigLookup(Path(candidate), _ignored_warning(ignored, candidate))
+        alternate = os.path.normpath(os.path.join(directory, IGNORED_CONFIG_NAME))
+        if ignored is None and os.path.exists(alternate):
+            ignored = alternate
+    return ConfigLookup(None, _ignored_warning(ignored, None))
+
+
+def _ignored_warning(ignored: str | None, using: str | None) -> str | None:
     if ignored is None:
         return None
     warning = f'ignoring "{ignored}" when searching for config file; the config file must be called "{CONFIG_NAME}"'
@@ -124,6 +162,8 @@ def alternate_config_warning(file: Path, stop_at: Path | None = None) -> str | N
 
 
 def load_rules(config: Path) -> list[CreationRule]:
+    import yaml  # not at import: decrypting needs no config, and PyYAML's import is a large part of a small run
+
     try:
         text = config.read_text(encoding="utf-8")
         refuse_alias_bombs(text, str(config))
@@ -197,10 +237,15 @@ def _threshold(value: Any, groups: int, where: str) -> int:
 
 def rule_for(file: Path, config: Path) -> CreationRule | None:
     """The first rule whose path_regex matches the file path relative to the config's directory."""
-    try:
-        relative = file.resolve().relative_to(config.resolve().parent).as_posix()
-    except ValueError:
-        relative = file.as_posix()
+    # As sops compares (config.parseCreationRuleForFile): absolute paths, symlinks not resolved; a file outside
+    # the config's directory is matched by its absolute path.
+    config_dir = os.path.abspath(os.path.dirname(config))
+    absolute = os.path.abspath(file)
+    relative = absolute.removeprefix(config_dir + os.sep)
+    if relative == absolute:  # one of them reached through a symlink (find_config resolves): compare real paths
+        real = str(file.resolve())
+        real_dir = str(config.resolve().parent) + os.sep
+        relative = real.removeprefix(real_dir) if real.startswith(real_dir) else absolute
     for rule in load_rules(config):
         if rule.path_regex is None or re.search(rule.path_regex, relative):
             return rule

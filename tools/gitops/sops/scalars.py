@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from decimal import Decimal
 from typing import Any
 
 from ruamel.yaml.scalarbool import ScalarBoolean
@@ -64,6 +63,19 @@ def json_number(value: float) -> Any:
     if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
         return JsonInt(int(go_float(value)))  # shortest digits, zero-padded: 1.2345678901234567e19 -> ...67000
     return value
+
+
+# yaml.v3's isOldBool and isBase60Float: strings it double-quotes although it reads them back as strings, so
+# that a YAML 1.1 reader (Kubernetes' sigs.k8s.io/yaml among them) does not take them for a bool or a number.
+_OLD_BOOLS = frozenset(
+    ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"]
+)
+_BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
+def quoted_for_yaml_1_1(text: str) -> bool:
+    """Whether yaml.v3 (so sops) writes this string quoted although YAML 1.2 would read it plain as a string."""
+    return text in _OLD_BOOLS or _BASE60_FLOAT.fullmatch(text) is not None
 
 
 def resolve_plain(text: str) -> Any:
@@ -165,6 +177,8 @@ def go_float(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
+    from decimal import Decimal  # only files with floats pay for the module
+
     return format(Decimal(repr(value)).normalize(), "f")
 
 
@@ -187,8 +201,8 @@ def type_and_bytes(value: Any) -> tuple[str, bytes] | None:
     if isinstance(value, dt.datetime | dt.date):
         stamp = go_timestamp(value.isoformat().replace("+00:00", "Z"))
         return "time", str(stamp if stamp is not None else value.isoformat()).encode()
-    if isinstance(value, str):
-        return "str", str(value).encode("utf-8")
+    if isinstance(value, str):  # surrogate escapes: the raw bytes of a binary file (files.read_text)
+        return "str", str(value).encode("utf-8", "surrogateescape")
     raise TypeError(type(value).__name__)
 
 
@@ -196,8 +210,11 @@ _GO_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True":
 _GO_BOOL.update({"0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False})
 
 
-def from_bytes(kind: str, data: bytes) -> Any:
-    """Inverse of `type_and_bytes` for a decrypted value (sops' Cipher.Decrypt parsing). Raises ValueError."""
+def from_bytes(kind: str, data: bytes, raw: bool = False) -> Any:
+    """Inverse of `type_and_bytes` for a decrypted value (sops' Cipher.Decrypt parsing). Raises ValueError.
+    `raw`: a str may hold any bytes (sops' binary store), kept as surrogate escapes to be written back as bytes."""
+    if raw and kind == "str":
+        return data.decode("utf-8", "surrogateescape")
     text = data.decode("utf-8")
     if kind == "str" or kind == "comment":
         return text
@@ -233,6 +250,28 @@ def yaml_plain_text(value: Any) -> str:
             return ".nan"
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
-        text = go_float(value)
-        return text if "." in text else text + ".0"
+        return go_float_shortest(value)
     return str(value)
+
+
+def go_float_shortest(value: float) -> str:
+    """strconv.FormatFloat(value, 'g', -1, 64), which yaml.v3 writes floats with: the shortest round-trip digits,
+    an exponent (`1e+06`, `1e-05`) when the decimal exponent is below -4 or at least 6. A whole number comes out
+    as `1000`, which reads back as an int with the same ToBytes, as it does with sops."""
+    from decimal import Decimal  # only files with floats pay for the module
+
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + int(exponent)  # the decimal point's position within `digits`
+    minus = "-" if sign else ""
+    if point - 1 < -4 or point - 1 >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        power = point - 1
+        return f"{minus}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return minus + digits + "0" * (point - len(digits))
+    return f"{minus}{digits[:point]}.{digits[point:]}"

@@ -1,14 +1,16 @@
 """The sops tree walk: per-value encryption with the key path as AAD, and the MAC over all values.
 
-Documents are ordered mappings (dict or ruamel CommentedMap). The walk is depth-first in file order; the path
-holds mapping keys only (sequence indices are not part of the AAD). Null leaves are skipped entirely.
+Documents are ordered mappings (dict or ruamel CommentedMap) of dicts and lists (or their ruamel subclasses);
+the walk tests for those concrete types, not the ABCs, which cost a tenth of a 5,000-value decrypt. It is
+depth-first in file order; the path holds mapping keys only (sequence indices are not part of the AAD). Null
+leaves are skipped entirely.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, MutableMapping, MutableSequence, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from gitops.errors import GitopsError
@@ -20,6 +22,8 @@ from gitops.sops.scalars import from_bytes, type_and_bytes
 MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
 
 Render = Callable[[Any], Any]
+# Whether a value is encrypted: (its container, its key or index, its key path). Default: the scope's path rule.
+ValueChoice = Callable[[Any, Any, tuple[str, ...]], bool]
 
 
 class Comment(str):
@@ -52,19 +56,19 @@ def _where(path: Sequence[str]) -> str:
 
 def _leaves(node: Any, path: tuple[str, ...]) -> Iterator[tuple[Any, Any, tuple[str, ...]]]:
     """(container, key-or-index, path) for every leaf, in file order."""
-    if isinstance(node, MutableMapping):
+    if isinstance(node, dict):
         for key in list(node.keys()):
             if not isinstance(key, str):
                 raise TypeError("Tree contains a non-string key")
             value = node[key]
-            if isinstance(value, MutableMapping | MutableSequence):
+            if isinstance(value, dict | list):
                 yield from _leaves(value, (*path, key))
             else:
                 yield node, key, (*path, key)
     else:
         for index in range(len(node)):
             value = node[index]
-            if isinstance(value, MutableMapping | MutableSequence):
+            if isinstance(value, dict | list):
                 yield from _leaves(value, path)
             else:
                 yield node, index, path
@@ -99,15 +103,17 @@ def encrypt_documents(
     source: str,
     render: Render = _identity,
     ledger: crypto.Ledger | None = None,
+    choose: ValueChoice | None = None,
 ) -> str:
     """Encrypt in place the values the scope selects; return the MAC (128 uppercase hex chars). Values the
     ledger saw at the same path keep their ciphertext."""
     digest = _hasher(scope)
     ledger = ledger or crypto.Ledger()
+    choose = choose or (lambda container, key, path: scope.should_encrypt(path))
     for container, key, path in walk(documents, source):
         if isinstance(container[key], Comment):
             # sops writes a comment inside a sequence as an ENC list item: it goes back the way it came
-            if scope.should_encrypt(path):
+            if choose(container, key, path):
                 sealed = ledger.encrypt(data_key, str(container[key]).encode("utf-8"), _aad(path), "comment")
                 _set(container, key, render(sealed))
             continue
@@ -115,7 +121,7 @@ def encrypt_documents(
         if typed is None:
             continue
         kind, plaintext = typed
-        encrypt = scope.should_encrypt(path)
+        encrypt = choose(container, key, path)
         if encrypt or not scope.mac_only_encrypted:
             digest.update(plaintext)
         if encrypt and plaintext:  # sops leaves empty values as they are
@@ -130,24 +136,25 @@ def decrypt_documents(
     source: str,
     render: Render = _identity,
     ledger: crypto.Ledger | None = None,
+    choose: ValueChoice | None = None,
+    raw_strings: bool = False,
 ) -> str:
     """Decrypt in place (recording each ciphertext in the ledger); return the MAC recomputed over the plaintext
-    (the caller compares it)."""
+    (the caller compares it). `raw_strings`: str values may be any bytes (the binary format)."""
     digest = _hasher(scope)
     ledger = ledger or crypto.Ledger()
+    choose = choose or (lambda container, key, path: scope.should_encrypt(path))
     for container, key, path in walk(documents, source):
         value = container[key]
-        if isinstance(container, MutableSequence) and crypto.is_enc(value) and value.endswith(",type:comment]"):
+        if isinstance(container, list) and crypto.is_enc(value) and value.endswith(",type:comment]"):
             _set(container, key, Comment(_open(data_key, value, path, source, ledger)))
             continue
         typed = _typed(value, path, source)
         if typed is None:
             continue
-        encrypt = scope.should_encrypt(path)
+        encrypt = choose(container, key, path)
         if encrypt and typed != ("str", b""):
-            if not crypto.is_enc(value):
-                raise GitopsError(f"{source}: value at {_where(path)} should be encrypted but is plaintext")
-            plain = _open(data_key, value, path, source, ledger)
+            plain = _open(data_key, value, path, source, ledger, raw_strings)  # refuses a plaintext value
             _set(container, key, render(plain))
             typed = _typed(plain, path, source)
         if typed is not None and (encrypt or not scope.mac_only_encrypted):
@@ -155,10 +162,14 @@ def decrypt_documents(
     return digest.hexdigest().upper()
 
 
-def _open(data_key: bytes, value: str, path: tuple[str, ...], source: str, ledger: crypto.Ledger) -> Any:
+def _open(
+    data_key: bytes, value: Any, path: tuple[str, ...], source: str, ledger: crypto.Ledger, raw: bool = False
+) -> Any:
     try:
         plaintext, kind = ledger.decrypt(data_key, value, _aad(path))
-        return from_bytes(kind, plaintext)
+        return from_bytes(kind, plaintext, raw)
+    except crypto.NotEncrypted:
+        raise GitopsError(f"{source}: value at {_where(path)} should be encrypted but is plaintext") from None
     except crypto.CipherError as exc:
         raise GitopsError(f"{source}: cannot decrypt value at {_where(path)}: {exc}") from None
     except (ValueError, KeyError, UnicodeDecodeError):
