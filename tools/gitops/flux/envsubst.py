@@ -34,6 +34,7 @@ MAX_NESTING = 64
 
 _IDENT, _LBRACK, _RBRACK, _ESCAPE = 1, 2, 4, 8
 _DOLLAR, _BACKSLASH = 1, 2
+_TOP_LEVEL = _IDENT | _LBRACK | _ESCAPE
 _EOF, _TEXT, _OPEN, _CLOSE, _ILLEGAL = range(5)
 _DEFAULT_OPERATORS = frozenset({"-", "+", "=", "?", ":-", ":+", ":=", ":?"})
 
@@ -65,6 +66,9 @@ class _Scanner:
     """Reads the text rune by rune. An escape (`$$`, and `\\/`, `\\\\` where enabled) drops its first
     character from the token and takes the second one literally; dropped positions are remembered instead of
     cutting the buffer, which would make long texts quadratic."""
+
+    jump = True
+    """Top-level text jumps between `$` characters (False: the character loop, for tests proving equality)."""
 
     def __init__(self, text: str) -> None:
         self.buf = text
@@ -142,6 +146,8 @@ class _Scanner:
             self.skip()
         elif not self.accept(char, self.pos - self.start):
             return False
+        if self.jump and self.accept is _any and self.mode == _TOP_LEVEL and self.escapes == _DOLLAR:
+            return self._plain_text()
         while True:
             char = self.read()
             if char == "":
@@ -157,6 +163,25 @@ class _Scanner:
             if not self.accept(char, self.pos - self.start):
                 self.unread()
                 return True
+
+    def _plain_text(self) -> bool:
+        """The rest of a top-level text token, jumping from one `$` to the next: only `${` ends it and only
+        `$$` escapes there, so the characters in between need no look (the character loop, same result)."""
+        buf = self.buf
+        while True:
+            index = buf.find("$", self.pos)
+            if index < 0:
+                self.pos = len(buf)
+                return True
+            following = buf[index + 1 : index + 2]
+            if following == "{":
+                self.pos = index
+                return True
+            if following == "$":
+                self.dropped.append(index)
+                self.pos = index + 2
+            else:
+                self.pos = index + 1
 
 
 def _any(char: str, index: int) -> bool:
@@ -197,7 +222,7 @@ class _Parser:
         nodes: list[_Node] = []
         while True:
             self.s.accept = _any
-            self.s.mode = _IDENT | _LBRACK | _ESCAPE
+            self.s.mode = _TOP_LEVEL
             self.s.escapes = _DOLLAR
             kind = self.s.scan()
             if kind == _EOF:

@@ -1,0 +1,141 @@
+"""The per-target fast paths give what the slow paths give, byte for byte.
+
+- envsubst's top-level text jumps from one `$` to the next instead of reading character by character;
+- postBuild substitution keeps an object without any `$` as it is instead of writing, substituting and
+  parsing its YAML again.
+Each is compared with its slow path (switched on for the comparison) on edge cases and on the fixtures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops.flux import envsubst, postbuild
+from gitops.flux.discovery import render_flux
+from gitops.flux.envsubst import SubstitutionError, substitute
+from gitops.flux.objects import FluxKustomization, SourceRef
+from gitops.kustomize import Kustomize
+from gitops.manifests import dump_documents
+from tests.flux.helpers import fixture
+
+VARIABLES = {"a": "A", "b": "x.y", "empty": ""}
+TEXTS = [
+    "",
+    "plain text without dollars",
+    "$",
+    "a$",
+    "$$",
+    "$$$",
+    "$$$$",
+    "a$$b",
+    "$${a}",
+    "$$${a}",
+    "$$$${a}",
+    "${a}",
+    "x${a}y${b}z",
+    "$a ${a} $$a",
+    "${a:=d}$${b}",
+    "${empty:-${a}}",
+    "${b/./-}",
+    "cost: $5 and ${a}",
+    "ünïcødé $ ${a} ✓",
+    "line\n  ${a}\n$$\n",
+    "${a",
+    "${}",
+    "${a-x}",
+    "end $",
+]
+
+
+def _both(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    def outcome() -> object:
+        try:
+            return substitute(text, VARIABLES)
+        except SubstitutionError as exc:
+            return ("error", str(exc))
+
+    monkeypatch.setattr(envsubst._Scanner, "jump", True)
+    fast = outcome()
+    monkeypatch.setattr(envsubst._Scanner, "jump", False)
+    slow = outcome()
+    return fast, slow
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_envsubst_text_jump_equals_character_loop(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, slow = _both(text, monkeypatch)
+    assert fast == slow
+
+
+def test_envsubst_text_jump_equals_character_loop_on_random_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(12)
+    alphabet = ["$", "$", "{", "}", "a", "b", ":", "=", "-", "/", ".", "\\", "\n", " ", "é"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        fast, slow = _both(text, monkeypatch)
+        assert fast == slow, text
+
+
+def _kustomization() -> FluxKustomization:
+    return FluxKustomization(
+        "app", "flux-system", SourceRef("GitRepository", "flux-system", "flux-system"), "app", post_build=True
+    )
+
+
+def _documents() -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "plain", "namespace": "default"},
+            "data": {"yes": "yes", "n": "1.0", "empty": "", "multi": "a\nb\n", "null": "~", "date": "2024-01-01"},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "numbers", "labels": {"x": "1"}},
+            "spec": {"replicas": 3, "ratio": 0.5, "big": 10**20, "on": True, "none": None, "list": [1, "2", [3]]},
+        },
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stamp"}, "data": {"at": "t"}, "x": 7},
+        {"apiVersion": "v1", "kind": "Thing", "metadata": {"name": "dated"}, "when": datetime.date(2024, 1, 2)},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vars"}, "data": {"v": "${a}", "k": "$$b"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "key", "${a}": "in a key"}},
+        {"apiVersion": "v1", "kind": "Unicode", "metadata": {"name": "ü"}, "data": {"s": "✓ \t tab"}},
+    ]
+
+
+def test_objects_without_dollar_are_kept_as_they_are() -> None:
+    out = postbuild.substitute_objects(_kustomization(), _documents(), VARIABLES, "t", strict=False)
+    assert out[0] is not None and out[4]["data"] == {"v": "A", "k": "$b"}
+    assert out[5]["metadata"]["A"] == "in a key"
+
+
+def test_skipping_objects_without_dollar_equals_substituting_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = dump_documents(postbuild.substitute_objects(_kustomization(), _documents(), VARIABLES, "t", strict=False))
+    monkeypatch.setattr(postbuild, "_mentions_dollar", lambda value: True)
+    slow = dump_documents(postbuild.substitute_objects(_kustomization(), _documents(), VARIABLES, "t", strict=False))
+    assert fast == slow
+
+
+def _rendered(root: Path, kustomize: Kustomize) -> dict[str, str]:
+    result = render_flux(root, kustomize=kustomize)
+    assert result is not None
+    return {t.name: dump_documents(t.documents) for t in result.targets}
+
+
+@pytest.mark.parametrize("name", ["substitution", "example", "fields", "operator"])
+def test_fixture_renders_equal_with_and_without_fast_paths(
+    name: str, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fast = _rendered(fixture(name), kustomize)
+    monkeypatch.setattr(postbuild, "_mentions_dollar", lambda value: True)
+    monkeypatch.setattr(envsubst._Scanner, "jump", False)
+    slow = _rendered(fixture(name), kustomize)
+    assert fast == slow
+    assert any(text for text in fast.values())
