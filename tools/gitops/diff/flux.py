@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import DEFAULT_SYNC_SOURCE, FLUX_MARKERS, FluxRender, find_clusters, render_flux
+from gitops.flux.clusters import FLUX_MARKERS, find_clusters
+from gitops.flux.discovery import FluxRender, render_flux
+from gitops.flux.objects import DEFAULT_SYNC_SOURCE
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
 
@@ -58,7 +60,7 @@ def flux_options_given(options: FluxOptions) -> bool:
 
 def cluster_entries(root: Path, options: FluxOptions) -> list[str] | None:
     """The side's cluster entries: those given that exist on it, else the ones found as gitops.workspace
-    finds them (flux.discovery.find_clusters); None when the side is not a Flux repository for the diff."""
+    finds them (flux.clusters.find_clusters); None when the side is not a Flux repository for the diff."""
     if options.clusters:
         return [c for c in options.clusters if (root / c).is_dir()]
     entries = find_clusters(root, sync_source=options.sync_source)

@@ -34,7 +34,7 @@ from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.objects import FluxKustomization
 from gitops.kustomize import Kustomize
 from gitops.manifests import load_documents, origin_path, strip_build_metadata
-from gitops.targets import kustomization_file
+from gitops.targets import Tree, kustomization_file
 
 _REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
 # Flux's placeholder for an empty generated kustomization: it builds to nothing.
@@ -144,6 +144,27 @@ def scratch_kustomization(
     return flux_kustomization_file(ks, directory, wrapper, files, label)
 
 
+def build_inputs(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree) -> set[Path]:
+    """Every file the build of `ks` at `directory` reads: what the scratch kustomization lists (a generated
+    kustomization's files, or spec.path and the components) and everything those walk to.
+
+    A GitopsError or ValueError when the walk cannot tell (a remote base, a path outside the repository)."""
+    if kustomization_file(directory) is not None:
+        listed = [directory]
+    else:
+        listed = generated_resources(directory, files, check=False)
+    for component in ks.components:
+        if not is_local_relative(component):
+            raise GitopsError(f"{ks.key}: component path '{component}' must be local and relative")
+        path = Path(os.path.normpath(directory / component))
+        if path.exists() or not ks.ignore_missing_components:
+            listed.append(path)
+    read: set[Path] = set()
+    for path in listed:
+        read |= tree.inputs(path) if path.is_dir() else {path}
+    return read
+
+
 def _cached_build(
     cache: RunCache,
     ks: FluxKustomization,
@@ -160,12 +181,7 @@ def _cached_build(
     uncached: kustomize then reports the problem in its own words, as without a cache."""
     try:
         portable = scratch_kustomization(ks, directory, files.root, files, label)
-        listed = [*portable.get("resources", ()), *portable.get("components", ())]
-        read: set[Path] = set()
-        for entry in listed:
-            path = Path(os.path.normpath(files.root / entry))
-            read |= cache.tree.inputs(path) if path.is_dir() else {path}
-        digest = cache.tree.digest_files(read)
+        digest = cache.tree.digest_files(build_inputs(ks, directory, files, cache.tree))
         name = files.rel(directory)
     except (GitopsError, ValueError):
         return run()

@@ -13,8 +13,9 @@ path by name; a target whose source is not mapped is kept as *skipped*, with the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,13 @@ from typing import Any
 from gitops import cache
 from gitops.errors import GitopsError
 from gitops.flux.build import Built, Scratch, build_documents, scratch_space
+from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, find_clusters, is_sync_source
 from gitops.flux.files import RepoFiles
+from gitops.flux.inputs import LeafTest
 from gitops.flux.objects import (
     DEFAULT_SYNC_SOURCE,
     FluxKustomization,
     SourceRef,
-    flux_instance_sync_path,
-    is_flux_instance,
     is_flux_kustomization,
     normalise_path,
     parse_kustomization,
@@ -37,10 +38,6 @@ from gitops.flux.postbuild import load_variables, set_metadata, substitute_objec
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.render import default_jobs
 from gitops.targets import Tree
-
-# The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
-ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
-FLUX_MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
 
 
 @dataclass
@@ -60,6 +57,9 @@ class FluxTarget:
     origins: list[str | None] = field(default_factory=list)
     """The repository-relative source file of each document, in step with `documents`."""
     warnings: list[str] = field(default_factory=list)
+    unbuilt: bool = False
+    """Not built (open_flux with defer_leaves): a leaf, whose build cannot yield a Flux Kustomization, and
+    nothing asked for its output yet. Its documents are unknown, not empty."""
 
     @property
     def key(self) -> str:
@@ -79,69 +79,14 @@ class _State:
     chain: tuple[str, ...]
     raw: list[dict[str, Any]] | None = None
     origins: list[str | None] = field(default_factory=list)
+    inputs: set[Path] | None = None
+    """An unbuilt leaf's build inputs (what the leaf test read)."""
+    forced: bool = False
+    """Asked for: built even when it is a leaf."""
 
 
-def inside(path: str, ancestor: str) -> bool:
-    """Whether repository-relative `path` is `ancestor` or below it (\"\" is the root)."""
-    return ancestor == "" or path == ancestor or path.startswith(ancestor + "/")
-
-
-def find_clusters(
-    root: Path, files: RepoFiles | None = None, sync_source: str = DEFAULT_SYNC_SOURCE
-) -> list[str] | None:
-    """Cluster entry paths found without configuration; None when the repository has no Flux Kustomization.
-
-    The rule (docs/flux.md): a sync Kustomization (sourceRef: the sync GitRepository) defined inside its own
-    spec.path makes that path an entry (bootstrap's gotk-sync.yaml in clusters/<name>/flux-system). Other
-    candidates are the directories of files defining sync Kustomizations and a FluxInstance's
-    spec.sync.path; such a candidate is an entry unless a sync Kustomization defined outside its own path
-    builds it (its spec.path is the candidate or above it). Entries inside another entry, and paths that
-    do not exist, are dropped. Directories holding gitops.yaml or .git are other repositories: not walked.
-    """
-    files = files or RepoFiles(root)
-    any_kustomization = False
-    declared: set[str] = set()
-    candidates: set[str] = set()
-    covering: list[str] = []
-    for path in files.yaml_files():
-        try:
-            if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
-                continue
-            documents = files.documents(path)
-        except (GitopsError, OSError):
-            continue  # a file no build reads cannot stop discovery; one that is read fails its build
-        directory = files.rel(path.parent) if path.parent != root else ""
-        for doc in documents:
-            if not isinstance(doc, dict):
-                continue
-            if is_flux_instance(doc):
-                sync_path = flux_instance_sync_path(doc)
-                if sync_path is not None:
-                    candidates.add(sync_path)
-            if not is_flux_kustomization(doc):
-                continue
-            any_kustomization = True
-            try:
-                ks = parse_kustomization(doc, files.rel(path))
-            except GitopsError:
-                continue
-            if not _is_sync_source(ks.source_ref, sync_source):
-                continue
-            if inside(directory, ks.path):
-                declared.add(ks.path)
-            else:
-                candidates.add(directory)
-                covering.append(ks.path)
-    if not any_kustomization and not candidates:
-        return None
-    unreached = declared | {c for c in candidates if not any(inside(c, p) for p in covering)}
-    existing = sorted(c for c in unreached if (root / c).is_dir())
-    return [c for c in existing if not any(o != c and inside(c, o) for o in existing)]
-
-
-def _is_sync_source(ref: SourceRef, sync_source: str) -> bool:
-    """The GitRepository syncing this repository; bootstrap and the Flux Operator create it in flux-system."""
-    return ref.kind == "GitRepository" and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
+class LeavesNeeded(Exception):
+    """A target waits for substituteFrom objects that only an unbuilt leaf could provide: build everything."""
 
 
 def _resolve_dir(root: Path, rel: str, what: str) -> Path:
@@ -170,11 +115,44 @@ def render_flux(
 
     A failed build raises, unless `keep_going`: then the target keeps its error in `failed` (check reports
     targets that read an unparsable file and judges the others)."""
+    with open_flux(
+        root,
+        clusters,
+        sources=sources,
+        sync_source=sync_source,
+        identities=identities,
+        strict=strict,
+        jobs=jobs,
+        kustomize=kustomize,
+        keep_going=keep_going,
+    ) as graph:
+        return graph.result() if graph is not None else None
+
+
+@contextmanager
+def open_flux(
+    root: Path,
+    clusters: Sequence[str] | None = None,
+    *,
+    sources: Mapping[str, str] | None = None,
+    sync_source: str = DEFAULT_SYNC_SOURCE,
+    identities: Sequence[Any] = (),
+    strict: bool = False,
+    jobs: int | None = None,
+    kustomize: Kustomize | None = None,
+    keep_going: bool = False,
+    defer_leaves: bool = False,
+) -> Iterator[FluxGraph | None]:
+    """The clusters' targets, found as render_flux finds them, while the scratch space lives (None: not a
+    Flux repository). With `defer_leaves`, leaves (flux.inputs) are not built: listing needs only the
+    Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
+    waits for substituteFrom objects a leaf could provide, every target is built, as without deferral."""
     root = root.resolve()
     files = RepoFiles(root)
     entries = [normalise_path(c) for c in clusters] if clusters else find_clusters(root, files, sync_source)
     if entries is None:
-        return None
+        yield None
+        return
     if not entries:
         raise GitopsError(
             "Flux Kustomizations found, but no cluster entry path: none is synced by "
@@ -186,19 +164,70 @@ def render_flux(
     for entry in entries:
         _resolve_dir(root, entry, "cluster entry path")
     tool = kustomize or find_kustomize()
+    tree = Tree(root)
     with scratch_space() as scratch:
-        run = _Run(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
-        run.cache = cache.for_run(tool, Tree(root))
-        run.keep_going = keep_going
-        run.workers = max(1, jobs or default_jobs())
-        for entry in entries:
-            run.add_entry(entry)
-        run.run()
-    if run.cache is not None:
-        run.cache.store.trim()
-    targets = sorted((s.target for s in run.states.values()), key=lambda t: t.name)
-    warnings = [w for t in targets for w in t.warnings]
-    return FluxRender(entries, targets, warnings)
+
+        def start(leaf_test: LeafTest | None) -> _Run:
+            run = _Run(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
+            run.cache = cache.for_run(tool, tree)
+            run.keep_going = keep_going
+            run.workers = max(1, jobs or default_jobs())
+            run.leaf_test = leaf_test
+            for entry in entries:
+                run.add_entry(entry)
+            run.run()
+            return run
+
+        try:
+            run = start(LeafTest(files, tree) if defer_leaves else None)
+        except LeavesNeeded:
+            run = start(None)
+        try:
+            yield FluxGraph(run, entries)
+        finally:
+            if run.cache is not None:
+                run.cache.store.trim()
+
+
+class FluxGraph:
+    """The targets of an open_flux run; unbuilt leaves can still be built while it is open."""
+
+    def __init__(self, run: _Run, entries: list[str]) -> None:
+        self._run = run
+        self.entries = entries
+
+    def result(self) -> FluxRender:
+        targets = sorted((s.target for s in self._run.states.values()), key=lambda t: t.name)
+        warnings = [w for t in targets for w in t.warnings]
+        return FluxRender(self.entries, targets, warnings)
+
+    def _state(self, target: FluxTarget) -> _State:
+        return self._run.states[(target.cluster, target.key)]
+
+    def inputs(self, target: FluxTarget) -> set[Path] | None:
+        """The files an unbuilt leaf's build reads (None for a built target)."""
+        return self._state(target).inputs
+
+    def variable_sources(self, target: FluxTarget) -> list[dict[str, Any]] | None:
+        """The rendered objects a target's substituteFrom names, in order; None when one of them is not
+        among the built targets' objects (a leaf not built may hold it, or nothing does)."""
+        ks, found = target.kustomization, []
+        for ref in ks.substitute_from:
+            obj = self._run.index.get((target.cluster, ref.kind, ks.namespace, ref.name))
+            if obj is None:
+                return None
+            found.append(obj)
+        return found
+
+    def build(self, targets: Sequence[FluxTarget]) -> None:
+        """Build and post-process unbuilt targets. LeavesNeeded when one waits for what a leaf not built
+        may provide (then only a render of everything gives what Flux applies)."""
+        states = [self._state(t) for t in targets if t.unbuilt]
+        for state in states:
+            self._run.deferred.remove(state)
+            state.forced, state.target.unbuilt, state.inputs = True, False, None
+        self._run.to_build.extend(states)
+        self._run.run()
 
 
 class _Run:
@@ -218,6 +247,8 @@ class _Run:
         self.workers = 1
         self.keep_going = False
         self.cache: cache.RunCache | None = None
+        self.leaf_test: LeafTest | None = None
+        self.deferred: list[_State] = []
         self.states: dict[tuple[str, str], _State] = {}
         self.to_build: list[_State] = []
         self.waiting: list[_State] = []
@@ -241,7 +272,7 @@ class _Run:
 
     def _source_path(self, ks: FluxKustomization) -> tuple[str | None, str | None]:
         ref = ks.source_ref
-        if _is_sync_source(ref, self.sync_source):
+        if is_sync_source(ref, self.sync_source):
             base = ""
         elif ref.name in self.sources:
             base = self.sources[ref.name]
@@ -256,15 +287,36 @@ class _Run:
     def run(self) -> None:
         while self.to_build or self.waiting:
             if self.to_build:
-                batch, self.to_build = self.to_build, []
-                self._build(batch)
+                batch, self.to_build = self._without_leaves(self.to_build), []
+                if batch:
+                    self._build(batch)
                 self.waiting.extend(s for s in batch if s.target.failed is None)
             if self._finish_ready():
                 continue
             if self.to_build:
                 continue
             if self.waiting:
+                if self.deferred:
+                    raise LeavesNeeded
                 self._finish(self.waiting.pop(0), stuck=True)
+
+    def _without_leaves(self, batch: list[_State]) -> list[_State]:
+        """The batch less the leaves, which are deferred (only with a leaf test)."""
+        if self.leaf_test is None:
+            return batch
+        kept = []
+        for state in batch:
+            target = state.target
+            assert target.path is not None
+            inputs = None
+            if not state.forced:
+                inputs = self.leaf_test.leaf_inputs(target.kustomization, (self.root / target.path).resolve())
+            if inputs is None:
+                kept.append(state)
+            else:
+                state.inputs, target.unbuilt = inputs, True
+                self.deferred.append(state)
+        return kept
 
     def _build(self, batch: list[_State]) -> None:
         def one(state: _State) -> Built:
@@ -303,7 +355,7 @@ class _Run:
             if not is_flux_kustomization(doc):
                 continue
             ks = parse_kustomization(doc, target.name)
-            if not _is_sync_source(ks.source_ref, self.sync_source) or ks.path != target.kustomization.path:
+            if not is_sync_source(ks.source_ref, self.sync_source) or ks.path != target.kustomization.path:
                 continue
             del self.states[(target.cluster, target.key)]
             target.kustomization = ks

@@ -1,0 +1,89 @@
+"""Cluster entry paths of a Flux repository, found without configuration (the rule is in docs/flux.md).
+
+A sync Kustomization (sourceRef: the GitRepository syncing this repository) defined inside its own spec.path
+makes that path an entry (bootstrap's gotk-sync.yaml); other candidates are the directories of files defining
+sync Kustomizations and a Flux Operator FluxInstance's spec.sync.path, entries unless a sync Kustomization
+defined elsewhere builds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gitops.errors import GitopsError
+from gitops.flux.files import RepoFiles
+from gitops.flux.objects import (
+    DEFAULT_SYNC_SOURCE,
+    SourceRef,
+    flux_instance_sync_path,
+    is_flux_instance,
+    is_flux_kustomization,
+    parse_kustomization,
+)
+
+# The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
+ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
+FLUX_MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
+
+
+def inside(path: str, ancestor: str) -> bool:
+    """Whether repository-relative `path` is `ancestor` or below it (\"\" is the root)."""
+    return ancestor == "" or path == ancestor or path.startswith(ancestor + "/")
+
+
+def find_clusters(
+    root: Path, files: RepoFiles | None = None, sync_source: str = DEFAULT_SYNC_SOURCE
+) -> list[str] | None:
+    """Cluster entry paths found without configuration; None when the repository has no Flux Kustomization.
+
+    The rule (docs/flux.md): a sync Kustomization (sourceRef: the sync GitRepository) defined inside its own
+    spec.path makes that path an entry (bootstrap's gotk-sync.yaml in clusters/<name>/flux-system). Other
+    candidates are the directories of files defining sync Kustomizations and a FluxInstance's
+    spec.sync.path; such a candidate is an entry unless a sync Kustomization defined outside its own path
+    builds it (its spec.path is the candidate or above it). Entries inside another entry, and paths that
+    do not exist, are dropped. Directories holding gitops.yaml or .git are other repositories: not walked.
+    """
+    files = files or RepoFiles(root)
+    any_kustomization = False
+    declared: set[str] = set()
+    candidates: set[str] = set()
+    covering: list[str] = []
+    for path in files.yaml_files():
+        try:
+            if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
+                continue
+            documents = files.documents(path)
+        except (GitopsError, OSError):
+            continue  # a file no build reads cannot stop discovery; one that is read fails its build
+        directory = files.rel(path.parent) if path.parent != root else ""
+        for doc in documents:
+            if not isinstance(doc, dict):
+                continue
+            if is_flux_instance(doc):
+                sync_path = flux_instance_sync_path(doc)
+                if sync_path is not None:
+                    candidates.add(sync_path)
+            if not is_flux_kustomization(doc):
+                continue
+            any_kustomization = True
+            try:
+                ks = parse_kustomization(doc, files.rel(path))
+            except GitopsError:
+                continue
+            if not is_sync_source(ks.source_ref, sync_source):
+                continue
+            if inside(directory, ks.path):
+                declared.add(ks.path)
+            else:
+                candidates.add(directory)
+                covering.append(ks.path)
+    if not any_kustomization and not candidates:
+        return None
+    unreached = declared | {c for c in candidates if not any(inside(c, p) for p in covering)}
+    existing = sorted(c for c in unreached if (root / c).is_dir())
+    return [c for c in existing if not any(o != c and inside(c, o) for o in existing)]
+
+
+def is_sync_source(ref: SourceRef, sync_source: str) -> bool:
+    """The GitRepository syncing this repository; bootstrap and the Flux Operator create it in flux-system."""
+    return ref.kind == "GitRepository" and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
