@@ -1,23 +1,29 @@
 """`gitops diff` of a Flux repository: each side rendered as Flux Kustomization targets, compared per target.
 
 A side is rendered from a real directory (the working tree, or a temporary checkout of the ref): Flux's
-build reads whatever its kustomizations and generated kustomizations list, so reading only some files out of
-git's objects would have to repeat that walk. What a target applies depends on more than its spec.path (the
-Kustomization object, substituteFrom ConfigMaps/Secrets rendered by other targets), so unchanged targets are
-not predicted from changed files: both sides are rendered whole, concurrently, and the comparison finds what
-differs. With no changed file at all, one render serves as both sides.
+build reads whatever its kustomizations and generated kustomizations list. Only targets that can differ are
+rendered (`render_sides`, docs/flux.md "How diff decides what to render"): both sides open their graph with
+leaves deferred (flux.inputs: a leaf's build cannot yield Flux Kustomizations; the others are built, through
+the render cache, because the graph needs them). A leaf present on both sides is rendered only when its
+Kustomization object or resolved path differs, a file its build reads (either side's walk) changed, or the
+objects its substituteFrom names differ; the others are reported unchanged without being built. When a
+leaf's substituteFrom names an object no built target holds, or a changed path is a symlink, both sides are
+rendered whole, as before.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
-from gitops.flux.discovery import FluxRender, render_flux
+from gitops.flux.discovery import FluxGraph, FluxRender, FluxTarget, LeavesNeeded, open_flux, render_flux
 from gitops.flux.objects import DEFAULT_SYNC_SOURCE
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
@@ -30,6 +36,7 @@ __all__ = [
     "flux_options_given",
     "is_flux_tree",
     "render_side",
+    "render_sides",
 ]
 
 
@@ -52,6 +59,8 @@ class FluxSide:
     found: bool = False
     """Whether the side has Flux Kustomizations (or was given cluster entries) at all."""
     warnings: list[str] = field(default_factory=list)
+    unchanged: set[str] = field(default_factory=set)
+    """Targets on both sides that cannot differ, so neither side rendered them."""
 
 
 def flux_options_given(options: FluxOptions) -> bool:
@@ -106,4 +115,155 @@ def _side(flux: FluxRender | None) -> FluxSide:
             side.targets[target.name] = [
                 Manifest(identity_of(doc), doc, target.name, None, index) for index, doc in enumerate(target.documents)
             ]
+    return side
+
+
+def render_sides(
+    base: Path | None,
+    head: Path,
+    changed: set[str],
+    options: FluxOptions,
+    labels: tuple[str, str],
+    jobs: int,
+    tools: tuple[Kustomize, Kustomize],
+) -> tuple[FluxSide, FluxSide]:
+    """Both sides (base None: no change, the head serves as both), rendering only the targets that can
+    differ; every target if that cannot be told."""
+    roots = (base, head) if base is not None else (head,)
+    if any(_is_link(root, path) for root in roots for path in changed):
+        return _whole(roots, options, labels, jobs, tools)
+    with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
+        stacks = (base_stack, head_stack) if base is not None else (head_stack,)
+        opened = [
+            pool.submit(_open_side, root, options, label, jobs, tool, stack)
+            for root, label, tool, stack in zip(roots, labels[-len(roots) :], tools[-len(roots) :], stacks, strict=True)
+        ]
+        graphs = [future.result() for future in opened]
+        if len(graphs) == 1:
+            side = _graph_side(*graphs[0])
+            return side, side
+        (base_graph, base_found), (head_graph, head_found) = graphs
+        try:
+            plan = _plan(base_graph, head_graph, changed)
+            if plan is not None:
+                jobs_done = [
+                    pool.submit(_build, graph, targets)
+                    for graph, targets in zip((base_graph, head_graph), plan, strict=True)
+                ]
+                for job in jobs_done:
+                    job.result()
+        except LeavesNeeded:
+            plan = None
+        if plan is not None:
+            return _graph_side(base_graph, base_found), _graph_side(head_graph, head_found)
+    return _whole(roots, options, labels, jobs, tools)
+
+
+def _is_link(root: Path, path: str) -> bool:
+    """A changed symlink: the walks resolve links, so inputs would not name the changed path."""
+    return os.path.islink(root / path)
+
+
+def _whole(
+    roots: tuple[Path, ...], options: FluxOptions, labels: tuple[str, str], jobs: int, tools: tuple[Kustomize, ...]
+) -> tuple[FluxSide, FluxSide]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(render_side, root, options, label, jobs, tool)
+            for root, label, tool in zip(roots, labels[-len(roots) :], tools[-len(roots) :], strict=True)
+        ]
+        sides = [future.result() for future in futures]
+    return (sides[0], sides[-1])
+
+
+def _open_side(
+    root: Path, options: FluxOptions, label: str, jobs: int, tool: Kustomize, stack: ExitStack
+) -> tuple[FluxGraph | None, bool]:
+    """The side's graph with leaves deferred (None when the side has no cluster entry), and whether the side
+    counts as a Flux repository."""
+    if not root.is_dir():
+        return None, False
+    try:
+        entries = cluster_entries(root, options)
+        if not entries:
+            return None, entries is not None or flux_options_given(options)
+        graph = stack.enter_context(
+            open_flux(
+                root,
+                entries,
+                sources=options.sources,
+                sync_source=options.sync_source,
+                identities=options.identities,
+                jobs=jobs,
+                kustomize=tool,
+                defer_leaves=True,
+            )
+        )
+    except GitopsError as exc:
+        raise type(exc)(f"{label}: {exc}") from None
+    return graph, True
+
+
+def _plan(
+    base: FluxGraph | None, head: FluxGraph | None, changed: set[str]
+) -> tuple[list[FluxTarget], list[FluxTarget]] | None:
+    """The unbuilt targets each side must build; None when that cannot be told (render everything)."""
+    base_targets = {t.name: t for t in base.result().targets} if base is not None else {}
+    head_targets = {t.name: t for t in head.result().targets} if head is not None else {}
+    plan: tuple[list[FluxTarget], list[FluxTarget]] = ([], [])
+    for name in sorted({*base_targets, *head_targets}):
+        old, new = base_targets.get(name), head_targets.get(name)
+        if old is not None and new is not None and base is not None and head is not None:
+            verdict = _may_differ(old, new, base, head, changed)
+            if verdict is None:
+                return None
+            if not verdict:
+                continue
+        for side, target in zip(plan, (old, new), strict=True):
+            if target is not None and target.unbuilt:
+                side.append(target)
+    return plan
+
+
+def _may_differ(old: FluxTarget, new: FluxTarget, base: FluxGraph, head: FluxGraph, changed: set[str]) -> bool | None:
+    """Whether a target on both sides can render differently; None when its variables cannot be told."""
+    if (old.skipped is None) != (new.skipped is None):
+        return True
+    if old.skipped is not None or not (old.unbuilt or new.unbuilt):
+        return False  # skipped on both sides, or built on both (the comparison decides)
+    if old.kustomization != new.kustomization or old.path != new.path:
+        return True
+    read = [_relative(graph.inputs(t), graph) for graph, t in ((base, old), (head, new))]
+    if any(r is None for r in read) or any(changed & r for r in read if r is not None):
+        return True
+    if old.kustomization.substitute_from:
+        sources = base.variable_sources(old), head.variable_sources(new)
+        if sources[0] is None or sources[1] is None:
+            return None
+        return sources[0] != sources[1]
+    return False
+
+
+def _relative(paths: set[Path] | None, graph: FluxGraph) -> set[str] | None:
+    """Repository-relative inputs; None when unknown (the target was built) or one lies outside."""
+    if paths is None:
+        return None
+    prefix = f"{graph.root}/"
+    relative = {str(path).removeprefix(prefix) for path in paths}
+    return None if any(r.startswith("/") for r in relative) else relative
+
+
+def _build(graph: FluxGraph | None, targets: list[FluxTarget]) -> None:
+    if graph is not None and targets:
+        graph.build(targets)
+
+
+def _graph_side(graph: FluxGraph | None, found: bool) -> FluxSide:
+    if graph is None:
+        return FluxSide(found=found)
+    side = _side(graph.result())
+    for target in graph.result().targets:
+        if target.unbuilt:
+            del side.targets[target.name]
+            side.unchanged.add(target.name)
     return side

@@ -194,6 +194,7 @@ class FluxGraph:
 
     def __init__(self, run: _Run, entries: list[str]) -> None:
         self._run = run
+        self.root = run.root
         self.entries = entries
 
     def result(self) -> FluxRender:
