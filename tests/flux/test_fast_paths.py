@@ -2,7 +2,8 @@
 
 - envsubst's top-level text jumps from one `$` to the next instead of reading character by character;
 - postBuild substitution keeps an object without any `$` as it is instead of writing, substituting and
-  parsing its YAML again.
+  parsing its YAML again;
+- the scratch kustomization is written as JSON instead of PyYAML's YAML.
 Each is compared with its slow path (switched on for the comparison) on edge cases and on the fixtures.
 """
 
@@ -14,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from gitops.flux import envsubst, postbuild
+from gitops.flux import build, envsubst, postbuild
 from gitops.flux.discovery import render_flux
 from gitops.flux.envsubst import SubstitutionError, substitute
 from gitops.flux.objects import FluxKustomization, SourceRef
 from gitops.kustomize import Kustomize
 from gitops.manifests import dump_documents
-from tests.flux.helpers import fixture
+from tests.flux.helpers import copy_fixture, fixture
 
 VARIABLES = {"a": "A", "b": "x.y", "empty": ""}
 TEXTS = [
@@ -139,3 +141,42 @@ def test_fixture_renders_equal_with_and_without_fast_paths(
     slow = _rendered(fixture(name), kustomize)
     assert fast == slow
     assert any(text for text in fast.values())
+
+
+def _yaml_scratch(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+@pytest.mark.parametrize("name", ["example", "fields", "operator"])
+def test_json_scratch_kustomization_renders_as_yaml_does(
+    name: str, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GITOPS_NO_CACHE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    as_json = _rendered(fixture(name), kustomize)
+    monkeypatch.setattr(build, "scratch_text", _yaml_scratch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
+    assert _rendered(fixture(name), kustomize) == as_json
+
+
+UNICODE_PATCH = """  patches:
+    - patch: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, annotations: {note: "é ✓ 😀"}}
+      target: {kind: Deployment}
+"""
+
+
+def test_json_scratch_keeps_unicode_patches(
+    kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = copy_fixture("fields", tmp_path)
+    ks = root / "clusters/fields/ks.yaml"
+    ks.write_text(ks.read_text(encoding="utf-8").replace("  patches:\n", UNICODE_PATCH, 1), encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a"))
+    as_json = _rendered(root, kustomize)
+    assert 'note: "é ✓ \\U0001F600"' in "".join(as_json.values())
+    monkeypatch.setattr(build, "scratch_text", _yaml_scratch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "b"))
+    assert _rendered(root, kustomize) == as_json

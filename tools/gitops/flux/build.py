@@ -26,8 +26,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import yaml
-
 from gitops.cache import RunCache
 from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles, generated_resources
@@ -190,6 +188,12 @@ def _cached_build(
     return cache.build(name, run, origin_prefix=prefix, extra=("flux", text), inputs_digest=digest)
 
 
+def scratch_text(document: dict[str, Any]) -> str:
+    """The scratch kustomization file's text: JSON, which is YAML to kustomize, written many times faster
+    than PyYAML's pure-Python emitter would (raw UTF-8: escaped surrogate pairs are not YAML)."""
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
 @dataclass
 class Built:
     """kustomize's output for one Flux Kustomization: plain documents and, in step, their source files."""
@@ -219,7 +223,7 @@ def build_documents(
         )
     target = scratch.new_dir()
     document = scratch_kustomization(ks, directory, target, files, label)
-    (target / "kustomization.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    (target / "kustomization.yaml").write_text(scratch_text(document), encoding="utf-8")
 
     def run() -> str:
         try:
