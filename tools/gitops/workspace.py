@@ -25,7 +25,6 @@ from gitops.flux.clusters import find_clusters
 from gitops.flux.discovery import FluxRender, FluxTarget, open_flux, render_flux, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
-from gitops.policy.context import environment_of
 from gitops.render import Progress, RenderedTarget, render_targets
 from gitops.targets import Tree, discover, select
 
@@ -102,6 +101,8 @@ class Workspace:
     def environment(self, target: str) -> str:
         """The environment a target belongs to (policy.context.environment_of): its Flux cluster, or the
         directory under overlays/ or clusters/."""
+        from gitops.policy.context import environment_of  # the policy pack's imports: only commands judging
+
         return environment_of(target, flux=self.is_flux)
 
     def render(

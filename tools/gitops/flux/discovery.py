@@ -171,7 +171,9 @@ def open_flux(
             run = _Run(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
             run.cache = cache.for_run(tool, tree)
             run.keep_going = keep_going
-            run.workers = max(1, jobs or default_jobs())
+            # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
+            # it) would otherwise leave a CPU idle between kustomize processes.
+            run.workers = max(1, jobs or default_jobs() + 1)
             run.leaf_test = leaf_test
             for entry in entries:
                 run.add_entry(entry)
