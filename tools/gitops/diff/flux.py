@@ -14,13 +14,14 @@ rendered whole, as before.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops import git
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
 from gitops.flux.discovery import FluxGraph, FluxRender, FluxTarget, LeavesNeeded, open_flux, render_flux
@@ -33,6 +34,7 @@ __all__ = [
     "FluxOptions",
     "FluxSide",
     "cluster_entries",
+    "commit_tree",
     "flux_options_given",
     "is_flux_tree",
     "render_side",
@@ -116,6 +118,22 @@ def _side(flux: FluxRender | None) -> FluxSide:
                 Manifest(identity_of(doc), doc, target.name, None, index) for index, doc in enumerate(target.documents)
             ]
     return side
+
+
+@contextmanager
+def commit_tree(repo: git.Repository, commit: str) -> Iterator[Path]:
+    """Every file of `commit` below the gitops root, written to a temporary directory (Flux discovery reads
+    every YAML file): two git commands instead of adding and removing a worktree. A commit whose files git
+    would transform on checkout (.gitattributes: LFS, line endings) or holding symlinks or submodules gets a
+    real worktree."""
+    listing = git.list_files(repo, commit)
+    if not listing.files or listing.has_links or any(f.rpartition("/")[2] == ".gitattributes" for f in listing.files):
+        with git.checkout(repo, commit) as root:
+            yield root
+        return
+    with git.commit_files(repo, commit, listing) as files:
+        files.materialize(sorted(listing.files))
+        yield files.root
 
 
 def render_sides(

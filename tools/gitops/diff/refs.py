@@ -21,7 +21,15 @@ from pathlib import Path
 from gitops import git
 from gitops.config import load_config
 from gitops.diff.engine import compare
-from gitops.diff.flux import FLUX_MARKERS, FluxOptions, FluxSide, flux_options_given, is_flux_tree, render_sides
+from gitops.diff.flux import (
+    FLUX_MARKERS,
+    FluxOptions,
+    FluxSide,
+    commit_tree,
+    flux_options_given,
+    is_flux_tree,
+    render_sides,
+)
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
@@ -277,9 +285,9 @@ def _diff_flux(
     workers = max(1, jobs or default_jobs())
 
     labels = (f"base {refs[0]}", f"head {refs[1] or 'working tree'}")
-    with ExitStack() as stack, ThreadPoolExecutor(max_workers=2) as pool:
-        head_job = pool.submit(stack.enter_context, git.checkout(repo, head)) if head is not None else None
-        base_root = stack.enter_context(git.checkout(repo, base)) if changed else None
+    with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
+        head_job = pool.submit(head_stack.enter_context, commit_tree(repo, head)) if head is not None else None
+        base_root = base_stack.enter_context(commit_tree(repo, base)) if changed else None
         head_root = head_job.result() if head_job is not None else root
         tools = (shared.for_side(base_root or head_root), shared.for_side(head_root))
         base_side, head_side = render_sides(base_root, head_root, changed, flux, labels, workers, tools)
