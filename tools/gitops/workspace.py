@@ -22,7 +22,8 @@ from typing import Any
 from gitops.config import RepoConfig
 from gitops.errors import GitopsError
 from gitops.flux.clusters import find_clusters
-from gitops.flux.discovery import FluxRender, FluxTarget, open_flux, render_flux, select_targets
+from gitops.flux.discovery import open_flux, render_flux
+from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
 from gitops.render import Progress, RenderedTarget, render_targets

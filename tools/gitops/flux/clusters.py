@@ -8,6 +8,7 @@ defined elsewhere builds them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gitops.errors import GitopsError
@@ -18,6 +19,7 @@ from gitops.flux.objects import (
     flux_instance_sync_path,
     is_flux_instance,
     is_flux_kustomization,
+    normalise_path,
     parse_kustomization,
 )
 
@@ -87,3 +89,33 @@ def find_clusters(
 def is_sync_source(ref: SourceRef, sync_source: str) -> bool:
     """The GitRepository syncing this repository; bootstrap and the Flux Operator create it in flux-system."""
     return ref.kind == "GitRepository" and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
+
+
+def resolve_entries(
+    root: Path, files: RepoFiles, clusters: Sequence[str] | None, sources: Mapping[str, str], sync_source: str
+) -> tuple[list[str], dict[str, str]] | None:
+    """The cluster entry paths (given, else found) and the source mappings, normalised and checked to be
+    directories of the repository; None when the repository has no Flux Kustomization."""
+    entries = [normalise_path(c) for c in clusters] if clusters else find_clusters(root, files, sync_source)
+    if entries is None:
+        return None
+    if not entries:
+        raise GitopsError(
+            "Flux Kustomizations found, but no cluster entry path: none is synced by "
+            f"GitRepository/{sync_source}; set gitops.yaml clusters: or pass --cluster PATH"
+        )
+    source_dirs = {name: normalise_path(path) for name, path in sources.items()}
+    for name, path in source_dirs.items():
+        _resolve_dir(root, path, f"source {name}: path")
+    for entry in entries:
+        _resolve_dir(root, entry, "cluster entry path")
+    return entries, source_dirs
+
+
+def _resolve_dir(root: Path, rel: str, what: str) -> Path:
+    directory = (root / rel).resolve()
+    if directory != root and root not in directory.parents:
+        raise GitopsError(f"{what} '{rel}' is outside the repository")
+    if not directory.is_dir():
+        raise GitopsError(f"{what} '{rel}' is not a directory in the repository")
+    return directory

@@ -1,14 +1,15 @@
 """Clusters and targets of a Flux repository: every Flux Kustomization reached from a cluster entry path.
 
 Entry paths (clusters) come from the caller (gitops.yaml `clusters:` or `--cluster PATH`) or are found by
-`find_clusters`, whose rule needs no configuration on the `flux bootstrap` layout and on Flux Operator layouts
-(see docs/flux.md). From each entry, `render_flux` builds the entry path, collects the Flux Kustomizations in
-its output, builds each one's spec.path, and so on: a Kustomization is built once per cluster, a chain that
-comes back to one of its own ancestors is an error naming the chain.
+`flux.clusters.find_clusters`, whose rule needs no configuration on the `flux bootstrap` layout and on Flux
+Operator layouts (see docs/flux.md). From each entry, `render_flux` builds the entry path, collects the Flux
+Kustomizations in its output, builds each one's spec.path, and so on: a Kustomization is built once per
+cluster, a chain that comes back to one of its own ancestors is an error naming the chain.
 
 A target is named `<cluster path>/<namespace>/<name>`. Its source is the GitRepository syncing this repository
 (`flux-system` unless configured), which is the repository root, or another source mapped to a repository
-path by name; a target whose source is not mapped is kept as *skipped*, with the reason.
+path by name; a target whose source is not mapped is kept as *skipped*, with the reason. `open_flux` can
+leave leaves unbuilt (flux.inputs) for listing and the diff, and build some of them later.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 from gitops import cache
 from gitops.errors import GitopsError
 from gitops.flux.build import Built, Scratch, build_documents, scratch_space
-from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, find_clusters, is_sync_source
+from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, is_sync_source, resolve_entries
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
+from gitops.flux.model import FluxRender, FluxTarget
 from gitops.flux.objects import (
     DEFAULT_SYNC_SOURCE,
     FluxKustomization,
@@ -38,39 +40,6 @@ from gitops.flux.postbuild import load_variables, set_metadata, substitute_objec
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.render import default_jobs
 from gitops.targets import Tree
-
-
-@dataclass
-class FluxTarget:
-    """One Flux Kustomization of one cluster, with what it renders to (empty when skipped)."""
-
-    name: str
-    cluster: str
-    kustomization: FluxKustomization
-    path: str | None
-    """Repository-relative directory it builds ("." for the root); None when skipped."""
-    parent: str | None = None
-    skipped: str | None = None
-    failed: GitopsError | None = None
-    """With render_flux(keep_going=True): why the build failed (its children stay unknown)."""
-    documents: list[dict[str, Any]] = field(default_factory=list)
-    origins: list[str | None] = field(default_factory=list)
-    """The repository-relative source file of each document, in step with `documents`."""
-    warnings: list[str] = field(default_factory=list)
-    unbuilt: bool = False
-    """Not built (open_flux with defer_leaves): a leaf, whose build cannot yield a Flux Kustomization, and
-    nothing asked for its output yet. Its documents are unknown, not empty."""
-
-    @property
-    def key(self) -> str:
-        return self.kustomization.key
-
-
-@dataclass
-class FluxRender:
-    clusters: list[str]
-    targets: list[FluxTarget]
-    warnings: list[str]
 
 
 @dataclass
@@ -87,15 +56,6 @@ class _State:
 
 class LeavesNeeded(Exception):
     """A target waits for substituteFrom objects that only an unbuilt leaf could provide: build everything."""
-
-
-def _resolve_dir(root: Path, rel: str, what: str) -> Path:
-    directory = (root / rel).resolve()
-    if directory != root and root not in directory.parents:
-        raise GitopsError(f"{what} '{rel}' is outside the repository")
-    if not directory.is_dir():
-        raise GitopsError(f"{what} '{rel}' is not a directory in the repository")
-    return directory
 
 
 def render_flux(
@@ -149,20 +109,11 @@ def open_flux(
     waits for substituteFrom objects a leaf could provide, every target is built, as without deferral."""
     root = root.resolve()
     files = RepoFiles(root)
-    entries = [normalise_path(c) for c in clusters] if clusters else find_clusters(root, files, sync_source)
-    if entries is None:
+    resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
+    if resolved is None:
         yield None
         return
-    if not entries:
-        raise GitopsError(
-            "Flux Kustomizations found, but no cluster entry path: none is synced by "
-            f"GitRepository/{sync_source}; set gitops.yaml clusters: or pass --cluster PATH"
-        )
-    source_dirs = {name: normalise_path(path) for name, path in (sources or {}).items()}
-    for name, path in source_dirs.items():
-        _resolve_dir(root, path, f"source {name}: path")
-    for entry in entries:
-        _resolve_dir(root, entry, "cluster entry path")
+    entries, source_dirs = resolved
     tool = kustomize or find_kustomize()
     tree = Tree(root)
     with scratch_space() as scratch:
@@ -454,22 +405,3 @@ def _capture(function: Any) -> Any:
 def _object_key(doc: dict[str, Any]) -> tuple[str, str, str]:
     metadata = doc.get("metadata") or {}
     return (str(doc.get("kind", "")), str(metadata.get("namespace") or "default"), str(metadata.get("name", "")))
-
-
-def select_targets(targets: Sequence[FluxTarget], selectors: Sequence[str]) -> list[FluxTarget]:
-    """Targets by full name, `<namespace>/<name>`, or a name that is unambiguous; else a GitopsError."""
-    chosen: list[FluxTarget] = []
-    for selector in selectors:
-        matches = [t for t in targets if t.name == selector]
-        if not matches:
-            matches = [t for t in targets if t.key == selector]
-        if not matches:
-            matches = [t for t in targets if t.kustomization.name == selector]
-        if not matches:
-            raise GitopsError(f"no Flux Kustomization target matches '{selector}'")
-        if len(matches) > 1:
-            names = ", ".join(t.name for t in matches)
-            raise GitopsError(f"'{selector}' is ambiguous: {names}")
-        if matches[0] not in chosen:
-            chosen.append(matches[0])
-    return chosen
