@@ -17,13 +17,16 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops.config import load_config
 from gitops.flux import build, envsubst, postbuild
 from gitops.flux.discovery import render_flux
 from gitops.flux.envsubst import SubstitutionError, substitute
 from gitops.flux.objects import FluxKustomization, SourceRef
 from gitops.kustomize import Kustomize
 from gitops.manifests import dump_documents
+from gitops.workspace import open_workspace
 from tests.flux.helpers import copy_fixture, fixture
+from tests.helpers import REPO_ROOT
 
 VARIABLES = {"a": "A", "b": "x.y", "empty": ""}
 TEXTS = [
@@ -180,3 +183,22 @@ def test_json_scratch_keeps_unicode_patches(
     monkeypatch.setattr(build, "scratch_text", _yaml_scratch)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "b"))
     assert _rendered(root, kustomize) == as_json
+
+
+@pytest.mark.parametrize("root", [fixture("example"), fixture("fields"), fixture("substitution"), REPO_ROOT])
+def test_builds_without_origin_annotations_render_the_same_bytes(
+    root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """render and diff build without buildMetadata (faster); check builds with it and strips the annotations."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def rendered(origins: bool) -> dict[str, str]:
+        workspace = open_workspace(root, load_config(root), identities=(), origins=origins)
+        assert workspace.flux is not None
+        known = [o for t in workspace.flux.targets for o in t.origins if o is not None]
+        assert bool(known) is origins
+        return {t.name: dump_documents(t.documents) for t in workspace.flux.targets}
+
+    with_origins, without = rendered(True), rendered(False)
+    assert with_origins == without
+    assert len(without) > 2

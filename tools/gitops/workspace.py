@@ -178,12 +178,14 @@ def open_workspace(
     identities: Sequence[Any] | None = None,
     keep_going: bool = False,
     listing: bool = False,
+    origins: bool = True,
 ) -> Workspace:
     """Decide the mode and find the targets; in Flux mode, build them. No target at all is a GitopsError.
 
-    `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
-    stopping the run; rendering it raises that error. `listing`: the workspace only lists its targets, so
-    Flux leaves (targets whose build cannot yield a Flux Kustomization) are not built."""
+        `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
+        stopping the run; rendering it raises that error. `listing`: the workspace only lists its targets, so
+        Flux leaves (targets whose build cannot yield a Flux Kustomization) are not built. Without `origins`, Flux
+    targets' manifests do not know their source files (kustomize builds them faster)."""
     options = options or TargetOptions()
     root = root.resolve()
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
@@ -199,6 +201,7 @@ def open_workspace(
             jobs=options.jobs,
             keep_going=keep_going,
             defer_leaves=listing,
+            origins=origins,
         ) as graph:
             flux = graph.result() if graph is not None else None
     if flux is not None:

@@ -58,7 +58,7 @@ def command(
     path, dependsOn and Flux fields, and every skipped target with its reason."""
     root = root_from_context(ctx)
     workspace = open_workspace(
-        root, config_from_context(ctx), TargetOptions(clusters, sources, jobs), listing=list_only
+        root, config_from_context(ctx), TargetOptions(clusters, sources, jobs), listing=list_only, origins=False
     )
     print_notices(workspace)
     if list_only:

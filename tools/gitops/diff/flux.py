@@ -101,6 +101,7 @@ def render_side(root: Path | None, options: FluxOptions, label: str, jobs: int, 
             identities=options.identities,
             jobs=jobs,
             kustomize=tool,
+            origins=False,
         )
     except GitopsError as exc:
         raise type(exc)(f"{label}: {exc}") from None
@@ -216,6 +217,7 @@ def _open_side(
                 jobs=jobs,
                 kustomize=tool,
                 defer_leaves=True,
+                origins=False,
             )
         )
     except GitopsError as exc:

@@ -69,6 +69,7 @@ def render_flux(
     jobs: int | None = None,
     kustomize: Kustomize | None = None,
     keep_going: bool = False,
+    origins: bool = True,
 ) -> FluxRender | None:
     """Every target of every cluster, built and post-processed; None when the repository has no Flux
     Kustomization and no cluster was given (the caller keeps plain kustomize directory targets).
@@ -85,6 +86,7 @@ def render_flux(
         jobs=jobs,
         kustomize=kustomize,
         keep_going=keep_going,
+        origins=origins,
     ) as graph:
         return graph.result() if graph is not None else None
 
@@ -102,11 +104,13 @@ def open_flux(
     kustomize: Kustomize | None = None,
     keep_going: bool = False,
     defer_leaves: bool = False,
+    origins: bool = True,
 ) -> Iterator[FluxGraph | None]:
     """The clusters' targets, found as render_flux finds them, while the scratch space lives (None: not a
     Flux repository). With `defer_leaves`, leaves (flux.inputs) are not built: listing needs only the
     Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
-    waits for substituteFrom objects a leaf could provide, every target is built, as without deferral."""
+    waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
+    Without `origins`, documents do not know their source files (render and diff do not need them)."""
     root = root.resolve()
     files = RepoFiles(root)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
@@ -126,6 +130,7 @@ def open_flux(
             # it) would otherwise leave a CPU idle between kustomize processes.
             run.workers = max(1, jobs or default_jobs() + 1)
             run.leaf_test = leaf_test
+            run.origins = origins
             for entry in entries:
                 run.add_entry(entry)
             run.run()
@@ -202,6 +207,7 @@ class _Run:
         self.keep_going = False
         self.cache: cache.RunCache | None = None
         self.leaf_test: LeafTest | None = None
+        self.origins = True
         self.deferred: list[_State] = []
         self.states: dict[tuple[str, str], _State] = {}
         self.to_build: list[_State] = []
@@ -285,6 +291,7 @@ class _Run:
                 kustomize=self.kustomize,
                 label=target.name,
                 cache=self.cache,
+                origins=self.origins,
             )
 
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
@@ -331,6 +338,7 @@ class _Run:
             kustomize=self.kustomize,
             label=target.name,
             cache=self.cache,
+            origins=self.origins,
         )
         state.raw, state.origins = built.documents, built.origins
 
