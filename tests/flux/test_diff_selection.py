@@ -136,6 +136,14 @@ CASES: dict[str, tuple[dict[str, str], tuple[str, ...], set[str]]] = {
         _names("a", "other"),
     ),
     "unrelated file": ({"README.md": "changed\n"}, (), set()),
+    "a leaf becomes a parent": (
+        {
+            "apps/other/a/nested.yaml": _ks("nested", "./apps/plain"),
+            "apps/other/a/kustomization.yaml": "resources: [cm.yaml, nested.yaml]\n",
+        },
+        (),
+        _names("a", "other"),  # nested lands in team1 (targetNamespace), away from its source: skipped
+    ),
 }
 
 
