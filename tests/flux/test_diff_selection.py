@@ -19,6 +19,7 @@ import pytest
 from gitops.diff import flux as diff_flux
 from gitops.diff.model import DiffResult
 from gitops.diff.refs import diff_refs
+from gitops.errors import GitopsError
 from tests.diff.support import commit, init_repo
 
 
@@ -182,3 +183,18 @@ def test_a_changed_symlink_renders_both_sides_whole(tmp_path: Path, monkeypatch:
     result = diff_refs(root, "main", "HEAD")
     assert len(result.rendered) == 10
     assert [t.target for t in result.targets] == sorted(_names("a", "plain") | _names("b", "plain"))
+
+
+def test_a_leaf_failing_to_build_names_the_side_and_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = init_repo(tmp_path / "repo", _files())
+    commit(
+        root,
+        {
+            "apps/other/a/kustomization.yaml": "resources: [cm.yaml, again.yaml]\n",
+            "apps/other/a/again.yaml": _cm("other", "a second object with the same id"),
+        },
+    )
+    with pytest.raises(GitopsError) as raised:
+        diff_refs(root, "main", "HEAD")
+    assert str(raised.value).startswith("head HEAD: clusters/a/flux-system/other: kustomize build failed")

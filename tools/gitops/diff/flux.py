@@ -167,8 +167,8 @@ def render_sides(
             plan = _plan(base_graph, head_graph, changed)
             if plan is not None:
                 jobs_done = [
-                    pool.submit(_build, graph, targets)
-                    for graph, targets in zip((base_graph, head_graph), plan, strict=True)
+                    pool.submit(_build, graph, targets, label)
+                    for graph, targets, label in zip((base_graph, head_graph), plan, labels, strict=True)
                 ]
                 for job in jobs_done:
                     job.result()
@@ -274,9 +274,12 @@ def _relative(paths: set[Path] | None, graph: FluxGraph) -> set[str] | None:
     return None if any(r.startswith("/") for r in relative) else relative
 
 
-def _build(graph: FluxGraph | None, targets: list[FluxTarget]) -> None:
+def _build(graph: FluxGraph | None, targets: list[FluxTarget], label: str) -> None:
     if graph is not None and targets:
-        graph.build(targets)
+        try:
+            graph.build(targets)
+        except GitopsError as exc:
+            raise type(exc)(f"{label}: {exc}") from None
 
 
 def _graph_side(graph: FluxGraph | None, found: bool) -> FluxSide:
