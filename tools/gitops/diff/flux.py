@@ -14,9 +14,9 @@ rendered whole, as before.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,30 +139,31 @@ def commit_tree(repo: git.Repository, commit: str) -> Iterator[Path]:
 
 
 def render_sides(
-    base: Path | None,
-    head: Path,
+    sides: tuple[AbstractContextManager[Path] | None, AbstractContextManager[Path]],
     changed: set[str],
     options: FluxOptions,
     labels: tuple[str, str],
     jobs: int,
-    tools: tuple[Kustomize, Kustomize],
+    tool_for: Callable[[Path], Kustomize],
 ) -> tuple[FluxSide, FluxSide]:
-    """Both sides (base None: no change, the head serves as both), rendering only the targets that can
-    differ; every target if that cannot be told."""
-    roots = (base, head) if base is not None else (head,)
-    if any(_is_link(root, path) for root in roots for path in changed):
-        return _whole(roots, options, labels, jobs, tools)
-    with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
-        stacks = (base_stack, head_stack) if base is not None else (head_stack,)
+    """Both sides, each opened (e.g. commit_tree, a checkout) in its own thread while the other is read, so
+    writing the base commit's files overlaps the head's discovery (base None: no change, the head serves as
+    both). Only the targets that can differ are rendered; every target if that cannot be told."""
+    present = [(side, label) for side, label in zip(sides, labels, strict=True) if side is not None]
+    with ExitStack() as first, ExitStack() as second, ThreadPoolExecutor(max_workers=2) as pool:
         opened = [
-            pool.submit(_open_side, root, options, label, jobs, tool, stack)
-            for root, label, tool, stack in zip(roots, labels[-len(roots) :], tools[-len(roots) :], stacks, strict=True)
+            pool.submit(_open_side, side, options, label, jobs, tool_for, stack)
+            for (side, label), stack in zip(present, (first, second)[: len(present)], strict=True)
         ]
-        graphs = [future.result() for future in opened]
-        if len(graphs) == 1:
-            side = _graph_side(*graphs[0])
+        results = [future.result() for future in opened]
+        roots = tuple(root for root, _graph, _found in results)
+        whole_labels = tuple(label for _side, label in present)
+        if any(_is_link(root, path) for root in roots for path in changed):
+            return _whole(roots, options, whole_labels, jobs, tool_for)
+        if len(results) == 1:
+            side = _graph_side(*results[0][1:])
             return side, side
-        (base_graph, base_found), (head_graph, head_found) = graphs
+        (_base_root, base_graph, base_found), (_head_root, head_graph, head_found) = results
         try:
             plan = _plan(base_graph, head_graph, changed)
             if plan is not None:
@@ -174,9 +175,9 @@ def render_sides(
                     job.result()
         except LeavesNeeded:
             plan = None
-        if plan is not None:
-            return _graph_side(base_graph, base_found), _graph_side(head_graph, head_found)
-    return _whole(roots, options, labels, jobs, tools)
+        if plan is None:
+            return _whole(roots, options, whole_labels, jobs, tool_for)
+        return _graph_side(base_graph, base_found), _graph_side(head_graph, head_found)
 
 
 def _is_link(root: Path, path: str) -> bool:
@@ -185,28 +186,39 @@ def _is_link(root: Path, path: str) -> bool:
 
 
 def _whole(
-    roots: tuple[Path, ...], options: FluxOptions, labels: tuple[str, str], jobs: int, tools: tuple[Kustomize, ...]
+    roots: tuple[Path, ...],
+    options: FluxOptions,
+    labels: tuple[str, ...],
+    jobs: int,
+    tool_for: Callable[[Path], Kustomize],
 ) -> tuple[FluxSide, FluxSide]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
-            pool.submit(render_side, root, options, label, jobs, tool)
-            for root, label, tool in zip(roots, labels[-len(roots) :], tools[-len(roots) :], strict=True)
+            pool.submit(render_side, root, options, label, jobs, tool_for(root))
+            for root, label in zip(roots, labels, strict=True)
         ]
         sides = [future.result() for future in futures]
     return (sides[0], sides[-1])
 
 
 def _open_side(
-    root: Path, options: FluxOptions, label: str, jobs: int, tool: Kustomize, stack: ExitStack
-) -> tuple[FluxGraph | None, bool]:
-    """The side's graph with leaves deferred (None when the side has no cluster entry), and whether the side
-    counts as a Flux repository."""
+    side: AbstractContextManager[Path],
+    options: FluxOptions,
+    label: str,
+    jobs: int,
+    tool_for: Callable[[Path], Kustomize],
+    stack: ExitStack,
+) -> tuple[Path, FluxGraph | None, bool]:
+    """The side's root, its graph with leaves deferred (None when the side has no cluster entry), and whether
+    the side counts as a Flux repository."""
+    root = stack.enter_context(side)
+    tool = tool_for(root)
     if not root.is_dir():
-        return None, False
+        return root, None, False
     try:
         entries = cluster_entries(root, options)
         if not entries:
-            return None, entries is not None or flux_options_given(options)
+            return root, None, entries is not None or flux_options_given(options)
         graph = stack.enter_context(
             open_flux(
                 root,
@@ -222,7 +234,7 @@ def _open_side(
         )
     except GitopsError as exc:
         raise type(exc)(f"{label}: {exc}") from None
-    return graph, True
+    return root, graph, True
 
 
 def _plan(

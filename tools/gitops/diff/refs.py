@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,12 +285,11 @@ def _diff_flux(
     workers = max(1, jobs or default_jobs())
 
     labels = (f"base {refs[0]}", f"head {refs[1] or 'working tree'}")
-    with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
-        head_job = pool.submit(head_stack.enter_context, commit_tree(repo, head)) if head is not None else None
-        base_root = base_stack.enter_context(commit_tree(repo, base)) if changed else None
-        head_root = head_job.result() if head_job is not None else root
-        tools = (shared.for_side(base_root or head_root), shared.for_side(head_root))
-        base_side, head_side = render_sides(base_root, head_root, changed, flux, labels, workers, tools)
+    sides = (
+        commit_tree(repo, base) if changed else None,
+        commit_tree(repo, head) if head is not None else nullcontext(root),
+    )
+    base_side, head_side = render_sides(sides, changed, flux, labels, workers, shared.for_side)
     if not (base_side.found or head_side.found):
         return None
     if not (base_side.targets or head_side.targets):
