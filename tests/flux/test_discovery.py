@@ -166,3 +166,17 @@ def test_render_output_hidden_and_nested_repositories_are_not_sources(tmp_path: 
         (root / place).write_text(stray)
     (root / "vendor/other/gitops.yaml").write_text("")
     assert find_clusters(root.resolve()) == [CLUSTER]
+
+
+def test_oci_sync_source_of_a_flux_instance_is_the_repository(tmp_path: Path, kustomize: Kustomize) -> None:
+    # A FluxInstance with spec.sync.kind OCIRepository (the Flux Operator's d2 reference architecture) makes
+    # OCIRepository/flux-system/flux-system, the artifact CI pushes from this repository.
+    root = copy_fixture("operator", tmp_path)
+    for path in root.rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("kind: GitRepository\n    name: flux-system", "kind: OCIRepository\n    name: flux-system")
+        path.write_text(text.replace("    kind: GitRepository\n    url:", "    kind: OCIRepository\n    url:"))
+    result = render_flux(root, kustomize=kustomize)
+    assert result is not None and result.clusters == [CLUSTER]
+    podinfo = target(result, f"{CLUSTER}/flux-system/podinfo")
+    assert (podinfo.skipped, podinfo.path) == (None, "kubernetes/apps/default/podinfo/app")

@@ -47,6 +47,14 @@ def _same_targets(listed: FluxRender, full: FluxRender) -> None:
                 for n in ("apps", "infra-configs", "infra-controllers")
             },
         ),
+        (
+            "example-artifacts",
+            {
+                f"clusters/{c}/flux-system/{n}"
+                for c in ("production", "staging")
+                for n in ("apps", "infra-configs", "infra-controllers")
+            },
+        ),
         ("operator", {"kubernetes/flux/cluster/flux-system/podinfo-extras"}),
         ("fields", {"clusters/fields/flux-system/existing", "clusters/fields/flux-system/fields"}),
         ("substitution", set()),
@@ -148,6 +156,7 @@ def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
         ('{\n  "apiVersion": "v1",\n  "kind": "ConfigMap"\n}\n', True),
         ("data:\n  note: no api here\n", True),
         ("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n", False),
+        ("apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\n", False),
         ("metadata:\n  labels:\n    kustomize.toolkit.fluxcd.io/name: x\n", False),
         ("apiVersion: ${group}/v1\n", False),
         ('apiVersion: "kustomize\\x2etoolkit\\x2efluxcd\\x2eio/v1"\n', False),

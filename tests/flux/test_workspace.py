@@ -56,6 +56,23 @@ def test_sync_source_names_the_repository_gitrepository(tmp_path: Path) -> None:
     assert not open_workspace(root, load_config(root), identities=()).is_flux
 
 
+def test_a_repository_defining_its_own_sync_gitrepository_needs_no_sync_source(tmp_path: Path) -> None:
+    # Like bjw-s/home-ops: the GitRepository syncing the repository is named after it, and every Kustomization
+    # builds from that one; it is the only GitRepository the repository defines and its Kustomizations use.
+    root = copy_fixture("example", tmp_path)
+    for path in root.rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace(
+            "kind: GitRepository\nmetadata:\n  name: flux-system", "kind: GitRepository\nmetadata:\n  name: home-ops"
+        )
+        path.write_text(text.replace("    name: flux-system\n", "    name: home-ops\n"), encoding="utf-8")
+    (root / "gitops.yaml").write_text('kubernetesVersion: "1.33"\n', encoding="utf-8")
+    workspace = open_workspace(root, load_config(root), identities=())
+    assert workspace.is_flux and workspace.skipped == []
+    assert "clusters/staging/flux-system/apps" in workspace.names
+    assert workspace.source_path("clusters/staging/flux-system/apps") == "apps/staging"
+
+
 def test_clusters_key_chooses_entries_and_the_option_overrides_it(tmp_path: Path) -> None:
     root = copy_fixture("example", tmp_path)
     (root / "gitops.yaml").write_text('kubernetesVersion: "1.33"\nclusters: [clusters/staging]\n', encoding="utf-8")

@@ -600,6 +600,18 @@ def test_scheduler_rolling_update_without_surge_passes() -> None:
     assert check(mutate(_surge("10%"))(), "SQ-2") != []
 
 
+def test_routes_to_services_other_than_mastodons_are_not_go5s_business() -> None:
+    # A repository's other apps (no Mastodon behind the route) are not held to the Mastodon ordering rule.
+    def _route_elsewhere(t: Targets) -> None:
+        for rule in _web_route(t)["spec"]["rules"]:
+            for ref in rule.get("backendRefs") or []:
+                ref["name"] = "some-other-app"
+
+    assert [f.message for f in check(mutate(_drop_infra_configs_dependency)(), "GO-5")] != []
+    findings = check(mutate(_drop_infra_configs_dependency, _route_elsewhere)(), "GO-5")
+    assert not [f for f in findings if "mastodon-web" in f.message]
+
+
 def test_ingress_behind_the_infrastructure_layer_passes_go5_and_rt1() -> None:
     # mastodon-apps -> infra-configs -> infra-controllers (the HelmReleases): reached through dependsOn.
     targets = mutate(_ingress)()

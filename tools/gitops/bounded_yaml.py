@@ -13,7 +13,7 @@ import yaml
 
 from gitops.errors import GitopsError
 from gitops.limits import DEFAULT_LIMITS, MAX_ALIAS_EXPANSION, Limits
-from gitops.manifests import YAML_LOADER
+from gitops.manifests import source_loader
 
 
 def refuse_oversize(size: int, source: str, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -47,7 +47,7 @@ def refuse_alias_bombs(text: str, source: str) -> None:
     if "*" not in text:  # no alias at all: the common case costs one scan
         return
     try:
-        documents = list(yaml.compose_all(text, Loader=YAML_LOADER))
+        documents = list(yaml.compose_all(text, Loader=source_loader(text)))
     except yaml.YAMLError as exc:
         raise yaml_error(exc, source) from None
     except RecursionError:

@@ -13,7 +13,6 @@ from ruamel.yaml.error import YAMLError
 
 from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
 from gitops.errors import GitopsError
-from gitops.flux.objects import DEFAULT_SYNC_SOURCE
 from gitops.limits import DEFAULT_LIMITS, Limits, limits_from
 from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
 from gitops.targets import TARGET_ROOTS
@@ -37,7 +36,8 @@ class RepoConfig:
     """Flux cluster entry paths (gitops.yaml clusters:); empty: found automatically."""
     sources: dict[str, str] = field(default_factory=dict)
     """Flux source name -> repository path (gitops.yaml sources:)."""
-    sync_source: str = DEFAULT_SYNC_SOURCE
+    sync_source: str | None = None
+    """gitops.yaml `syncSource:`; None: inferred (flux.clusters.infer_sync_source)."""
     """The GitRepository syncing this repository (gitops.yaml syncSource:)."""
     target_roots: tuple[str, ...] = TARGET_ROOTS
     """Where plain kustomize directory targets live (gitops.yaml targets.roots:)."""
@@ -84,7 +84,7 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         limits=limits_from(data),
         clusters=tuple(data.get("clusters") or ()),
         sources=dict(data.get("sources") or {}),
-        sync_source=data.get("syncSource", DEFAULT_SYNC_SOURCE),
+        sync_source=data.get("syncSource"),
         target_roots=tuple((data.get("targets") or {}).get("roots") or TARGET_ROOTS),
         raw=data,
     )

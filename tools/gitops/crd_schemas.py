@@ -234,11 +234,6 @@ class CrdSchemas:
                     versions.add(f"{group}/{file.stem.removeprefix(prefix)}" if group else file.stem)
         return sorted(versions)
 
-    def knows_group(self, group: str) -> bool:
-        return any(_group_of(v) == group for v, _ in self._in_repo) or any(
-            (catalog / group).is_dir() for catalog in self.catalogs if group
-        )
-
 
 def check_schema_dirs(repo_root: Path, dirs: Iterable[str], config_text: str, config_name: str) -> list[Path]:
     """The gitops.yaml `schemas:` directories as paths; a missing one is a GitopsError naming file and line."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -19,8 +20,49 @@ BUILD_METADATA_ANNOTATIONS = (
     "alpha.config.kubernetes.io/transformations",
 )
 
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# YAML 1.1 tags the Go YAML libraries kustomize, Flux and the API server use do not have: a plain `=` is the
+# string "=" to them (PyYAML would fail: no constructor for the `value` tag).
+_NOT_IN_GO_YAML = frozenset({"tag:yaml.org,2002:value"})
+
+
+class _GoCompatibleLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in _NOT_IN_GO_YAML]
+        for first, resolvers in _SAFE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+
 # libyaml-backed safe loader: machine-written YAML (kustomize output, kustomizations) parses ~10x faster.
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER: type[yaml.SafeLoader] = _GoCompatibleLoader
+
+
+class _AnchorRedefiningLoader(yaml.SafeLoader):
+    """Pure-Python twin of YAML_LOADER for text that defines an anchor twice: YAML allows it (an alias refers
+    to the latest definition; yaml.v3 does so), PyYAML's composer refuses it and libyaml's cannot be hooked."""
+
+    yaml_implicit_resolvers = _GoCompatibleLoader.yaml_implicit_resolvers
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if not self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            if anchor is not None:
+                self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
+
+
+# An anchor where a node can start: after a space, a line start or a flow indicator (over-matching only costs
+# the slower loader).
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&([^\s,\[\]{}]+)", re.MULTILINE)
+
+
+def source_loader(text: str) -> type[yaml.SafeLoader]:
+    """The loader for a hand-written source file: YAML_LOADER unless `text` defines an anchor twice."""
+    if "&" in text:
+        anchors = _ANCHOR.findall(text)
+        if len(anchors) != len(set(anchors)):
+            return _AnchorRedefiningLoader
+    return YAML_LOADER
 
 
 @dataclass(frozen=True, order=True)

@@ -28,7 +28,7 @@ from gitops import source_memo
 from gitops.bounded_yaml import decode_source, refuse_alias_bombs, refuse_oversize, yaml_error
 from gitops.errors import GitopsError, MissingInputError
 from gitops.limits import DEFAULT_LIMITS, Limits
-from gitops.manifests import YAML_LOADER
+from gitops.manifests import source_loader
 
 TARGET_ROOTS = ("overlays", "clusters")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -390,7 +390,8 @@ class Tree:
         found = []
         for config in configs:
             try:
-                documents = list(yaml.load_all(self.files.read(config).decode("utf-8"), Loader=YAML_LOADER))
+                text = self.files.read(config).decode("utf-8")
+                documents = list(yaml.load_all(text, Loader=source_loader(text)))
             except (OSError, yaml.YAMLError, UnicodeDecodeError):
                 continue  # kustomize reports an unreadable config itself
             for text in _strings_in(documents):
@@ -427,7 +428,7 @@ class Tree:
 @lru_cache(maxsize=4096)
 def _parse_kustomization(content: str) -> Any:
     """Parsed by content: the base and head sides of a diff share most files."""
-    return yaml.load(content, Loader=YAML_LOADER) or {}
+    return yaml.load(content, Loader=source_loader(content)) or {}
 
 
 def _os_cause(exc: OSError) -> str:

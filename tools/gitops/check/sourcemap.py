@@ -21,7 +21,7 @@ from gitops.bounded_yaml import refuse_alias_bombs
 from gitops.check.findings import Finding, Severity
 from gitops.check.rules import Rule
 from gitops.errors import GitopsError
-from gitops.manifests import YAML_LOADER, Identity
+from gitops.manifests import Identity, source_loader
 
 SOURCE_ROOTS = ("base", "overlays", "clusters")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -84,7 +84,7 @@ def _walk(node: Node, path: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, .
 
 def parse_documents(text: str) -> list[tuple[Node, Any]]:
     """(node, data) of every non-empty document, from one libyaml pass. Raises yaml.YAMLError."""
-    loader = YAML_LOADER(text)
+    loader = source_loader(text)(text)
     documents = []
     try:
         while loader.check_node():

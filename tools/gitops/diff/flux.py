@@ -26,7 +26,6 @@ from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
 from gitops.flux.discovery import FluxGraph, LeavesNeeded, open_flux, render_flux
 from gitops.flux.model import FluxRender, FluxTarget
-from gitops.flux.objects import DEFAULT_SYNC_SOURCE
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
 
@@ -49,7 +48,7 @@ class FluxOptions:
 
     clusters: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict)
-    sync_source: str = DEFAULT_SYNC_SOURCE
+    sync_source: str | None = None
     identities: Sequence[Any] = ()
 
 

@@ -26,6 +26,9 @@ from gitops.flux.objects import (
 # The Kustomization `flux bootstrap` and the Flux Operator create for the entry path.
 ENTRY_NAMESPACE = ENTRY_NAME = "flux-system"
 FLUX_MARKERS = ("kustomize.toolkit.fluxcd.io", "FluxInstance")
+SOURCE_GROUP = "source.toolkit.fluxcd.io"
+SYNC_SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
+BOOTSTRAP_SYNC_FILE = "gotk-sync.yaml"
 
 
 def inside(path: str, ancestor: str) -> bool:
@@ -33,9 +36,7 @@ def inside(path: str, ancestor: str) -> bool:
     return ancestor == "" or path == ancestor or path.startswith(ancestor + "/")
 
 
-def find_clusters(
-    root: Path, files: RepoFiles | None = None, sync_source: str = DEFAULT_SYNC_SOURCE
-) -> list[str] | None:
+def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str | None = None) -> list[str] | None:
     """Cluster entry paths found without configuration; None when the repository has no Flux Kustomization.
 
     The rule (docs/flux.md): a sync Kustomization (sourceRef: the sync GitRepository) defined inside its own
@@ -46,13 +47,19 @@ def find_clusters(
     do not exist, are dropped. Directories holding gitops.yaml or .git are other repositories: not walked.
     """
     files = files or RepoFiles(root)
+    sync_source = sync_source or infer_sync_source(files)
     any_kustomization = False
     declared: set[str] = set()
     candidates: set[str] = set()
     covering: list[str] = []
+    bootstrapped: set[str] = set()
     for path in files.yaml_files():
         try:
             if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
+                if path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent != root:
+                    # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may
+                    # commit a placeholder there (the official example does) and leave the sync to bootstrap.
+                    bootstrapped.add(files.rel(path.parent.parent) if path.parent.parent != root else "")
                 continue
             documents = files.documents(path)
         except (GitopsError, OSError):
@@ -79,6 +86,8 @@ def find_clusters(
             else:
                 candidates.add(directory)
                 covering.append(ks.path)
+    # A placeholder gotk-sync.yaml declares no sync Kustomization: its cluster path is the entry bootstrap makes.
+    candidates |= {p for p in bootstrapped if p not in declared and not any(inside(p, d) for d in covering)}
     if not any_kustomization and not candidates:
         return None
     unreached = declared | {c for c in candidates if not any(inside(c, p) for p in covering)}
@@ -86,9 +95,46 @@ def find_clusters(
     return [c for c in existing if not any(o != c and inside(c, o) for o in existing)]
 
 
+def infer_sync_source(files: RepoFiles) -> str:
+    """The name of the GitRepository syncing this repository when gitops.yaml does not say (`syncSource:`).
+
+    `flux-system` (bootstrap's and the Flux Operator's name) unless no Kustomization of the repository builds
+    from it and exactly one GitRepository defined in the repository (namespace flux-system) is what its
+    Kustomizations build from: repositories that define their own sync source (e.g. `home-ops-kubernetes`)."""
+    referenced: set[str] = set()
+    defined: set[str] = set()
+    for path in files.yaml_files():
+        try:
+            if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
+                continue
+            documents = files.documents(path)
+        except (GitopsError, OSError):
+            continue
+        for doc in documents:
+            if not isinstance(doc, dict):
+                continue
+            metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            if doc.get("kind") == "GitRepository" and str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP + "/"):
+                if (metadata or {}).get("namespace", ENTRY_NAMESPACE) == ENTRY_NAMESPACE:
+                    defined.add(str((metadata or {}).get("name")))
+            elif is_flux_kustomization(doc):
+                try:
+                    ref = parse_kustomization(doc, files.rel(path)).source_ref
+                except GitopsError:
+                    continue
+                if ref.kind == "GitRepository" and ref.namespace == ENTRY_NAMESPACE:
+                    referenced.add(ref.name)
+    if DEFAULT_SYNC_SOURCE in referenced:
+        return DEFAULT_SYNC_SOURCE
+    candidates = referenced & defined
+    return candidates.pop() if len(candidates) == 1 else DEFAULT_SYNC_SOURCE
+
+
 def is_sync_source(ref: SourceRef, sync_source: str) -> bool:
-    """The GitRepository syncing this repository; bootstrap and the Flux Operator create it in flux-system."""
-    return ref.kind == "GitRepository" and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
+    """The source syncing this repository, which bootstrap and the Flux Operator create in flux-system: a
+    GitRepository, or the OCIRepository/Bucket a FluxInstance's `spec.sync.kind` asks for (the artifact CI
+    pushes from this repository, e.g. the Flux Operator's d2 reference architecture)."""
+    return ref.kind in SYNC_SOURCE_KINDS and ref.name == sync_source and ref.namespace == ENTRY_NAMESPACE
 
 
 def resolve_entries(

@@ -23,13 +23,13 @@ from typing import Any
 
 from gitops import cache
 from gitops.errors import GitopsError
+from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts, is_artifact_generator
 from gitops.flux.build import Built, Scratch, build_documents, scratch_space
-from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, is_sync_source, resolve_entries
+from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, infer_sync_source, is_sync_source, resolve_entries
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
 from gitops.flux.model import FluxRender, FluxTarget
 from gitops.flux.objects import (
-    DEFAULT_SYNC_SOURCE,
     FluxKustomization,
     SourceRef,
     is_flux_kustomization,
@@ -63,7 +63,7 @@ def render_flux(
     clusters: Sequence[str] | None = None,
     *,
     sources: Mapping[str, str] | None = None,
-    sync_source: str = DEFAULT_SYNC_SOURCE,
+    sync_source: str | None = None,
     identities: Sequence[Any] = (),
     strict: bool = False,
     jobs: int | None = None,
@@ -97,7 +97,7 @@ def open_flux(
     clusters: Sequence[str] | None = None,
     *,
     sources: Mapping[str, str] | None = None,
-    sync_source: str = DEFAULT_SYNC_SOURCE,
+    sync_source: str | None = None,
     identities: Sequence[Any] = (),
     strict: bool = False,
     jobs: int | None = None,
@@ -113,6 +113,7 @@ def open_flux(
     Without `origins`, documents do not know their source files (render and diff do not need them)."""
     root = root.resolve()
     files = RepoFiles(root)
+    sync_source = sync_source or infer_sync_source(files)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
     if resolved is None:
         yield None
@@ -214,6 +215,8 @@ class _Run:
         self.waiting: list[_State] = []
         # (cluster, kind, namespace, name) -> object, from finished targets
         self.index: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        # (cluster, namespace, name) -> what an ArtifactGenerator rendered so far makes that ExternalArtifact of
+        self.artifacts: dict[tuple[str, str, str], GeneratedArtifact] = {}
 
     def add_entry(self, entry: str) -> None:
         ks = FluxKustomization(
@@ -223,20 +226,30 @@ class _Run:
 
     def _add(self, cluster: str, ks: FluxKustomization, parent: str | None, chain: tuple[str, ...]) -> None:
         name = f"{cluster or '.'}/{ks.namespace}/{ks.name}"
-        path, skipped = self._source_path(ks)
+        path, skipped = self._source_path(cluster, ks)
         target = FluxTarget(name, cluster, ks, path, parent, skipped)
         state = _State(target, (*chain, ks.key))
         self.states[(cluster, ks.key)] = state
         if skipped is None:
             self.to_build.append(state)
 
-    def _source_path(self, ks: FluxKustomization) -> tuple[str | None, str | None]:
-        ref = ks.source_ref
+    def _source_base(self, ref: SourceRef) -> str | None:
         if is_sync_source(ref, self.sync_source):
-            base = ""
-        elif ref.name in self.sources:
-            base = self.sources[ref.name]
-        else:
+            return ""
+        return self.sources.get(ref.name)
+
+    def _source_path(self, cluster: str, ks: FluxKustomization) -> tuple[str | None, str | None]:
+        ref = ks.source_ref
+        base = self._source_base(ref)
+        generated = self.artifacts.get((cluster, ref.namespace, ref.name)) if ref.kind == "ExternalArtifact" else None
+        if base is None and generated is not None:
+            if generated.path is None:
+                return (
+                    None,
+                    f"source {ref} is not mapped to a repository path: {generated.reason} (map it with sources:)",
+                )
+            base = generated.path
+        if base is None:
             return None, (
                 f"source {ref} is not mapped to a repository path "
                 f"(gitops.yaml sources: {{{ref.name}: PATH}} or --source {ref.name}=PATH)"
@@ -384,6 +397,10 @@ class _Run:
             kind, namespace, name = _object_key(doc)
             if kind in ("ConfigMap", "Secret"):
                 self.index[(target.cluster, kind, namespace, name)] = doc
+        for doc in documents:
+            if is_artifact_generator(doc):
+                for artifact in generated_artifacts(doc, self._source_base):
+                    self.artifacts.setdefault((target.cluster, artifact.namespace, artifact.name), artifact)
         for doc in documents:
             if is_flux_kustomization(doc):
                 self._child(state, parse_kustomization(doc, target.name))

@@ -12,28 +12,12 @@ import yaml
 
 from gitops import source_memo
 from gitops.errors import GitopsError
-from gitops.manifests import YAML_LOADER
+from gitops.flux.sourceignore import SourceIgnore, load
+from gitops.manifests import source_loader
 from gitops.repo import ROOT_MARKERS
 from gitops.targets import kustomization_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
-# source-controller leaves these out of every artifact (fluxcd/pkg sourceignore: VCS, CI and extra defaults),
-# so a generated kustomization never lists them. `.sourceignore` files are not read.
-EXCLUDED_DIRS = frozenset({".git", ".github", ".circleci"})
-EXCLUDED_FILES = frozenset(
-    {
-        ".gitlab-ci.yml",
-        ".travis.yml",
-        "appveyor.yml",
-        ".drone.yml",
-        "cloudbuild.yaml",
-        "codeship-services.yml",
-        "codeship-steps.yml",
-        ".goreleaser.yml",
-        ".sops.yaml",
-        ".flux.yaml",
-    }
-)
 MAX_FILE_BYTES = 8 * 1024 * 1024
 # Discovery also skips hidden directories (.git, .venv, ...) and what tools write into a checkout: render's
 # output holds rendered Flux Kustomizations that must not count as sources.
@@ -47,6 +31,17 @@ class RepoFiles:
         self.root = root
         self._documents: dict[Path, list[Any]] = {}
         self._lock = threading.Lock()
+        self._ignore: SourceIgnore | None = None
+
+    @property
+    def ignore(self) -> SourceIgnore:
+        """What source-controller leaves out of the sync GitRepository's artifact (`.sourceignore`, defaults)."""
+        if self._ignore is None:
+            self._ignore = load(self.root)
+        return self._ignore
+
+    def in_artifact(self, path: Path, is_dir: bool = False) -> bool:
+        return not self.ignore.excludes(self.rel(path), is_dir)
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -64,11 +59,11 @@ class RepoFiles:
         except (OSError, UnicodeDecodeError) as exc:
             raise GitopsError(f"{self.rel(path)}: cannot read: {exc}") from None
         # Remembered across runs by content (source_memo): discovery reads every Flux file of the repository.
-        memo_key = source_memo.content_key(text) + ":documents"
+        memo_key = source_memo.content_key(text) + ":flux-documents-2"
         docs = source_memo.parsed(memo_key)
         if docs is None:
             try:
-                docs = [d for d in yaml.load_all(text, Loader=YAML_LOADER) if d is not None]
+                docs = [d for d in yaml.load_all(text, Loader=source_loader(text)) if d is not None]
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = f":{mark.line + 1}" if mark is not None else ""
@@ -82,22 +77,21 @@ class RepoFiles:
     def yaml_files(self, top: Path | None = None) -> Iterator[Path]:
         """Every .yaml/.yml file under `top` (default: the root) in lexical walk order, leaving out hidden
         directories, render output and nested repositories (their own gitops.yaml or .git, e.g. test data)."""
-        yield from _walk(top or self.root)
+        yield from self._walk(top or self.root)
 
-
-def _walk(directory: Path) -> Iterator[Path]:
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if entry.name.startswith(".") or entry.name in NOT_SOURCES:
-                continue
-            if not any(os.path.exists(os.path.join(entry.path, m)) for m in ROOT_MARKERS):
-                yield from _walk(Path(entry.path))
-        elif entry.name.endswith(YAML_SUFFIXES) and entry.name not in EXCLUDED_FILES:
-            yield Path(entry.path)
+    def _walk(self, directory: Path) -> Iterator[Path]:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name.startswith(".") or entry.name in NOT_SOURCES:
+                    continue
+                if not any(os.path.exists(os.path.join(entry.path, m)) for m in ROOT_MARKERS):
+                    yield from self._walk(Path(entry.path))
+            elif entry.name.endswith(YAML_SUFFIXES) and self.in_artifact(Path(entry.path)):
+                yield Path(entry.path)
 
 
 def generated_resources(directory: Path, files: RepoFiles, *, check: bool = True) -> list[Path]:
@@ -106,7 +100,8 @@ def generated_resources(directory: Path, files: RepoFiles, *, check: bool = True
     Walking the directory in lexical order: a sub-directory holding a kustomization file is listed as a whole
     and not descended into; every other .yaml/.yml file is listed after checking it parses as YAML (the
     controller refuses the path otherwise: "failed to decode Kubernetes YAML from <file>"; `check=False`
-    lists without parsing, for callers that only need the paths).
+    lists without parsing, for callers that only need the paths). Files the source artifact leaves out
+    (flux/sourceignore.py) are not there for the controller to list.
     """
     found: list[Path] = []
 
@@ -118,13 +113,14 @@ def generated_resources(directory: Path, files: RepoFiles, *, check: bool = True
         for entry in entries:
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
-                if entry.name in EXCLUDED_DIRS:
+                if entry.name == ".git":
                     continue
-                if kustomization_file(path) is not None:
+                own = kustomization_file(path)
+                if own is not None and files.in_artifact(own):
                     found.append(path)
                 else:
                     visit(path)
-            elif entry.name.endswith(YAML_SUFFIXES) and entry.name not in EXCLUDED_FILES:
+            elif entry.name.endswith(YAML_SUFFIXES) and files.in_artifact(path):
                 for doc in files.documents(path) if check else ():
                     if not isinstance(doc, dict):
                         raise GitopsError(f"{files.rel(path)}: failed to decode Kubernetes YAML: not a mapping")

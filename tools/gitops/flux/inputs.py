@@ -2,8 +2,10 @@
 
 The files a build reads key the render cache, tell the diff which targets a change can reach, and decide
 which targets listing must build: a target is a **leaf** when no file its build reads can make an object
-with a Flux Kustomization's apiVersion. That is decided from the text, conservatively:
-- no file mentions `kustomize.toolkit.fluxcd.io` (the group must be written somewhere to come out), and
+with a Flux Kustomization's apiVersion, nor an ArtifactGenerator (which maps ExternalArtifact sources for the
+Kustomizations found after it). That is decided from the text, conservatively:
+- no file mentions `kustomize.toolkit.fluxcd.io` or `source.extensions.fluxcd.io` (a group must be written
+  somewhere to come out), and
 - every line that mentions `apiVersion` is a plain `apiVersion: <literal>` line: a `${var}` that postBuild
   could fill, a double-quoted escape, a JSON patch or replacement aimed at `/apiVersion`, a flow mapping,
   all make the target interior (built), as do inputs the walk cannot tell (remote bases, helmCharts,
@@ -18,12 +20,13 @@ import threading
 from pathlib import Path
 
 from gitops.errors import GitopsError
+from gitops.flux.artifacts import GENERATOR_GROUP
 from gitops.flux.build import build_inputs
 from gitops.flux.files import RepoFiles
 from gitops.flux.objects import KUSTOMIZE_GROUP, FluxKustomization
 from gitops.targets import Tree
 
-_GROUP = KUSTOMIZE_GROUP.encode()
+_GROUPS = (KUSTOMIZE_GROUP.encode(), GENERATOR_GROUP.encode())
 _API_VERSION = re.compile(rb"apiVersion")
 # `apiVersion: v1`, `- apiVersion: apps/v1`, `"apiVersion": "v1",` (JSON), with an optional comment.
 _LITERAL_API_VERSION = re.compile(
@@ -67,7 +70,7 @@ def cannot_yield_kustomization(path: Path) -> bool:
         data = path.read_bytes()
     except OSError:
         return False
-    if _GROUP in data:
+    if any(group in data for group in _GROUPS):
         return False
     for match in _API_VERSION.finditer(data):
         start = data.rfind(b"\n", 0, match.start()) + 1

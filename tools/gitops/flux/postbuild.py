@@ -39,7 +39,7 @@ class Variables:
 
 
 def load_variables(ks: FluxKustomization, lookup: Lookup, identities: Sequence[Any], label: str) -> Variables:
-    """The variables for `ks`. A missing non-optional reference is an error naming it.
+    """The variables for `ks`. A missing non-optional reference is a warning naming it (see _KeepUnknown).
 
     A SOPS-encrypted Secret is decrypted in memory with `identities`; without a usable identity its keys map
     to their own `${KEY}` text, so the references stay unsubstituted, and a warning names them.
@@ -50,10 +50,15 @@ def load_variables(ks: FluxKustomization, lookup: Lookup, identities: Sequence[A
         if found is None:
             if reference.optional:
                 continue
-            raise GitopsError(
-                f"{label}: substituteFrom {reference.kind}/{ks.namespace}/{reference.name} not found "
-                "in the cluster's rendered objects (mark it optional: true if it may be absent)"
+            # Flux retries until the object exists: typically a Secret an ExternalSecret or another controller
+            # creates in the cluster. Its keys are unknown here, so no reference is resolved to a guess.
+            result.warnings.append(
+                f"{label}: substituteFrom {reference.kind}/{ks.namespace}/{reference.name} is not in the cluster's "
+                "render (Flux waits until it exists; mark it optional: true if it may be absent); "
+                "references to variables no other source sets stay as written"
             )
+            result.values = _KeepUnknown(result.values)
+            continue
         if reference.kind == "ConfigMap":
             data = found.get("data") or {}
             values = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
@@ -64,6 +69,20 @@ def load_variables(ks: FluxKustomization, lookup: Lookup, identities: Sequence[A
     for key, value in (ks.substitute or {}).items():
         result.values[key] = value.replace("\n", "")
     return result
+
+
+class _KeepUnknown(dict[str, str]):
+    """Variables when a required source is missing: any variable may come from it, so a reference to one
+    no other source sets evaluates to its own `${NAME}` text instead of the empty string."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key, f"${{{key}}}")
 
 
 def _secret_values(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from gitops.check.findings import Severity
 from gitops.k8s import generated_base
 from gitops.manifests import Manifest
 from gitops.policy.context import Environment, FluxKustomization, PolicyContext, Workload
-from gitops.policy.routing import parent_gateways
+from gitops.policy.routing import backends, parent_gateways, services_for
 from gitops.policy.rule import Hit, rule
 
 AREA = "Flux and GitOps"
@@ -286,8 +287,11 @@ def _applied_by(ctx: PolicyContext, manifests: list[Manifest]) -> set[str]:
 
 
 def check_route_infrastructure(ctx: PolicyContext, env: Environment) -> Iterator[Hit]:
-    """GO-5's second half: routes depend on the layer that serves them."""
+    """GO-5's second half: Mastodon's routes depend on the layer that serves them."""
+    mastodon_routes = _mastodon_routes(env)
     for route in env.of_kind("HTTPRoute", "Ingress"):
+        if route.identity not in mastodon_routes:
+            continue
         app = ctx.flux_for_target(route.target)
         if app is None:
             continue
@@ -310,6 +314,16 @@ def check_route_infrastructure(ctx: PolicyContext, env: Environment) -> Iterator
                 app.manifest,
                 "/spec/dependsOn",
             )
+
+
+def _mastodon_routes(env: Environment) -> set[Any]:
+    """Identities of the routes with a backend Service that selects a Mastodon workload's pods."""
+    services = {
+        (service.identity.namespace, service.identity.name)
+        for workload in env.mastodon_workloads()
+        for service, _, _ in services_for(env, workload)
+    }
+    return {b.route.identity for b in backends(env) if (b.route.identity.namespace, b.service) in services}
 
 
 RULES = (check_migration_chain, check_migration_jobs, check_rollout_triggers, check_app_kustomizations)

@@ -1,0 +1,117 @@
+"""What source-controller leaves out of a GitRepository artifact. Expected values follow the GitRepository docs
+("Excluding files": .gitignore format, `.sourceignore` files anywhere, defaults replaced when patterns are
+given) and Go's filepath.Match documentation for single-name patterns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitops.flux.discovery import render_flux
+from gitops.flux.files import RepoFiles, generated_resources
+from gitops.flux.sourceignore import Pattern, SourceIgnore, go_match, load
+from gitops.kustomize import Kustomize
+from tests.flux.helpers import copy_fixture, kinds_and_names, target
+from tests.helpers import write_tree
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("abc", "abc", True),
+        ("*", "abc", True),
+        ("*c", "abc", True),
+        ("a*", "a", True),
+        ("a*", "xa", False),
+        ("a?c", "abc", True),
+        ("a?c", "ac", False),
+        ("[a-c]x", "bx", True),
+        ("[^a-c]x", "bx", False),
+        ("[^a-c]x", "dx", True),
+        ("a\\*b", "a*b", True),
+        ("a\\*b", "axb", False),
+        ("*.tar.gz", "x.tar.gz", True),
+        # malformed patterns (Go's ErrBadPattern) match nothing
+        ("[", "[", False),
+        ("a[", "a[", False),
+        ("[]a]", "]", False),
+        ("\\", "\\", False),
+    ],
+)
+def test_single_names_match_as_go_filepath_match(pattern: str, name: str, expected: bool) -> None:
+    assert go_match(pattern, name) is expected
+
+
+def _ignore(*lines: str) -> SourceIgnore:
+    return SourceIgnore(tuple(Pattern.parse(line) for line in lines))
+
+
+def test_the_official_examples_sourceignore() -> None:
+    # fluxcd/flux2-kustomize-helm-example/.sourceignore: exclude everything, include the manifest directories
+    ignore = _ignore("/*", "!/apps/", "!/clusters/", "!/infrastructure/")
+    assert ignore.excludes("README.md")
+    assert ignore.excludes("scripts/validate.sh")
+    assert not ignore.excludes("apps/base/podinfo/release.yaml")
+    assert not ignore.excludes("clusters/production/apps.yaml")
+
+
+def test_name_patterns_match_any_component_and_directory_patterns_only_directories() -> None:
+    ignore = _ignore("docs/", "*.md", "!keep.md")
+    assert ignore.excludes("docs/guide.yaml")  # under an excluded directory
+    assert ignore.excludes("apps/docs/x.yaml")
+    assert not ignore.excludes("apps/docs")  # a file named docs is no directory
+    assert ignore.excludes("apps/README.md")
+    assert not ignore.excludes("apps/keep.md")  # the last matching pattern decides
+
+
+def test_double_star_spans_directories() -> None:
+    ignore = _ignore("apps/**/test.yaml", "**/.sops.yaml")
+    assert ignore.excludes("apps/a/b/test.yaml")
+    assert not ignore.excludes("other/a/test.yaml")
+    assert ignore.excludes(".sops.yaml") and ignore.excludes("clusters/x/.sops.yaml")
+
+
+def test_defaults_apply_only_without_patterns(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"clusters/.sops.yaml": "creation_rules: []\n", "img/logo.png": "x"})
+    defaults = load(tmp_path)
+    assert defaults.excludes("clusters/.sops.yaml") and defaults.excludes("img/logo.png")
+    assert defaults.excludes(".git/config") and defaults.excludes(".github/workflows/ci.yaml")
+    (tmp_path / ".sourceignore").write_text("# only docs\ndocs/\n", encoding="utf-8")
+    custom = load(tmp_path)
+    assert not custom.excludes("clusters/.sops.yaml") and not custom.excludes("img/logo.png")
+    assert custom.excludes("docs/a.yaml") and custom.excludes(".git/config")  # VCS patterns always stay
+
+
+def test_nested_sourceignore_is_scoped_to_its_directory(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"apps/.sourceignore": "*.txt\n/local.yaml\n"})
+    ignore = load(tmp_path)
+    assert ignore.excludes("apps/notes.txt") and ignore.excludes("apps/sub/notes.txt")
+    assert not ignore.excludes("notes.txt")
+    assert ignore.excludes("apps/local.yaml") and not ignore.excludes("apps/sub/local.yaml")
+
+
+def test_spec_ignore_adds_to_the_files_patterns(tmp_path: Path) -> None:
+    write_tree(tmp_path, {".sourceignore": "docs/\n"})
+    ignore = load(tmp_path, spec_ignore="tests/\n!docs/keep.yaml\n")
+    assert ignore.excludes("tests/a.yaml") and ignore.excludes("docs/a.yaml")
+    assert not ignore.excludes("docs/keep.yaml")
+
+
+def test_a_generated_kustomization_leaves_out_what_the_artifact_does_not_hold(tmp_path: Path) -> None:
+    root = copy_fixture("fields", tmp_path)
+    listed = [p.relative_to(root / "app").as_posix() for p in generated_resources(root / "app", RepoFiles(root))]
+    assert listed == ["deploy.yaml", "pkg", "sub/settings.yml"]  # defaults: .sops.yaml is not in the artifact
+    (root / ".sourceignore").write_text("app/sub/\n", encoding="utf-8")
+    listed = [p.relative_to(root / "app").as_posix() for p in generated_resources(root / "app", RepoFiles(root))]
+    # the file's patterns replace the defaults, so .sops.yaml is in the artifact (and listed) now
+    assert listed == [".sops.yaml", "deploy.yaml", "pkg"]
+
+
+def test_render_follows_sourceignore(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = copy_fixture("example", tmp_path)
+    (root / ".sourceignore").write_text("cluster-issuers.yaml\n", encoding="utf-8")
+    result = render_flux(root, kustomize=kustomize)
+    assert result is not None
+    configs = target(result, "clusters/staging/flux-system/infra-configs")
+    assert kinds_and_names(configs) == set()  # infrastructure/configs has no kustomization file

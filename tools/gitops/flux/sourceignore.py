@@ -1,0 +1,217 @@
+"""Which repository files source-controller leaves out of the artifact it builds for a GitRepository.
+
+Facts from fluxcd/pkg (sourceignore, artifact/storage) and the GitRepository docs:
+- `.sourceignore` files anywhere in the repository (`.git` not walked) hold gitignore-style patterns, scoped to
+  their own directory; blank lines and lines starting with `#` are skipped;
+- with no pattern at all, the defaults apply: VCS files, common binary extensions, CI configuration and
+  `.goreleaser.yml`/`.sops.yaml`/`.flux.yaml` anywhere; with patterns, only the VCS ones stay in front of them
+  (so a `.sourceignore` replaces the other defaults);
+- the last pattern that matches a path decides (`!` re-includes); a path is matched as a whole (every
+  directory above a file is tested by name patterns), so a file under an excluded directory is excluded
+  unless a later pattern includes it again.
+Pattern semantics are go-git's gitignore (which Flux vendors): a pattern without `/` matches any path
+component by `filepath.Match`; one with `/` matches component by component from its directory, `**` spanning
+directories; a trailing `/` matches directories only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+IGNORE_FILE = ".sourceignore"
+VCS_PATTERNS = (".git/", ".gitignore", ".gitmodules", ".gitattributes")
+DEFAULT_PATTERNS = (
+    *("*.jpg", "*.jpeg", "*.gif", "*.png", "*.wmv", "*.flv", "*.tar.gz", "*.zip"),
+    *(".github/", ".circleci/", ".travis.yml", ".gitlab-ci.yml", "appveyor.yml", ".drone.yml", "cloudbuild.yaml"),
+    *("codeship-services.yml", "codeship-steps.yml"),
+    *("**/.goreleaser.yml", "**/.sops.yaml", "**/.flux.yaml"),
+)
+_ANY_DIRS = "**"
+_NOT_WALKED = frozenset({"node_modules"})
+
+
+@dataclass(frozen=True)
+class Pattern:
+    domain: tuple[str, ...]
+    parts: tuple[str, ...]
+    include: bool
+    dir_only: bool
+    anchored: bool
+    """Contains a `/`: matched from the domain down, not against any component."""
+
+    @classmethod
+    def parse(cls, text: str, domain: tuple[str, ...] = ()) -> Pattern:
+        include = text.startswith("!")
+        if include:
+            text = text[1:]
+        if not text.endswith("\\ "):
+            text = text.rstrip(" ")
+        dir_only = text.endswith("/")
+        if dir_only:
+            text = text[:-1]
+        return cls(domain, tuple(text.split("/")), include, dir_only, "/" in text)
+
+    def matches(self, path: tuple[str, ...], is_dir: bool) -> bool:
+        if len(path) <= len(self.domain) or path[: len(self.domain)] != self.domain:
+            return False
+        rest = path[len(self.domain) :]
+        return self._glob(rest, is_dir) if self.anchored else self._any_name(rest, is_dir)
+
+    def _any_name(self, path: tuple[str, ...], is_dir: bool) -> bool:
+        for index, name in enumerate(path):
+            if go_match(self.parts[0], name):
+                return not (self.dir_only and not is_dir and index == len(path) - 1)
+        return False
+
+    def _glob(self, path: tuple[str, ...], is_dir: bool) -> bool:
+        matched = False
+        traverse = False
+        remaining = list(path)
+        for index, part in enumerate(self.parts):
+            if part == "":
+                traverse = False
+                continue
+            if part == _ANY_DIRS:
+                if index == len(self.parts) - 1:
+                    break
+                traverse = True
+                continue
+            if _ANY_DIRS in part or not remaining:
+                return False
+            if traverse:
+                traverse = False
+                while remaining:
+                    name = remaining.pop(0)
+                    if go_match(part, name):
+                        matched = True
+                        break
+                    if not remaining:
+                        matched = False
+            else:
+                if not go_match(part, remaining[0]):
+                    return False
+                matched = True
+                remaining.pop(0)
+        return not (matched and self.dir_only and not is_dir and not remaining) and matched
+
+
+@dataclass(frozen=True)
+class SourceIgnore:
+    """The patterns of one source (lowest priority first)."""
+
+    patterns: tuple[Pattern, ...]
+
+    def excludes(self, rel: str, is_dir: bool = False) -> bool:
+        path = tuple(part for part in rel.split("/") if part)
+        for pattern in reversed(self.patterns):
+            if pattern.matches(path, is_dir):
+                return not pattern.include
+        return False
+
+
+def load(root: Path, spec_ignore: str | None = None) -> SourceIgnore:
+    """The patterns source-controller applies to a GitRepository of `root` (with its `spec.ignore`)."""
+    found = list(_read_tree(root, ()))
+    if spec_ignore is not None:
+        found += _read_patterns(spec_ignore, ())
+    vcs = [Pattern.parse(p) for p in VCS_PATTERNS]
+    defaults = [] if found else [Pattern.parse(p) for p in DEFAULT_PATTERNS]
+    return SourceIgnore((*vcs, *defaults, *found))
+
+
+def _read_tree(directory: Path, domain: tuple[str, ...]) -> list[Pattern]:
+    patterns: list[Pattern] = []
+    with contextlib.suppress(OSError):
+        patterns += _read_patterns((directory / IGNORE_FILE).read_text(encoding="utf-8", errors="replace"), domain)
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return patterns
+    for entry in entries:
+        # Hidden directories and tool output (.git, .venv, node_modules) are not what a repository commits.
+        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".") and entry.name not in _NOT_WALKED:
+            patterns += _read_tree(Path(entry.path), (*domain, entry.name))
+    return patterns
+
+
+def _read_patterns(text: str, domain: tuple[str, ...]) -> list[Pattern]:
+    return [Pattern.parse(line, domain) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def go_match(pattern: str, name: str) -> bool:
+    """Go's filepath.Match on one path component; a malformed pattern matches nothing (Go's ErrBadPattern)."""
+    compiled = _compile(pattern)
+    return compiled is not None and compiled.fullmatch(name) is not None
+
+
+@lru_cache(maxsize=1024)
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        index += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "\\":
+            if index >= len(pattern):
+                return None
+            out.append(re.escape(pattern[index]))
+            index += 1
+        elif char == "[":
+            parsed = _char_class(pattern, index)
+            if parsed is None:
+                return None
+            text, index = parsed
+            out.append(text)
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _char_class(pattern: str, index: int) -> tuple[str, int] | None:
+    """`[...]` from just after `[`: Go negates with `^`, ranges `a-z`, `\\` escapes; None when malformed."""
+    negate = index < len(pattern) and pattern[index] == "^"
+    if negate:
+        index += 1
+    ranges: list[str] = []
+    first = True
+    while True:
+        if index >= len(pattern):
+            return None
+        if pattern[index] == "]" and not first:
+            index += 1
+            break
+        low, index = _class_char(pattern, index)
+        if low is None:
+            return None
+        high = low
+        if index < len(pattern) and pattern[index] == "-":
+            upper, index = _class_char(pattern, index + 1)
+            if upper is None:
+                return None
+            high = upper
+        if low <= high:  # Go compares lo <= c <= hi: a reversed range matches nothing, it is no error
+            ranges.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
+        first = False
+    body = "".join(ranges)
+    if not body:
+        return ("[^/]" if negate else "(?!)"), index
+    return (f"[^/{body}]" if negate else f"[{body}]"), index
+
+
+def _class_char(pattern: str, index: int) -> tuple[str | None, int]:
+    if index >= len(pattern) or pattern[index] in "-]":
+        return None, index
+    if pattern[index] == "\\":
+        index += 1
+        if index >= len(pattern):
+            return None, index
+    return pattern[index], index + 1
