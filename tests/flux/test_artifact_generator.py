@@ -15,7 +15,7 @@ import pytest
 
 from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts
 from gitops.flux.clusters import find_clusters
-from gitops.flux.discovery import render_flux
+from gitops.flux.graph import render_flux
 from gitops.flux.model import FluxRender
 from gitops.flux.objects import SourceRef
 from gitops.kustomize import Kustomize

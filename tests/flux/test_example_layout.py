@@ -9,7 +9,7 @@ import pytest
 
 from gitops.errors import GitopsError
 from gitops.flux.clusters import find_clusters
-from gitops.flux.discovery import render_flux
+from gitops.flux.graph import render_flux
 from gitops.flux.model import FluxRender, select_targets
 from gitops.kustomize import Kustomize
 from tests.flux.helpers import fixture, kinds_and_names, obj, target

@@ -19,8 +19,8 @@ import yaml
 
 from gitops.config import load_config
 from gitops.flux import build, envsubst, postbuild
-from gitops.flux.discovery import render_flux
 from gitops.flux.envsubst import SubstitutionError, substitute
+from gitops.flux.graph import render_flux
 from gitops.flux.objects import FluxKustomization, SourceRef
 from gitops.kustomize import Kustomize
 from gitops.manifests import dump_documents

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.flux.discovery import open_flux, render_flux
+from gitops.flux.graph import open_flux, render_flux
 from gitops.flux.inputs import cannot_yield_kustomization
 from gitops.flux.model import FluxRender
 from gitops.flux.rendering import listing_line

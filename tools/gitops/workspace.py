@@ -22,7 +22,7 @@ from typing import Any
 from gitops.config import RepoConfig
 from gitops.errors import GitopsError
 from gitops.flux.clusters import find_clusters
-from gitops.flux.discovery import open_flux, render_flux
+from gitops.flux.graph import open_flux, render_flux
 from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of

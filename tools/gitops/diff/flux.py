@@ -24,7 +24,8 @@ from typing import Any
 from gitops import git
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
-from gitops.flux.discovery import FluxGraph, LeavesNeeded, open_flux, render_flux
+from gitops.flux.discovery import LeavesNeeded
+from gitops.flux.graph import FluxGraph, open_flux, render_flux
 from gitops.flux.model import FluxRender, FluxTarget
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of

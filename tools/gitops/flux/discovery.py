@@ -2,21 +2,20 @@
 
 Entry paths (clusters) come from the caller (gitops.yaml `clusters:` or `--cluster PATH`) or are found by
 `flux.clusters.find_clusters`, whose rule needs no configuration on the `flux bootstrap` layout and on Flux
-Operator layouts (see docs/flux.md). From each entry, `render_flux` builds the entry path, collects the Flux
+Operator layouts (see docs/flux.md). From each entry, a run builds the entry path, collects the Flux
 Kustomizations in its output, builds each one's spec.path, and so on: a Kustomization is built once per
 cluster, a chain that comes back to one of its own ancestors is an error naming the chain.
 
 A target is named `<cluster path>/<namespace>/<name>`. Its source is the GitRepository syncing this repository
 (`flux-system` unless configured), which is the repository root, or another source mapped to a repository
-path by name; a target whose source is not mapped is kept as *skipped*, with the reason. `open_flux` can
-leave leaves unbuilt (flux.inputs) for listing and the diff, and build some of them later.
+path by name; a target whose source is not mapped is kept as *skipped*, with the reason. A run can leave
+leaves unbuilt (flux.inputs) for listing and the diff; flux.graph opens runs and builds some of them later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,11 @@ from typing import Any
 from gitops import cache
 from gitops.errors import GitopsError
 from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts, is_artifact_generator
-from gitops.flux.build import Built, Scratch, build_documents, scratch_space
-from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, infer_sync_source, is_sync_source, resolve_entries
+from gitops.flux.build import Built, Scratch, build_documents
+from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, is_sync_source
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
-from gitops.flux.model import FluxRender, FluxTarget
+from gitops.flux.model import FluxTarget
 from gitops.flux.objects import (
     FluxKustomization,
     SourceRef,
@@ -37,13 +36,11 @@ from gitops.flux.objects import (
     parse_kustomization,
 )
 from gitops.flux.postbuild import load_variables, set_metadata, substitute_objects
-from gitops.kustomize import Kustomize, find_kustomize
-from gitops.render import default_jobs
-from gitops.targets import Tree
+from gitops.kustomize import Kustomize
 
 
 @dataclass
-class _State:
+class TargetState:
     target: FluxTarget
     chain: tuple[str, ...]
     raw: list[dict[str, Any]] | None = None
@@ -58,139 +55,10 @@ class LeavesNeeded(Exception):
     """A target waits for substituteFrom objects that only an unbuilt leaf could provide: build everything."""
 
 
-def render_flux(
-    root: Path,
-    clusters: Sequence[str] | None = None,
-    *,
-    sources: Mapping[str, str] | None = None,
-    sync_source: str | None = None,
-    identities: Sequence[Any] = (),
-    strict: bool = False,
-    jobs: int | None = None,
-    kustomize: Kustomize | None = None,
-    keep_going: bool = False,
-    origins: bool = True,
-) -> FluxRender | None:
-    """Every target of every cluster, built and post-processed; None when the repository has no Flux
-    Kustomization and no cluster was given (the caller keeps plain kustomize directory targets).
+class DiscoveryRun:
+    """One discovery: targets to build (waves of parallel builds), targets waiting for substituteFrom objects,
+    leaves deferred, and the cluster's ConfigMaps/Secrets and generated artifacts found so far."""
 
-    A failed build raises, unless `keep_going`: then the target keeps its error in `failed` (check reports
-    targets that read an unparsable file and judges the others)."""
-    with open_flux(
-        root,
-        clusters,
-        sources=sources,
-        sync_source=sync_source,
-        identities=identities,
-        strict=strict,
-        jobs=jobs,
-        kustomize=kustomize,
-        keep_going=keep_going,
-        origins=origins,
-    ) as graph:
-        return graph.result() if graph is not None else None
-
-
-@contextmanager
-def open_flux(
-    root: Path,
-    clusters: Sequence[str] | None = None,
-    *,
-    sources: Mapping[str, str] | None = None,
-    sync_source: str | None = None,
-    identities: Sequence[Any] = (),
-    strict: bool = False,
-    jobs: int | None = None,
-    kustomize: Kustomize | None = None,
-    keep_going: bool = False,
-    defer_leaves: bool = False,
-    origins: bool = True,
-) -> Iterator[FluxGraph | None]:
-    """The clusters' targets, found as render_flux finds them, while the scratch space lives (None: not a
-    Flux repository). With `defer_leaves`, leaves (flux.inputs) are not built: listing needs only the
-    Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
-    waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
-    Without `origins`, documents do not know their source files (render and diff do not need them)."""
-    root = root.resolve()
-    files = RepoFiles(root)
-    sync_source = sync_source or infer_sync_source(files)
-    resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
-    if resolved is None:
-        yield None
-        return
-    entries, source_dirs = resolved
-    tool = kustomize or find_kustomize()
-    tree = Tree(root)
-    with scratch_space() as scratch:
-
-        def start(leaf_test: LeafTest | None) -> _Run:
-            run = _Run(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
-            run.cache = cache.for_run(tool, tree)
-            run.keep_going = keep_going
-            # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
-            # it) would otherwise leave a CPU idle between kustomize processes.
-            run.workers = max(1, jobs or default_jobs() + 1)
-            run.leaf_test = leaf_test
-            run.origins = origins
-            for entry in entries:
-                run.add_entry(entry)
-            run.run()
-            return run
-
-        try:
-            run = start(LeafTest(files, tree) if defer_leaves else None)
-        except LeavesNeeded:
-            run = start(None)
-        try:
-            yield FluxGraph(run, entries)
-        finally:
-            if run.cache is not None:
-                run.cache.store.trim()
-
-
-class FluxGraph:
-    """The targets of an open_flux run; unbuilt leaves can still be built while it is open."""
-
-    def __init__(self, run: _Run, entries: list[str]) -> None:
-        self._run = run
-        self.root = run.root
-        self.entries = entries
-
-    def result(self) -> FluxRender:
-        targets = sorted((s.target for s in self._run.states.values()), key=lambda t: t.name)
-        warnings = [w for t in targets for w in t.warnings]
-        return FluxRender(self.entries, targets, warnings)
-
-    def _state(self, target: FluxTarget) -> _State:
-        return self._run.states[(target.cluster, target.key)]
-
-    def inputs(self, target: FluxTarget) -> set[Path] | None:
-        """The files an unbuilt leaf's build reads (None for a built target)."""
-        return self._state(target).inputs
-
-    def variable_sources(self, target: FluxTarget) -> list[dict[str, Any]] | None:
-        """The rendered objects a target's substituteFrom names, in order; None when one of them is not
-        among the built targets' objects (a leaf not built may hold it, or nothing does)."""
-        ks, found = target.kustomization, []
-        for ref in ks.substitute_from:
-            obj = self._run.index.get((target.cluster, ref.kind, ks.namespace, ref.name))
-            if obj is None:
-                return None
-            found.append(obj)
-        return found
-
-    def build(self, targets: Sequence[FluxTarget]) -> None:
-        """Build and post-process unbuilt targets. LeavesNeeded when one waits for what a leaf not built
-        may provide (then only a render of everything gives what Flux applies)."""
-        states = [self._state(t) for t in targets if t.unbuilt]
-        for state in states:
-            self._run.deferred.remove(state)
-            state.forced, state.target.unbuilt, state.inputs = True, False, None
-        self._run.to_build.extend(states)
-        self._run.run()
-
-
-class _Run:
     def __init__(
         self,
         root: Path,
@@ -209,10 +77,10 @@ class _Run:
         self.cache: cache.RunCache | None = None
         self.leaf_test: LeafTest | None = None
         self.origins = True
-        self.deferred: list[_State] = []
-        self.states: dict[tuple[str, str], _State] = {}
-        self.to_build: list[_State] = []
-        self.waiting: list[_State] = []
+        self.deferred: list[TargetState] = []
+        self.states: dict[tuple[str, str], TargetState] = {}
+        self.to_build: list[TargetState] = []
+        self.waiting: list[TargetState] = []
         # (cluster, kind, namespace, name) -> object, from finished targets
         self.index: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         # (cluster, namespace, name) -> what an ArtifactGenerator rendered so far makes that ExternalArtifact of
@@ -228,7 +96,7 @@ class _Run:
         name = f"{cluster or '.'}/{ks.namespace}/{ks.name}"
         path, skipped = self._source_path(cluster, ks)
         target = FluxTarget(name, cluster, ks, path, parent, skipped)
-        state = _State(target, (*chain, ks.key))
+        state = TargetState(target, (*chain, ks.key))
         self.states[(cluster, ks.key)] = state
         if skipped is None:
             self.to_build.append(state)
@@ -273,7 +141,7 @@ class _Run:
                     raise LeavesNeeded
                 self._finish(self.waiting.pop(0), stuck=True)
 
-    def _without_leaves(self, batch: list[_State]) -> list[_State]:
+    def _without_leaves(self, batch: list[TargetState]) -> list[TargetState]:
         """The batch less the leaves, which are deferred (only with a leaf test)."""
         if self.leaf_test is None:
             return batch
@@ -291,8 +159,8 @@ class _Run:
                 self.deferred.append(state)
         return kept
 
-    def _build(self, batch: list[_State]) -> None:
-        def one(state: _State) -> Built:
+    def _build(self, batch: list[TargetState]) -> None:
+        def one(state: TargetState) -> Built:
             target = state.target
             assert target.path is not None
             directory = (self.root / target.path).resolve()
@@ -319,7 +187,7 @@ class _Run:
             state.raw, state.origins = built.documents, built.origins
             self._adopt_own_kustomization(state)
 
-    def _adopt_own_kustomization(self, state: _State) -> None:
+    def _adopt_own_kustomization(self, state: TargetState) -> None:
         """An entry's output usually holds the Kustomization that syncs the entry itself (bootstrap's
         flux-system in gotk-sync.yaml): the entry target is that object, built again if it sets build fields."""
         target = state.target
@@ -340,7 +208,7 @@ class _Run:
                 self._build_again(state)
             return
 
-    def _build_again(self, state: _State) -> None:
+    def _build_again(self, state: TargetState) -> None:
         target = state.target
         assert target.path is not None
         built = build_documents(
@@ -364,7 +232,7 @@ class _Run:
                 progressed = True
         return progressed
 
-    def _ready(self, state: _State) -> bool:
+    def _ready(self, state: TargetState) -> bool:
         ks, cluster = state.target.kustomization, state.target.cluster
         return all((cluster, ref.kind, ks.namespace, ref.name) in self.index for ref in ks.substitute_from)
 
@@ -382,7 +250,7 @@ class _Run:
 
         return lookup
 
-    def _finish(self, state: _State, *, stuck: bool) -> None:
+    def _finish(self, state: TargetState, *, stuck: bool) -> None:
         target, ks = state.target, state.target.kustomization
         documents = state.raw or []
         if ks.post_build:
@@ -405,7 +273,7 @@ class _Run:
             if is_flux_kustomization(doc):
                 self._child(state, parse_kustomization(doc, target.name))
 
-    def _child(self, parent: _State, ks: FluxKustomization) -> None:
+    def _child(self, parent: TargetState, ks: FluxKustomization) -> None:
         cluster = parent.target.cluster
         if ks.key == parent.target.key:
             return  # a Kustomization managing itself (bootstrap's flux-system) is not a new target
