@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from gitops.flux.discovery import FluxRender, FluxTarget
+from gitops.flux.model import FluxRender, FluxTarget
 from tests.helpers import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "flux"

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts
-from gitops.flux.discovery import FluxRender, find_clusters, render_flux
+from gitops.flux.clusters import find_clusters
+from gitops.flux.graph import render_flux
+from gitops.flux.model import FluxRender
 from gitops.flux.objects import SourceRef
 from gitops.kustomize import Kustomize
 from tests.flux.helpers import fixture, obj, target

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.flux.discovery import render_flux
+from gitops.flux.graph import render_flux
 from gitops.kustomize import Kustomize
 from gitops.sops import parse_identities
 from tests.diff.test_diff_base_side import logging_kustomize

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, render_flux
 from gitops.flux.files import RepoFiles, generated_resources
+from gitops.flux.graph import render_flux
+from gitops.flux.model import FluxRender
 from gitops.kustomize import Kustomize
 from tests.flux.helpers import copy_fixture, fixture, kinds_and_names, obj, target
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, find_clusters, render_flux
+from gitops.flux.clusters import find_clusters
+from gitops.flux.graph import render_flux
+from gitops.flux.model import FluxRender
 from gitops.kustomize import Kustomize
 from tests.flux.helpers import copy_fixture, fixture, kinds_and_names, target
 from tests.helpers import write_tree

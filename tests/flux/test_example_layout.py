@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, find_clusters, render_flux, select_targets
+from gitops.flux.clusters import find_clusters
+from gitops.flux.graph import render_flux
+from gitops.flux.model import FluxRender, select_targets
 from gitops.kustomize import Kustomize
 from tests.flux.helpers import fixture, kinds_and_names, obj, target
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gitops.flux.discovery import render_flux
 from gitops.flux.files import RepoFiles, generated_resources
+from gitops.flux.graph import render_flux
 from gitops.flux.sourceignore import Pattern, SourceIgnore, go_match, load
 from gitops.kustomize import Kustomize
 from tests.flux.helpers import copy_fixture, kinds_and_names, target

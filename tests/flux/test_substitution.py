@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, render_flux
+from gitops.flux.graph import render_flux
+from gitops.flux.model import FluxRender
 from gitops.kustomize import Kustomize
 from gitops.sops import Scope, encrypt_text, parse_identities
 from tests.flux.helpers import copy_fixture, fixture, obj, target

@@ -37,7 +37,7 @@ class RepoConfig:
     sources: dict[str, str] = field(default_factory=dict)
     """Flux source name -> repository path (gitops.yaml sources:)."""
     sync_source: str | None = None
-    """gitops.yaml `syncSource:`; None: inferred (flux.discovery.infer_sync_source)."""
+    """gitops.yaml `syncSource:`; None: inferred (flux.clusters.infer_sync_source)."""
     """The GitRepository syncing this repository (gitops.yaml syncSource:)."""
     target_roots: tuple[str, ...] = TARGET_ROOTS
     """Where plain kustomize directory targets live (gitops.yaml targets.roots:)."""

@@ -21,10 +21,11 @@ from typing import Any
 
 from gitops.config import RepoConfig
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, FluxTarget, find_clusters, render_flux, select_targets
+from gitops.flux.clusters import find_clusters
+from gitops.flux.graph import open_flux, render_flux
+from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
-from gitops.policy.context import environment_of
 from gitops.render import Progress, RenderedTarget, render_targets
 from gitops.targets import Tree, discover, select
 
@@ -101,6 +102,8 @@ class Workspace:
     def environment(self, target: str) -> str:
         """The environment a target belongs to (policy.context.environment_of): its Flux cluster, or the
         directory under overlays/ or clusters/."""
+        from gitops.policy.context import environment_of  # the policy pack's imports: only commands judging
+
         return environment_of(target, flux=self.is_flux)
 
     def render(
@@ -124,6 +127,8 @@ class Workspace:
             target = self._by_name[name]
             if target.failed is not None:
                 raise target.failed
+            if target.unbuilt:
+                raise GitopsError(f"{name}: not built (the workspace was opened for listing)")
             results.append(flux_rendered(target, self.root))
             if progress is not None:
                 progress(done, len(names), name)
@@ -144,10 +149,25 @@ def flux_rendered(target: FluxTarget, root: Path) -> RenderedTarget:
     return RenderedTarget(target.name, text, root, _manifests=manifests)
 
 
-def _identities() -> list[Any]:
-    from gitops.sops import identities_if_any  # no key: encrypted substituteFrom Secrets warn, unsubstituted
+class LazyIdentities(Sequence[Any]):
+    """The age identities for encrypted substituteFrom Secrets, loaded (with the sops package) on first use:
+    most runs never open one. Without a key, such Secrets warn and their variables stay unsubstituted."""
 
-    return identities_if_any()
+    def __init__(self) -> None:
+        self._loaded: list[Any] | None = None
+
+    def _all(self) -> list[Any]:
+        if self._loaded is None:
+            from gitops.sops import identities_if_any
+
+            self._loaded = list(identities_if_any())
+        return self._loaded
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
 
 
 def open_workspace(
@@ -157,26 +177,33 @@ def open_workspace(
     *,
     identities: Sequence[Any] | None = None,
     keep_going: bool = False,
+    listing: bool = False,
+    origins: bool = True,
 ) -> Workspace:
     """Decide the mode and find the targets; in Flux mode, build them. No target at all is a GitopsError.
 
-    `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
-    stopping the run; rendering it raises that error."""
+        `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
+        stopping the run; rendering it raises that error. `listing`: the workspace only lists its targets, so
+        Flux leaves (targets whose build cannot yield a Flux Kustomization) are not built. Without `origins`, Flux
+    targets' manifests do not know their source files (kustomize builds them faster)."""
     options = options or TargetOptions()
     root = root.resolve()
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
     clusters = list(options.clusters) or list(config.clusters) or _found_clusters(root, config)
     flux = None
     if clusters:
-        flux = render_flux(
+        with open_flux(
             root,
             clusters,
             sources=sources,
             sync_source=config.sync_source,
-            identities=_identities() if identities is None else identities,
+            identities=LazyIdentities() if identities is None else identities,
             jobs=options.jobs,
             keep_going=keep_going,
-        )
+            defer_leaves=listing,
+            origins=origins,
+        ) as graph:
+            flux = graph.result() if graph is not None else None
     if flux is not None:
         by_name = {t.name: t for t in flux.targets}
         names = sorted(t.name for t in flux.targets if t.skipped is None)

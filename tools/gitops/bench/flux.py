@@ -6,6 +6,7 @@ kustomize, in a copy of the repository where the kustomization.yaml Flux would g
 (untimed, which only makes the baselines stronger):
 - a sequential `kustomize build` loop (the issue's goal: cold render <= 0.6x of it on 2 cores);
 - `xargs -P<CPUs>` with GOGC=off, the strongest plain shell loop (for reference, no goal).
+`render --list` is measured cold (an empty cache, as the goal is stated) and warm (after a render).
 The diff goal is measured as in CI after main has been rendered once: the base's builds are in the render
 cache, the changed target's are not (each run starts from that cache again); a diff with nothing cached is
 shown for reference.
@@ -173,6 +174,12 @@ def bench_flux(work: Path, apps_per_cluster: int = 100, repeat: int = 1) -> list
     warm = Path(tempfile.mkdtemp(prefix="cache-warm-", dir=work))
     warm_render, warm_outcome = _gitops(repo.root, work, "render", cache_home=warm)
     warm_render()
+    warm_listing, _ = _gitops(repo.root, work, "render", "--list", cache_home=warm)
+    warm_list_seconds = measure(warm_listing, max(repeat, 3))
+    lines.append(
+        f"flux render --list (warm: render cache and source memo of a previous render): {warm_list_seconds:.2f} s "
+        f"({_verdict(warm_list_seconds, LIST_GOAL_SECONDS, ' s', caveat)})"
+    )
     overlay = _change_one_line(repo)
 
     def build_twice() -> None:

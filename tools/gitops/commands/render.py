@@ -57,7 +57,9 @@ def command(
     Flux targets are named <cluster path>/<namespace>/<name> (docs/flux.md); --list shows each one's source
     path, dependsOn and Flux fields, and every skipped target with its reason."""
     root = root_from_context(ctx)
-    workspace = open_workspace(root, config_from_context(ctx), TargetOptions(clusters, sources, jobs))
+    workspace = open_workspace(
+        root, config_from_context(ctx), TargetOptions(clusters, sources, jobs), listing=list_only, origins=False
+    )
     print_notices(workspace)
     if list_only:
         for line in workspace.listing():

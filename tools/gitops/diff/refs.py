@@ -14,14 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import git
 from gitops.config import load_config
 from gitops.diff.engine import compare
-from gitops.diff.flux import FLUX_MARKERS, FluxOptions, FluxSide, flux_options_given, is_flux_tree, render_side
+from gitops.diff.flux import (
+    FLUX_MARKERS,
+    FluxOptions,
+    FluxSide,
+    commit_tree,
+    flux_options_given,
+    is_flux_tree,
+    render_sides,
+)
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
@@ -169,12 +177,13 @@ def diff_refs(
         if sides is not None:
             base_flux, head_flux = sides
             targets = compare(base_flux.targets, head_flux.targets, decrypt)
-            names = {*base_flux.targets, *head_flux.targets}
+            built = {*base_flux.targets, *head_flux.targets}
+            names = built | head_flux.unchanged
             return DiffResult(
                 base=base_side,
                 head=head_side,
                 targets=targets,
-                rendered=sorted(names) if changed else [],
+                rendered=sorted(built) if changed else [],
                 unchanged=len(names) - len(targets),
                 skipped={**base_flux.skipped, **head_flux.skipped},
                 warnings=_side_warnings(base_flux, head_flux, base_ref, head_ref),
@@ -275,17 +284,12 @@ def _diff_flux(
     shared = SharedBuilds(kustomize or find_kustomize())
     workers = max(1, jobs or default_jobs())
 
-    def side(commit: str | None, label: str) -> FluxSide:
-        if commit is None:
-            return render_side(root, flux, label, workers, shared.for_side(root))
-        with git.checkout(repo, commit) as checkout:
-            return render_side(checkout, flux, label, workers, shared.for_side(checkout))
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        head_job = pool.submit(side, head, f"head {refs[1] or 'working tree'}")
-        base_job = pool.submit(side, base, f"base {refs[0]}") if changed else None
-        head_side = head_job.result()
-        base_side = base_job.result() if base_job is not None else head_side
+    labels = (f"base {refs[0]}", f"head {refs[1] or 'working tree'}")
+    sides = (
+        commit_tree(repo, base) if changed else None,
+        commit_tree(repo, head) if head is not None else nullcontext(root),
+    )
+    base_side, head_side = render_sides(sides, changed, flux, labels, workers, shared.for_side)
     if not (base_side.found or head_side.found):
         return None
     if not (base_side.targets or head_side.targets):

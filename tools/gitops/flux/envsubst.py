@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gitops.errors import GitopsError
-from gitops.flux.glob import glob_matcher
+from gitops.flux.envsubst_operations import OPERATIONS, default_value
 
 VARIABLE_NAME_RULE = "^[_[:alpha:]][_[:alpha:][:digit:]]*$"
 _VARIABLE_NAME = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
@@ -34,6 +34,7 @@ MAX_NESTING = 64
 
 _IDENT, _LBRACK, _RBRACK, _ESCAPE = 1, 2, 4, 8
 _DOLLAR, _BACKSLASH = 1, 2
+_TOP_LEVEL = _IDENT | _LBRACK | _ESCAPE
 _EOF, _TEXT, _OPEN, _CLOSE, _ILLEGAL = range(5)
 _DEFAULT_OPERATORS = frozenset({"-", "+", "=", "?", ":-", ":+", ":=", ":?"})
 
@@ -65,6 +66,9 @@ class _Scanner:
     """Reads the text rune by rune. An escape (`$$`, and `\\/`, `\\\\` where enabled) drops its first
     character from the token and takes the second one literally; dropped positions are remembered instead of
     cutting the buffer, which would make long texts quadratic."""
+
+    jump = True
+    """Top-level text jumps between `$` characters (False: the character loop, for tests proving equality)."""
 
     def __init__(self, text: str) -> None:
         self.buf = text
@@ -142,6 +146,8 @@ class _Scanner:
             self.skip()
         elif not self.accept(char, self.pos - self.start):
             return False
+        if self.jump and self.accept is _any and self.mode == _TOP_LEVEL and self.escapes == _DOLLAR:
+            return self._plain_text()
         while True:
             char = self.read()
             if char == "":
@@ -157,6 +163,25 @@ class _Scanner:
             if not self.accept(char, self.pos - self.start):
                 self.unread()
                 return True
+
+    def _plain_text(self) -> bool:
+        """The rest of a top-level text token, jumping from one `$` to the next: only `${` ends it and only
+        `$$` escapes there, so the characters in between need no look (the character loop, same result)."""
+        buf = self.buf
+        while True:
+            index = buf.find("$", self.pos)
+            if index < 0:
+                self.pos = len(buf)
+                return True
+            following = buf[index + 1 : index + 2]
+            if following == "{":
+                self.pos = index
+                return True
+            if following == "$":
+                self.dropped.append(index)
+                self.pos = index + 2
+            else:
+                self.pos = index + 1
 
 
 def _any(char: str, index: int) -> bool:
@@ -197,7 +222,7 @@ class _Parser:
         nodes: list[_Node] = []
         while True:
             self.s.accept = _any
-            self.s.mode = _IDENT | _LBRACK | _ESCAPE
+            self.s.mode = _TOP_LEVEL
             self.s.escapes = _DOLLAR
             kind = self.s.scan()
             if kind == _EOF:
@@ -320,96 +345,4 @@ def _evaluate(node: _Func, variables: Mapping[str, str], strict: bool) -> str:
     args = [arg if isinstance(arg, str) else _evaluate(arg, variables, strict) for arg in node.args]
     if strict and node.param not in variables and node.name not in _DEFAULT_OPERATORS:
         raise SubstitutionError(f'variable not set (strict mode): "{node.param}"')
-    return _OPERATIONS.get(node.name, _default_value)(variables.get(node.param, ""), args)
-
-
-def _default_value(value: str, args: list[str]) -> str:
-    return "".join(args) if not value and args else value
-
-
-def _length_or_trim(value: str, args: list[str]) -> str:
-    return str(len(value.encode())) if not args else _trim(value, args[0], longest=False)
-
-
-def _go_int(text: str) -> int | None:
-    """strconv.Atoi: optional sign and decimal digits only, within int64."""
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
-        return None
-    number = int(text)
-    return number if -(2**63) <= number < 2**63 else None
-
-
-def _substring(value: str, args: list[str]) -> str:
-    data = value.encode()
-    position = _go_int(args[0]) if args else None
-    if position is None:
-        return value
-    if position < 0:
-        position = max(0, len(data) + position)
-    if len(args) == 1:
-        return data[position:].decode(errors="replace")
-    length = _go_int(args[1])
-    if length is None:
-        return value
-    if position + length >= len(data):
-        return data[position:].decode(errors="replace")
-    return data[position : position + length].decode(errors="replace")
-
-
-def _replace(count: int) -> Callable[[str, list[str]], str]:
-    def replace(value: str, args: list[str]) -> str:
-        if not args:
-            return value
-        return value.replace(args[0], args[1] if len(args) > 1 else "", count)
-
-    return replace
-
-
-def _replace_prefix(value: str, args: list[str]) -> str:
-    if len(args) != 2 or not value.startswith(args[0]):
-        return value
-    return value.replace(args[0], args[1], 1)
-
-
-def _replace_suffix(value: str, args: list[str]) -> str:
-    if len(args) != 2 or not value.endswith(args[0]):
-        return value
-    return value[: len(value) - len(args[0])] + args[1]
-
-
-def _trim(value: str, pattern: str, *, longest: bool, suffix: bool = False) -> str:
-    if suffix:
-        return _trim(value[::-1], pattern[::-1], longest=longest)[::-1]
-    try:
-        matcher = glob_matcher(pattern)
-    except ValueError:
-        return value
-    # Prefixes from the longest down to one character, as the original loops (the empty one is never tried).
-    found = ""
-    for end in range(len(value), 0, -1):
-        if matcher(value[:end]):
-            found = value[:end]
-            if longest:
-                break
-    return value[len(found) :] if found else value
-
-
-def _trimmer(longest: bool, suffix: bool) -> Callable[[str, list[str]], str]:
-    return lambda value, args: _trim(value, args[0], longest=longest, suffix=suffix) if args else value
-
-
-_OPERATIONS: dict[str, Callable[[str, list[str]], str]] = {
-    ",": lambda value, args: value[:1].lower() + value[1:],
-    ",,": lambda value, args: value.lower(),
-    "^": lambda value, args: value[:1].upper() + value[1:],
-    "^^": lambda value, args: value.upper(),
-    "#": _length_or_trim,
-    "##": _trimmer(longest=True, suffix=False),
-    "%": _trimmer(longest=False, suffix=True),
-    "%%": _trimmer(longest=True, suffix=True),
-    ":": _substring,
-    "/#": _replace_prefix,
-    "/%": _replace_suffix,
-    "/": _replace(1),
-    "//": _replace(-1),
-}
+    return OPERATIONS.get(node.name, default_value)(variables.get(node.param, ""), args)

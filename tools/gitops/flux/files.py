@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from gitops import source_memo
 from gitops.errors import GitopsError
 from gitops.flux.sourceignore import SourceIgnore, load
 from gitops.manifests import source_loader
@@ -57,13 +58,18 @@ class RepoFiles:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise GitopsError(f"{self.rel(path)}: cannot read: {exc}") from None
-        try:
-            docs = [d for d in yaml.load_all(text, Loader=source_loader(text)) if d is not None]
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise GitopsError(f"{self.rel(path)}{line}: not valid YAML: {problem}") from None
+        # Remembered across runs by content (source_memo): discovery reads every Flux file of the repository.
+        memo_key = source_memo.content_key(text) + ":flux-documents-2"
+        docs = source_memo.parsed(memo_key)
+        if docs is None:
+            try:
+                docs = [d for d in yaml.load_all(text, Loader=source_loader(text)) if d is not None]
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                line = f":{mark.line + 1}" if mark is not None else ""
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                raise GitopsError(f"{self.rel(path)}{line}: not valid YAML: {problem}") from None
+            source_memo.remember_parsed(memo_key, docs)
         with self._lock:
             self._documents[path] = docs
         return docs
@@ -88,13 +94,14 @@ class RepoFiles:
                 yield Path(entry.path)
 
 
-def generated_resources(directory: Path, files: RepoFiles) -> list[Path]:
+def generated_resources(directory: Path, files: RepoFiles, *, check: bool = True) -> list[Path]:
     """What kustomize-controller lists in the kustomization it generates for a path without one.
 
     Walking the directory in lexical order: a sub-directory holding a kustomization file is listed as a whole
     and not descended into; every other .yaml/.yml file is listed after checking it parses as YAML (the
-    controller refuses the path otherwise: "failed to decode Kubernetes YAML from <file>"). Files the source
-    artifact leaves out (flux/sourceignore.py) are not there for the controller to list.
+    controller refuses the path otherwise: "failed to decode Kubernetes YAML from <file>"; `check=False`
+    lists without parsing, for callers that only need the paths). Files the source artifact leaves out
+    (flux/sourceignore.py) are not there for the controller to list.
     """
     found: list[Path] = []
 
@@ -114,7 +121,7 @@ def generated_resources(directory: Path, files: RepoFiles) -> list[Path]:
                 else:
                     visit(path)
             elif entry.name.endswith(YAML_SUFFIXES) and files.in_artifact(path):
-                for doc in files.documents(path):
+                for doc in files.documents(path) if check else ():
                     if not isinstance(doc, dict):
                         raise GitopsError(f"{files.rel(path)}: failed to decode Kubernetes YAML: not a mapping")
                 found.append(path)

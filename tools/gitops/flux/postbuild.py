@@ -147,7 +147,9 @@ def substitute_objects(
         raise GitopsError(f"{label}: {exc}") from None
     out = []
     for body in documents:
-        if is_substitution_disabled(body):
+        if is_substitution_disabled(body) or not _mentions_dollar(body):
+            # Without a `$` in any key or string, the YAML text has none either: envsubst returns it as it
+            # is and parsing it again gives back the same object.
             out.append(body)
             continue
         text = dump_documents([body])
@@ -162,6 +164,16 @@ def substitute_objects(
             raise GitopsError(f"{label}: {_describe(body)}: not a mapping after substitution")
         out.append(result)
     return out
+
+
+def _mentions_dollar(value: Any) -> bool:
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, dict):
+        return any(_mentions_dollar(k) or _mentions_dollar(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions_dollar(item) for item in value)
+    return False  # numbers, booleans, null and timestamps are written without `$`
 
 
 def _describe(body: dict[str, Any]) -> str:

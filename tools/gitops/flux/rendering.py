@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitops.errors import GitopsError
-from gitops.flux.discovery import FluxRender, FluxTarget
+from gitops.flux.model import FluxRender, FluxTarget
 
 
 def parse_source_options(values: Sequence[str]) -> dict[str, str]:

@@ -1,0 +1,185 @@
+"""Listing builds only the targets whose build can yield Flux Kustomizations (flux.inputs): the targets, their
+Kustomization objects and listing lines equal those of a full render, on every fixture and when a parent's
+substitution needs a ConfigMap only a leaf provides (then everything is built)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gitops.flux.graph import open_flux, render_flux
+from gitops.flux.inputs import cannot_yield_kustomization
+from gitops.flux.model import FluxRender
+from gitops.flux.rendering import listing_line
+from gitops.kustomize import Kustomize
+from tests.flux.helpers import fixture
+from tests.helpers import run_gitops
+
+
+def _listed(root: Path, kustomize: Kustomize) -> FluxRender:
+    with open_flux(root, kustomize=kustomize, defer_leaves=True) as graph:
+        assert graph is not None
+        return graph.result()
+
+
+def _same_targets(listed: FluxRender, full: FluxRender) -> None:
+    assert [t.name for t in listed.targets] == [t.name for t in full.targets]
+    for fast, slow in zip(listed.targets, full.targets, strict=True):
+        assert (fast.kustomization, fast.path, fast.parent, fast.skipped) == (
+            slow.kustomization,
+            slow.path,
+            slow.parent,
+            slow.skipped,
+        )
+        assert listing_line(fast) == listing_line(slow)
+
+
+@pytest.mark.parametrize(
+    ("name", "unbuilt"),
+    [
+        (
+            "example",
+            {
+                f"clusters/{c}/flux-system/{n}"
+                for c in ("production", "staging")
+                for n in ("apps", "infra-configs", "infra-controllers")
+            },
+        ),
+        (
+            "example-artifacts",
+            {
+                f"clusters/{c}/flux-system/{n}"
+                for c in ("production", "staging")
+                for n in ("apps", "infra-configs", "infra-controllers")
+            },
+        ),
+        ("operator", {"kubernetes/flux/cluster/flux-system/podinfo-extras"}),
+        ("fields", {"clusters/fields/flux-system/existing", "clusters/fields/flux-system/fields"}),
+        ("substitution", set()),
+    ],
+)
+def test_listing_equals_full_render_on_fixtures(
+    name: str, unbuilt: set[str], kustomize: Kustomize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    listed = _listed(fixture(name), kustomize)
+    full = render_flux(fixture(name), kustomize=kustomize)
+    assert full is not None
+    _same_targets(listed, full)
+    assert {t.name for t in listed.targets if t.unbuilt} == unbuilt
+    assert not any(t.unbuilt for t in full.targets)
+    assert all(not t.documents for t in listed.targets if t.unbuilt)
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return root
+
+
+SYNC = """
+    apiVersion: source.toolkit.fluxcd.io/v1
+    kind: GitRepository
+    metadata: {name: flux-system, namespace: flux-system}
+    spec: {url: https://example.org/repo}
+    ---
+    apiVersion: kustomize.toolkit.fluxcd.io/v1
+    kind: Kustomization
+    metadata: {name: flux-system, namespace: flux-system}
+    spec:
+      path: ./clusters/c
+      sourceRef: {kind: GitRepository, name: flux-system}
+"""
+
+
+def _ks(name: str, path: str, extra: str = "") -> str:
+    return f"""
+    ---
+    apiVersion: kustomize.toolkit.fluxcd.io/v1
+    kind: Kustomization
+    metadata: {{name: {name}, namespace: flux-system}}
+    spec:
+      path: {path}
+      sourceRef: {{kind: GitRepository, name: flux-system}}
+{textwrap.indent(textwrap.dedent(extra), "      ")}"""
+
+
+def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
+    kustomize: Kustomize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apps` substitutes its children's spec.path from a ConfigMap only the leaf `vars` renders."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _write(
+        tmp_path / "repo",
+        {
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/ks.yaml": _ks("vars", "./vars")
+            + _ks(
+                "apps",
+                "./apps",
+                """
+                postBuild:
+                  substituteFrom:
+                  - {kind: ConfigMap, name: vars}
+                """,
+            ),
+            "vars/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: vars, namespace: flux-system}
+                data: {env: prod}
+            """,
+            "apps/ks.yaml": _ks("app", "./app/${env}"),
+            "app/prod/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: app}
+            """,
+        },
+    )
+    listed = _listed(root, kustomize)
+    full = render_flux(root, kustomize=kustomize)
+    assert full is not None
+    _same_targets(listed, full)
+    assert [t.path for t in listed.targets if t.key == "flux-system/app"] == ["app/prod"]
+
+
+@pytest.mark.parametrize(
+    ("text", "leaf"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\n", True),
+        ("- apiVersion: apps/v1  # a comment\n", True),
+        ('{\n  "apiVersion": "v1",\n  "kind": "ConfigMap"\n}\n', True),
+        ("data:\n  note: no api here\n", True),
+        ("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n", False),
+        ("apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\n", False),
+        ("metadata:\n  labels:\n    kustomize.toolkit.fluxcd.io/name: x\n", False),
+        ("apiVersion: ${group}/v1\n", False),
+        ('apiVersion: "kustomize\\x2etoolkit\\x2efluxcd\\x2eio/v1"\n', False),
+        ("- op: replace\n  path: /apiVersion\n  value: x\n", False),
+        ("replacements:\n- targets:\n  - fieldPaths: [apiVersion]\n", False),
+        ("{apiVersion: v1, kind: ConfigMap}\n", False),
+        ("apiVersion:\n  v1\n", False),
+    ],
+)
+def test_leaf_rule_per_file(text: str, leaf: bool, tmp_path: Path) -> None:
+    path = tmp_path / "file.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cannot_yield_kustomization(path) is leaf
+
+
+def test_unreadable_input_is_not_a_leaf(tmp_path: Path) -> None:
+    assert cannot_yield_kustomization(tmp_path / "missing.yaml") is False
+
+
+def test_render_list_cli_equals_full_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    proc = run_gitops("render", "--list", cwd=fixture("example"), env={"XDG_CACHE_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    full = render_flux(fixture("example"))
+    assert full is not None
+    assert proc.stdout.splitlines() == [listing_line(t) for t in full.targets]

@@ -1,0 +1,152 @@
+"""Opening a Flux repository's targets: `render_flux` (every target built) and `open_flux`, whose graph can keep
+leaves unbuilt (flux.inputs) while it is open and build some of them later (listing, the diff)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gitops import cache
+from gitops.flux.build import scratch_space
+from gitops.flux.clusters import infer_sync_source, resolve_entries
+from gitops.flux.discovery import DiscoveryRun, LeavesNeeded, TargetState
+from gitops.flux.files import RepoFiles
+from gitops.flux.inputs import LeafTest
+from gitops.flux.model import FluxRender, FluxTarget
+from gitops.kustomize import Kustomize, find_kustomize
+from gitops.render import default_jobs
+from gitops.targets import Tree
+
+
+def render_flux(
+    root: Path,
+    clusters: Sequence[str] | None = None,
+    *,
+    sources: Mapping[str, str] | None = None,
+    sync_source: str | None = None,
+    identities: Sequence[Any] = (),
+    strict: bool = False,
+    jobs: int | None = None,
+    kustomize: Kustomize | None = None,
+    keep_going: bool = False,
+    origins: bool = True,
+) -> FluxRender | None:
+    """Every target of every cluster, built and post-processed; None when the repository has no Flux
+    Kustomization and no cluster was given (the caller keeps plain kustomize directory targets).
+
+    A failed build raises, unless `keep_going`: then the target keeps its error in `failed` (check reports
+    targets that read an unparsable file and judges the others)."""
+    with open_flux(
+        root,
+        clusters,
+        sources=sources,
+        sync_source=sync_source,
+        identities=identities,
+        strict=strict,
+        jobs=jobs,
+        kustomize=kustomize,
+        keep_going=keep_going,
+        origins=origins,
+    ) as graph:
+        return graph.result() if graph is not None else None
+
+
+@contextmanager
+def open_flux(
+    root: Path,
+    clusters: Sequence[str] | None = None,
+    *,
+    sources: Mapping[str, str] | None = None,
+    sync_source: str | None = None,
+    identities: Sequence[Any] = (),
+    strict: bool = False,
+    jobs: int | None = None,
+    kustomize: Kustomize | None = None,
+    keep_going: bool = False,
+    defer_leaves: bool = False,
+    origins: bool = True,
+) -> Iterator[FluxGraph | None]:
+    """The clusters' targets, found as render_flux finds them, while the scratch space lives (None: not a
+    Flux repository). With `defer_leaves`, leaves (flux.inputs) are not built: listing needs only the
+    Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
+    waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
+    Without `origins`, documents do not know their source files (render and diff do not need them)."""
+    root = root.resolve()
+    files = RepoFiles(root)
+    sync_source = sync_source or infer_sync_source(files)
+    resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
+    if resolved is None:
+        yield None
+        return
+    entries, source_dirs = resolved
+    tool = kustomize or find_kustomize()
+    tree = Tree(root)
+    with scratch_space() as scratch:
+
+        def start(leaf_test: LeafTest | None) -> DiscoveryRun:
+            run = DiscoveryRun(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
+            run.cache = cache.for_run(tool, tree)
+            run.keep_going = keep_going
+            # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
+            # it) would otherwise leave a CPU idle between kustomize processes.
+            run.workers = max(1, jobs or default_jobs() + 1)
+            run.leaf_test = leaf_test
+            run.origins = origins
+            for entry in entries:
+                run.add_entry(entry)
+            run.run()
+            return run
+
+        try:
+            run = start(LeafTest(files, tree) if defer_leaves else None)
+        except LeavesNeeded:
+            run = start(None)
+        try:
+            yield FluxGraph(run, entries)
+        finally:
+            if run.cache is not None:
+                run.cache.store.trim()
+
+
+class FluxGraph:
+    """The targets of an open_flux run; unbuilt leaves can still be built while it is open."""
+
+    def __init__(self, run: DiscoveryRun, entries: list[str]) -> None:
+        self._run = run
+        self.root = run.root
+        self.entries = entries
+
+    def result(self) -> FluxRender:
+        targets = sorted((s.target for s in self._run.states.values()), key=lambda t: t.name)
+        warnings = [w for t in targets for w in t.warnings]
+        return FluxRender(self.entries, targets, warnings)
+
+    def _state(self, target: FluxTarget) -> TargetState:
+        return self._run.states[(target.cluster, target.key)]
+
+    def inputs(self, target: FluxTarget) -> set[Path] | None:
+        """The files an unbuilt leaf's build reads (None for a built target)."""
+        return self._state(target).inputs
+
+    def variable_sources(self, target: FluxTarget) -> list[dict[str, Any]] | None:
+        """The rendered objects a target's substituteFrom names, in order; None when one of them is not
+        among the built targets' objects (a leaf not built may hold it, or nothing does)."""
+        ks, found = target.kustomization, []
+        for ref in ks.substitute_from:
+            obj = self._run.index.get((target.cluster, ref.kind, ks.namespace, ref.name))
+            if obj is None:
+                return None
+            found.append(obj)
+        return found
+
+    def build(self, targets: Sequence[FluxTarget]) -> None:
+        """Build and post-process unbuilt targets. LeavesNeeded when one waits for what a leaf not built
+        may provide (then only a render of everything gives what Flux applies)."""
+        states = [self._state(t) for t in targets if t.unbuilt]
+        for state in states:
+            self._run.deferred.remove(state)
+            state.forced, state.target.unbuilt, state.inputs = True, False, None
+        self._run.to_build.extend(states)
+        self._run.run()
