@@ -131,7 +131,7 @@ class Workspace:
 
     def empty_targets(self, rendered: Sequence[RenderedTarget]) -> list[str]:
         """Targets that build to zero documents: a warning each, never a silent pass."""
-        return [r.target for r in rendered if not r.manifests]
+        return [r.target for r in rendered if r.is_empty]
 
 
 def flux_rendered(target: FluxTarget, root: Path) -> RenderedTarget:
