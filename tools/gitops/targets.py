@@ -16,7 +16,7 @@ import errno
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -538,9 +538,16 @@ def _is_target(tree: Tree, directory: Path, roots: Sequence[str] = TARGET_ROOTS)
 
 
 def select(
-    repo_root: Path, requested: Iterable[str], tree: Tree | None = None, roots: Sequence[str] = TARGET_ROOTS
+    repo_root: Path,
+    requested: Iterable[str],
+    tree: Tree | None = None,
+    roots: Sequence[str] = TARGET_ROOTS,
+    every_target: Callable[[], list[str]] | None = None,
 ) -> list[str]:
-    """Targets named on the command line: a target itself, or a directory whose targets are all taken."""
+    """Targets named on the command line: a target itself, or a directory whose targets are all taken.
+
+    `every_target`: the discovered targets (default: discover), only asked for when a selector names no
+    target itself."""
     tree = tree or Tree(repo_root)
     available: list[str] | None = None
     chosen: list[str] = []
@@ -555,7 +562,10 @@ def select(
             if _is_target(tree, absolute, roots):
                 matches = [rel]
                 break
-            available = available if available is not None else discover(repo_root, tree, roots)
+            if not absolute.is_dir():
+                continue  # targets are directories: none is this path or lies below it
+            if available is None:
+                available = every_target() if every_target is not None else discover(repo_root, tree, roots)
             matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
             if matches:
                 break
