@@ -1,0 +1,115 @@
+"""`gitops render` of every target into the output directory, reusing what the last full render recorded.
+
+With the cache on, a directory-mode repository keeps a render record (render_record): when it holds, only
+the targets a change touches are rendered and written, and the run costs a stat per source file instead of
+a walk, a parse and a digest of the whole repository. Otherwise (no record, or anything in doubt) every
+target is rendered as usual (through the cache) and the output directory is replaced as a whole; a new
+record is written for the next run. Both paths leave the same files behind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops import cache, render_record
+from gitops.cache_location import cache_directory, caching_enabled
+from gitops.config import RepoConfig
+from gitops.kustomize import find_kustomize
+from gitops.outdir import MARKER, MARKER_TEXT
+from gitops.render import RenderedTarget, output_path, tty_progress, write_rendered
+from gitops.targets import Tree
+from gitops.workspace import TargetOptions, Workspace, open_workspace, print_notices
+
+
+@dataclass(frozen=True)
+class Outcome:
+    empty: list[str]
+    """Targets that build to zero documents (a warning each)."""
+    rendered: int
+    """How many targets were rendered in this run (the others were current)."""
+
+
+def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: Path) -> Outcome:
+    """Render every target into `out_dir` (which passed outdir.check_output_dir)."""
+    started = time.time_ns()
+    roots = tuple(config.target_roots)
+    if not caching_enabled() or options.clusters or options.sources or config.clusters:
+        return _whole(root, config, options, out_dir, None)
+    identity = cache.tool_identity(find_kustomize(), cache_directory())
+    context = render_record.context_of(root, config, out_dir, identity)
+    path = render_record.record_path(root, out_dir)
+    data = render_record.load(path, context)
+    verified = render_record.verify(data, root, out_dir, roots, started) if data is not None else None
+    if verified is None:
+        directories = render_record.snapshot_directories(root, roots, out_dir, started)
+        fresh = render_record.new_record(context, directories)
+        return _whole(root, config, options, out_dir, (path, fresh, started))
+    tree = Tree(root, limits=config.limits)
+    workspace = Workspace(root, config, verified.names, tree=tree, jobs=options.jobs)
+    results = workspace.render(verified.stale, progress=tty_progress(len(verified.stale))) if verified.stale else []
+    if results:
+        write_rendered(results, out_dir, complete=False)
+    if results or verified.refresh:
+        render_record.save(
+            path,
+            verified.data,
+            root,
+            out_dir,
+            roots,
+            tree,
+            _kept(tree, results),
+            _written(results),
+            started,
+            verified.changed,
+        )
+    empty = sorted([*verified.empty, *(r.target for r in results if r.is_empty)])
+    return Outcome(empty, len(results))
+
+
+def _whole(
+    root: Path,
+    config: RepoConfig,
+    options: TargetOptions,
+    out_dir: Path,
+    record: tuple[Path, dict[str, object], int] | None,
+) -> Outcome:
+    workspace = open_workspace(root, config, options)
+    print_notices(workspace)
+    names = workspace.names
+    results = workspace.render(names, progress=tty_progress(len(names)))
+    empty = workspace.empty_targets(results)
+    write_rendered(results, out_dir, complete=True)
+    if record is not None and workspace.tree is not None:
+        path, data, started = record
+        tree = workspace.tree
+        render_record.save(
+            path,
+            data,
+            root,
+            out_dir,
+            tuple(config.target_roots),
+            tree,
+            _kept(tree, results),
+            _written(results),
+            started,
+        )
+    return Outcome(empty, len(results))
+
+
+def _kept(tree: Tree, results: list[RenderedTarget]) -> dict[str, render_record.Rendered]:
+    kept = {}
+    for result in results:
+        directory = tree.root / result.target
+        kept[result.target] = render_record.Rendered(
+            tree.inputs(directory), tree.reads_plugin_configs(directory), result.is_empty
+        )
+    return kept
+
+
+def _written(results: list[RenderedTarget]) -> dict[str, tuple[str | None, str]]:
+    written: dict[str, tuple[str | None, str]] = {MARKER: (None, MARKER_TEXT)}
+    for result in results:
+        written[output_path(Path(), result.target).as_posix()] = (result.target, result.text)
+    return written
