@@ -49,8 +49,9 @@ def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: 
     tree = Tree(root, limits=config.limits)
     workspace = Workspace(root, config, verified.names, tree=tree, jobs=options.jobs)
     results = workspace.render(verified.stale, progress=tty_progress(len(verified.stale))) if verified.stale else []
-    if results:
-        write_rendered(results, out_dir, complete=False)
+    changed = [r for r in results if r.target not in verified.current or not _same_file(out_dir, r)]
+    if changed:
+        write_rendered(changed, out_dir, complete=False)
     if results or verified.refresh:
         render_record.save(
             path,
@@ -60,7 +61,7 @@ def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: 
             roots,
             tree,
             _kept(tree, results),
-            _written(results),
+            _written(changed),
             started,
             verified.changed,
         )
@@ -98,6 +99,14 @@ def _whole(
     return Outcome(empty, len(results))
 
 
+def _same_file(out_dir: Path, result: RenderedTarget) -> bool:
+    """Whether the target's output file already holds this text (then it is not written again)."""
+    try:
+        return output_path(out_dir, result.target).read_text(encoding="utf-8") == result.text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _kept(tree: Tree, results: list[RenderedTarget]) -> dict[str, render_record.Rendered]:
     kept = {}
     for result in results:
@@ -109,7 +118,7 @@ def _kept(tree: Tree, results: list[RenderedTarget]) -> dict[str, render_record.
 
 
 def _written(results: list[RenderedTarget]) -> dict[str, tuple[str | None, str]]:
-    written: dict[str, tuple[str | None, str]] = {MARKER: (None, MARKER_TEXT)}
+    written: dict[str, tuple[str | None, str]] = {MARKER: (None, MARKER_TEXT)} if results else {}
     for result in results:
         written[output_path(Path(), result.target).as_posix()] = (result.target, result.text)
     return written

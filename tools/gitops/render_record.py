@@ -90,6 +90,8 @@ class Verified:
     """Indices (in data["files"]) of files that changed since the record was written."""
     refresh: bool
     """Whether entries were confirmed by content (the record is worth rewriting without them racy)."""
+    current: set[str]
+    """Targets whose output file is as it was written."""
 
 
 def load(path: Path, context: str) -> dict[str, Any] | None:
@@ -116,14 +118,12 @@ def verify(data: dict[str, Any], root: Path, out_dir: Path, roots: tuple[str, ..
 def _verify(data: dict[str, Any], root: Path, out_dir: Path, roots: tuple[str, ...], started: int) -> Verified | None:
     refresh = False
     prefix = str(root) + "/"
-    for rel, recorded, names in data["dirs"]:
+    for rel, recorded, names, racy in data["dirs"]:
         path = prefix + rel if rel else str(root)
         now = stat_of(path)
         if now is None:
             return None
-        if list(now) == recorded and names is None:
-            continue
-        if names is None or sorted(os.listdir(path)) != names:
+        if (list(now) != recorded or racy) and _listing(path, out_dir) != names:
             return None  # entries added, removed or renamed: targets and inputs must be found again
     changed: set[int] = set()
     for index, (rel, recorded, sha) in enumerate(data["files"]):
@@ -162,23 +162,26 @@ def _verify(data: dict[str, Any], root: Path, out_dir: Path, roots: tuple[str, .
             found[filename if rel_dir == "." else f"{rel_dir}/{filename}"] = os.path.join(dirpath, filename)
     if set(found) != set(outputs):
         return None  # files of no target, or a missing marker: the whole directory is written again
+    current = set()
     for rel, (target, recorded, sha) in outputs.items():
         now = stat_of(found[rel])
         if target is None:
             continue  # the marker file: its content is rewritten with every write
         if now is None or list(now) != recorded or (sha and _sha(found[rel]) != sha):
             stale.add(target)
-        elif sha and not _racy(now, started):
+            continue
+        current.add(target)
+        if sha and not _racy(now, started):
             refresh = True
     names = sorted(data["targets"])
     empty = [name for name in names if data["targets"][name]["empty"] and name not in stale]
-    return Verified(names, sorted(stale), empty, data, changed, refresh)
+    return Verified(names, sorted(stale), empty, data, changed, refresh, current)
 
 
 def snapshot_directories(root: Path, roots: tuple[str, ...], out_dir: Path, started: int) -> list[list[Any]]:
-    """[rel, stat, listing or None] of every directory whose listing a render depends on, taken before the run
-    reads anything (a change after that is a stat that differs next time). A directory changed within the
-    racy margin keeps its listing, compared next time instead of its stat.
+    """[rel, stat, listing, racy] of every directory whose listing a render depends on, taken before the run
+    reads anything. Next time a directory whose stat differs, or that changed within the racy margin, is
+    compared by listing (the output directory and its staging folders left out: render writes them).
 
     Walked: all directories except hidden ones, the output directory and top-level tool directories
     (rendered/, node_modules/) that are no target root. Inputs elsewhere add their ancestors (see save)."""
@@ -194,7 +197,7 @@ def snapshot_directories(root: Path, roots: tuple[str, ...], out_dir: Path, star
             continue
         if now is None:
             continue
-        found.append([rel, list(now), sorted(e.name for e in entries) if _racy(now, started) else None])
+        found.append([rel, list(now), _listing(path, out_dir, entries), _racy(now, started)])
         for entry in entries:
             if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
                 continue
@@ -202,6 +205,14 @@ def snapshot_directories(root: Path, roots: tuple[str, ...], out_dir: Path, star
                 continue
             stack.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
     return found
+
+
+def _listing(path: str, out_dir: Path, entries: list[os.DirEntry[str]] | None = None) -> list[str]:
+    """The names in a directory, but for the output directory and its staging folders (render writes them)."""
+    names = [e.name for e in entries] if entries is not None else os.listdir(path)
+    if path == str(out_dir.parent):
+        names = [n for n in names if n != out_dir.name and not n.startswith(f".{out_dir.name}-")]
+    return sorted(names)
 
 
 def _ancestors(rel: str) -> list[str]:
@@ -294,10 +305,11 @@ def _update(
         for rel in sorted(rels):
             number(rel)
         for rel in sorted({a for r in rels for a in _ancestors(r)} - known):
-            now = stat_of(prefix + rel if rel else str(root))
+            path = prefix + rel if rel else str(root)
+            now = stat_of(path)
             if now is None or _racy(now, started):
                 return False  # a directory outside the walk changed during the run: its listing is unknown
-            data["dirs"].append([rel, list(now), None])
+            data["dirs"].append([rel, list(now), _listing(path, out_dir), False])
     else:
         for i in changed:
             number(files[i][0])
