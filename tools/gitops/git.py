@@ -172,6 +172,19 @@ def list_files(repo: Repository, commit: str) -> Listing:
     return Listing(frozenset(files), links)
 
 
+def existing(repo: Repository, commit: str, paths: Sequence[str]) -> set[str]:
+    """Which of the root-relative `paths` are files (or symlinks, submodules) of `commit`."""
+    prefix = f"{repo.prefix}/" if repo.prefix else ""
+    found: set[str] = set()
+    for start in range(0, len(paths), _PATHS_PER_CALL):
+        chunk = [f":(literal){prefix}{p}" for p in paths[start : start + _PATHS_PER_CALL]]
+        proc = _git(repo.toplevel, "ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", *chunk)
+        if proc.returncode != 0:
+            raise GitopsError(f"{short(commit)}: git ls-tree failed: {_first_line(proc.stderr)}")
+        found.update(p[len(prefix) :] for p in proc.stdout.split("\0") if p.startswith(prefix) and p)
+    return found & set(paths)
+
+
 def read_files(repo: Repository, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
     """The content of root-relative `paths` at `commit`, through one `git cat-file --batch`."""
     if not paths:

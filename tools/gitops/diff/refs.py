@@ -26,6 +26,7 @@ from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
+from gitops.flux.files import NOT_SOURCES
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.limits import Limits
 from gitops.manifests import Manifest
@@ -238,15 +239,34 @@ def _flux_repository(
     """Whether either side may hold Flux targets. A commit is only searched for Flux's markers here (no
     checkout); _diff_flux answers None when neither side turns out to have a Flux Kustomization.
 
-    When the head is not a Flux repository, the base can only be one if a changed file made the difference:
-    one holding Flux's markers on the base, or a kustomization file deciding the directory targets."""
+    When the head is not a Flux repository, the base can only be one if a changed path made the difference.
+    The Flux mode decision (flux.discovery.find_clusters) reads only files holding Flux's markers and asks
+    whether candidate directories exist: a changed file holding them on either side, or a path added or
+    removed (a directory may appear or vanish), can make the difference; a modified file without them cannot.
+    Anything else (an edited overlay) keeps the diff off a full checkout of the base."""
     if head is None:
         if is_flux_tree(root, flux):
             return True
     elif flux_options_given(flux) or git.mentions(repo, head, FLUX_MARKERS):
         return True
-    deciding = any(p.split("/")[0] in TARGET_ROOTS and p.rpartition("/")[2] in KUSTOMIZATION_FILES for p in changed)
-    return deciding or git.mentions(repo, base, FLUX_MARKERS, sorted(changed))
+    # Paths the discovery walk never reads (render output, hidden and tool directories) make no difference.
+    paths = sorted(p for p in changed if not any(part.startswith(".") or part in NOT_SOURCES for part in p.split("/")))
+    in_head = {p for p in paths if (root / p).is_file()} if head is None else git.existing(repo, head, paths)
+    if set(paths) != in_head or git.existing(repo, base, paths) != in_head:
+        return True  # added or removed paths
+    if head is None and any(_mentions_flux(root / p) for p in paths):
+        return True
+    return (head is not None and git.mentions(repo, head, FLUX_MARKERS, paths)) or git.mentions(
+        repo, base, FLUX_MARKERS, paths
+    )
+
+
+def _mentions_flux(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # unreadable: let the Flux check decide
+    return any(marker in text for marker in FLUX_MARKERS)
 
 
 def _side_warnings(base: FluxSide, head: FluxSide, base_ref: str, head_ref: str | None) -> list[str]:
