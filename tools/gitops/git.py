@@ -263,6 +263,8 @@ class CommitFiles(Files):
         self._cache.update(read_files(self.repo, self.commit, wanted))
 
     def kustomization_dirs(self, root: Path, roots: Sequence[str] = TARGET_ROOTS) -> Iterator[Path]:
+        # a walk of every kustomization follows: one `git cat-file --batch` for all of them, not one per folder
+        self.fetch_relative(f for f in self._files if f.rpartition("/")[2] in KUSTOMIZATION_FILES)
         for rel in sorted(self._files):
             folder, _, name = rel.rpartition("/")
             parts = folder.split("/")
@@ -285,9 +287,7 @@ def commit_files(repo: Repository, commit: str, listing: Listing) -> Iterator[Co
     """CommitFiles over a fresh temporary root; everything written there is removed afterwards."""
     scratch = Path(tempfile.mkdtemp(prefix="gitops-base-"))
     try:
-        files = CommitFiles(repo, commit, listing, scratch)
-        files.fetch_relative(f for f in listing.files if f.rpartition("/")[2] in KUSTOMIZATION_FILES)
-        yield files
+        yield CommitFiles(repo, commit, listing, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -92,7 +92,7 @@ def _same_target_structure(base: Tree, head: Tree, changed: set[str]) -> bool:
         if parts[0] not in TARGET_ROOTS or parts[-1] not in KUSTOMIZATION_FILES:
             continue
         directory = path.rpartition("/")[0]
-        if not (base.root / path).is_file() or not (head.root / path).is_file():
+        if not base.files.is_file(base.root / path) or not head.files.is_file(head.root / path):
             return False
         old, new = base.load(base.root / directory), head.load(head.root / directory)
         if old.kind != new.kind or [base.rel(d) for d in old.directories] != [head.rel(d) for d in new.directories]:
@@ -148,13 +148,14 @@ def diff_refs(
     kustomize: Kustomize | None = None,
     decrypt: Decrypt = sops_plaintext_digests,
     flux: FluxOptions | None = None,
+    limits: Limits | None = None,
 ) -> DiffResult:
     """Rendered difference from `base_ref` to `head_ref` (default: the working tree under `root`).
 
     A repository with Flux Kustomizations reachable from cluster entries (on either side; or with clusters
     or sources given in `flux`) is compared per Flux Kustomization target, else per kustomize directory."""
     root = root.resolve()
-    limits = load_config(root).limits  # gitops.yaml limits: bounds both sides' builds
+    limits = limits or load_config(root).limits  # gitops.yaml limits: bounds both sides' builds
     repo = git.open_repository(root)
     base_commit = git.resolve(repo, base_ref)
     head_commit = git.resolve(repo, head_ref) if head_ref is not None else None
