@@ -59,6 +59,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> RenderCache | 
     return RenderCache(cache_directory(env) / "render", parse_size(size) if size else DEFAULT_MAX_BYTES)
 
 
+_TRIMMED: set[Path] = set()
+
+
 @dataclass(frozen=True)
 class RenderCache:
     directory: Path
@@ -104,7 +107,11 @@ class RenderCache:
         return sum(size for _, _, size in self._entries())
 
     def trim(self) -> None:
-        """Remove least recently used entries until the total fits `max_bytes`."""
+        """Remove least recently used entries until the total fits `max_bytes`, once per process and store (a
+        diff renders twice; each scan stats every entry)."""
+        if self.directory in _TRIMMED:
+            return
+        _TRIMMED.add(self.directory)
         entries = sorted(self._entries())
         total = sum(size for _, _, size in entries)
         for _, path, size in entries:

@@ -38,14 +38,11 @@ def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: 
     if not caching_enabled() or options.clusters or options.sources or config.clusters:
         return _whole(root, config, options, out_dir, None)
     identity = cache.tool_identity(find_kustomize(), cache_directory())
-    context = render_record.context_of(root, config, out_dir, identity)
     path = render_record.record_path(root, out_dir)
-    data = render_record.load(path, context)
+    data = render_record.load(path, render_record.context_of(root, config, out_dir, identity))
     verified = render_record.verify(data, root, out_dir, roots, started) if data is not None else None
     if verified is None:
-        directories = render_record.snapshot_directories(root, roots, out_dir, started)
-        fresh = render_record.new_record(context, directories)
-        return _whole(root, config, options, out_dir, (path, fresh, started))
+        return _whole(root, config, options, out_dir, render_record.begin(root, config, out_dir, identity, started))
     tree = Tree(root, limits=config.limits)
     workspace = Workspace(root, config, verified.names, tree=tree, jobs=options.jobs)
     results = workspace.render(verified.stale, progress=tty_progress(len(verified.stale))) if verified.stale else []
@@ -60,7 +57,7 @@ def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: 
             out_dir,
             roots,
             tree,
-            _kept(tree, results),
+            render_record.entries_of(tree, [(r.target, r.is_empty) for r in results]),
             _written(changed),
             started,
             verified.changed,
@@ -70,11 +67,7 @@ def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: 
 
 
 def _whole(
-    root: Path,
-    config: RepoConfig,
-    options: TargetOptions,
-    out_dir: Path,
-    record: tuple[Path, dict[str, object], int] | None,
+    root: Path, config: RepoConfig, options: TargetOptions, out_dir: Path, record: render_record.Pending | None
 ) -> Outcome:
     workspace = open_workspace(root, config, options)
     print_notices(workspace)
@@ -83,19 +76,7 @@ def _whole(
     empty = workspace.empty_targets(results)
     write_rendered(results, out_dir, complete=True)
     if record is not None and workspace.tree is not None:
-        path, data, started = record
-        tree = workspace.tree
-        render_record.save(
-            path,
-            data,
-            root,
-            out_dir,
-            tuple(config.target_roots),
-            tree,
-            _kept(tree, results),
-            _written(results),
-            started,
-        )
+        render_record.finish(record, workspace.tree, [(r.target, r.is_empty) for r in results], _written(results))
     return Outcome(empty, len(results))
 
 
@@ -105,16 +86,6 @@ def _same_file(out_dir: Path, result: RenderedTarget) -> bool:
         return output_path(out_dir, result.target).read_text(encoding="utf-8") == result.text
     except (OSError, UnicodeDecodeError):
         return False
-
-
-def _kept(tree: Tree, results: list[RenderedTarget]) -> dict[str, render_record.Rendered]:
-    kept = {}
-    for result in results:
-        directory = tree.root / result.target
-        kept[result.target] = render_record.Rendered(
-            tree.inputs(directory), tree.reads_plugin_configs(directory), result.is_empty
-        )
-    return kept
 
 
 def _written(results: list[RenderedTarget]) -> dict[str, tuple[str | None, str]]:

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,12 +66,12 @@ def _sha(path: str) -> str | None:
         return None
 
 
-def record_path(root: Path, out_dir: Path) -> Path:
+def record_path(root: Path, out_dir: Path | None) -> Path:
     where = hashlib.sha256(f"{root}\0{out_dir}".encode()).hexdigest()[:32]
     return cache_directory() / "records" / f"{where}.json"
 
 
-def context_of(root: Path, config: RepoConfig, out_dir: Path, tool_identity: str) -> str:
+def context_of(root: Path, config: RepoConfig, out_dir: Path | None, tool_identity: str) -> str:
     """Everything besides files that decides a render's targets and output: a record of another is unused."""
     parts = [FORMAT, __version__, str(root), str(out_dir), tool_identity, repr(config.limits)]
     parts += [json.dumps(config.raw, sort_keys=True, default=str), json.dumps(list(config.target_roots))]
@@ -116,6 +117,74 @@ def verify(data: dict[str, Any], root: Path, out_dir: Path, roots: tuple[str, ..
 
 
 def _verify(data: dict[str, Any], root: Path, out_dir: Path, roots: tuple[str, ...], started: int) -> Verified | None:
+    sources = _verify_sources(data, root, out_dir, roots, started)
+    if sources is None:
+        return None
+    changed, stale, refresh = sources
+    outputs = data["outputs"]
+    found = {}
+    for dirpath, _, filenames in os.walk(out_dir):
+        rel_dir = os.path.relpath(dirpath, out_dir)
+        for filename in filenames:
+            found[filename if rel_dir == "." else f"{rel_dir}/{filename}"] = os.path.join(dirpath, filename)
+    if set(found) != set(outputs):
+        return None  # files of no target, or a missing marker: the whole directory is written again
+    current = set()
+    for rel, (target, recorded, sha) in outputs.items():
+        now = stat_of(found[rel])
+        if target is None:
+            continue  # the marker file: its content is rewritten with every write
+        if now is None or list(now) != recorded or (sha and _sha(found[rel]) != sha):
+            stale.add(target)
+            continue
+        current.add(target)
+        if sha and not _racy(now, started):
+            refresh = True
+    names = sorted(data["targets"])
+    empty = [name for name in names if data["targets"][name]["empty"] and name not in stale]
+    return Verified(names, sorted(stale), empty, data, changed, refresh, current)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a verified record says about the sources alone: the targets, and the inputs of those whose
+    inputs are known (every target but `stale` ones, which read a changed file or plugin configs)."""
+
+    names: list[str]
+    inputs: dict[str, set[str]]
+    stale: set[str]
+
+
+def current_sources(
+    root: Path, config: RepoConfig, tool_identity: str, out_dirs: list[Path | None], started: int
+) -> Sources | None:
+    """The sources part of the first record (of a render into one of `out_dirs`, None: of a check) that holds."""
+    roots = tuple(config.target_roots)
+    for out_dir in out_dirs:
+        data = load(record_path(root, out_dir), context_of(root, config, out_dir, tool_identity))
+        if data is None:
+            continue
+        try:
+            verified = _verify_sources(data, root, out_dir, roots, started)
+            if verified is None:
+                continue
+            files = data["files"]
+            inputs = {
+                name: {files[i][0] for i in entry["inputs"]}
+                for name, entry in data["targets"].items()
+                if name not in verified[1]
+            }
+            return Sources(sorted(data["targets"]), inputs, verified[1])
+        except (KeyError, TypeError, ValueError, IndexError, GitopsError, OSError):
+            continue
+    return None
+
+
+def _verify_sources(
+    data: dict[str, Any], root: Path, out_dir: Path | None, roots: tuple[str, ...], started: int
+) -> tuple[set[int], set[str], bool] | None:
+    """(indices of changed files, targets reading one or reading plugin configs, whether entries were
+    confirmed by content), or None when the targets themselves could differ."""
     refresh = False
     prefix = str(root) + "/"
     for rel, recorded, names, racy in data["dirs"]:
@@ -154,31 +223,10 @@ def _verify(data: dict[str, Any], root: Path, out_dir: Path, roots: tuple[str, .
         elif name in KUSTOMIZATION_FILES and directory.split("/")[0] in roots:
             return None
     stale = {name for name, entry in data["targets"].items() if entry["volatile"] or changed & set(entry["inputs"])}
-    outputs = data["outputs"]
-    found = {}
-    for dirpath, _, filenames in os.walk(out_dir):
-        rel_dir = os.path.relpath(dirpath, out_dir)
-        for filename in filenames:
-            found[filename if rel_dir == "." else f"{rel_dir}/{filename}"] = os.path.join(dirpath, filename)
-    if set(found) != set(outputs):
-        return None  # files of no target, or a missing marker: the whole directory is written again
-    current = set()
-    for rel, (target, recorded, sha) in outputs.items():
-        now = stat_of(found[rel])
-        if target is None:
-            continue  # the marker file: its content is rewritten with every write
-        if now is None or list(now) != recorded or (sha and _sha(found[rel]) != sha):
-            stale.add(target)
-            continue
-        current.add(target)
-        if sha and not _racy(now, started):
-            refresh = True
-    names = sorted(data["targets"])
-    empty = [name for name in names if data["targets"][name]["empty"] and name not in stale]
-    return Verified(names, sorted(stale), empty, data, changed, refresh, current)
+    return changed, stale, refresh
 
 
-def snapshot_directories(root: Path, roots: tuple[str, ...], out_dir: Path, started: int) -> list[list[Any]]:
+def snapshot_directories(root: Path, roots: tuple[str, ...], out_dir: Path | None, started: int) -> list[list[Any]]:
     """[rel, stat, listing, racy] of every directory whose listing a render depends on, taken before the run
     reads anything. Next time a directory whose stat differs, or that changed within the racy margin, is
     compared by listing (the output directory and its staging folders left out: render writes them).
@@ -207,10 +255,10 @@ def snapshot_directories(root: Path, roots: tuple[str, ...], out_dir: Path, star
     return found
 
 
-def _listing(path: str, out_dir: Path, entries: list[os.DirEntry[str]] | None = None) -> list[str]:
+def _listing(path: str, out_dir: Path | None, entries: list[os.DirEntry[str]] | None = None) -> list[str]:
     """The names in a directory, but for the output directory and its staging folders (render writes them)."""
     names = [e.name for e in entries] if entries is not None else os.listdir(path)
-    if path == str(out_dir.parent):
+    if out_dir is not None and path == str(out_dir.parent):
         names = [n for n in names if n != out_dir.name and not n.startswith(f".{out_dir.name}-")]
     return sorted(names)
 
@@ -234,7 +282,7 @@ def save(
     path: Path,
     data: dict[str, Any],
     root: Path,
-    out_dir: Path,
+    out_dir: Path | None,
     roots: tuple[str, ...],
     tree: Tree,
     targets: dict[str, Rendered],
@@ -259,7 +307,7 @@ def new_record(context: str, directories: list[list[Any]]) -> dict[str, Any]:
 def _update(
     data: dict[str, Any],
     root: Path,
-    out_dir: Path,
+    out_dir: Path | None,
     roots: tuple[str, ...],
     tree: Tree,
     targets: dict[str, Rendered],
@@ -321,9 +369,56 @@ def _update(
         if sha and not _racy(tuple(recorded), started):
             outputs[rel][2] = ""
     for rel, (target, text) in written.items():
+        if out_dir is None:
+            return False
         now = stat_of(os.path.join(out_dir, rel))
         if now is None:
             return False
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest() if target is not None and _racy(now, started) else ""
         outputs[rel] = [target, list(now), sha]
     return True
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A record begun before a run reads anything (its directory snapshot), finished once the run is done."""
+
+    path: Path
+    data: dict[str, Any]
+    root: Path
+    out_dir: Path | None
+    roots: tuple[str, ...]
+    started: int
+
+
+def begin(root: Path, config: RepoConfig, out_dir: Path | None, tool_identity: str, started: int) -> Pending:
+    """`out_dir`: where the run writes one file per target; None for a run that writes nothing (check)."""
+    roots = tuple(config.target_roots)
+    context = context_of(root, config, out_dir, tool_identity)
+    directories = snapshot_directories(root, roots, out_dir, started)
+    return Pending(record_path(root, out_dir), new_record(context, directories), root, out_dir, roots, started)
+
+
+def finish(
+    pending: Pending, tree: Tree, rendered: Sequence[tuple[str, bool]], written: dict[str, tuple[str | None, str]]
+) -> None:
+    """Save the record of a run over every target: `rendered` holds (target, builds to zero documents)."""
+    save(
+        pending.path,
+        pending.data,
+        pending.root,
+        pending.out_dir,
+        pending.roots,
+        tree,
+        entries_of(tree, rendered),
+        written,
+        pending.started,
+    )
+
+
+def entries_of(tree: Tree, rendered: Sequence[tuple[str, bool]]) -> dict[str, Rendered]:
+    entries = {}
+    for target, empty in rendered:
+        directory = tree.root / target
+        entries[target] = Rendered(tree.inputs(directory), tree.reads_plugin_configs(directory), empty)
+    return entries
