@@ -173,7 +173,10 @@ def _begin_record(
     if not caching_enabled():
         return None
     started = time.time_ns()
-    identity = cache.tool_identity(find_kustomize(), cache_directory())
+    try:
+        identity = cache.tool_identity(find_kustomize(), cache_directory())
+    except GitopsError:
+        return None  # without kustomize, rendering reports it (if anything is to be rendered at all)
     return render_record.begin(root, config, None, identity, started)
 
 
