@@ -30,7 +30,7 @@ from gitops import __version__
 from gitops.cache_location import cache_directory, caching_enabled
 from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
-from gitops.kustomize import BUILD_FLAGS, Kustomize
+from gitops.kustomize import BUILD_FLAGS, Kustomize, memo_directory
 from gitops.targets import Tree
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -192,7 +192,9 @@ def binary_digest(path: str, cache_dir: Path) -> str:
 
 
 def tool_identity(tool: Kustomize, cache_dir: Path) -> str:
-    """What of the kustomize run (besides its inputs) decides the output: binary, version, flags, env, us."""
+    """What of the kustomize run (besides its inputs) decides the output: binary, version, flags, env, us.
+
+    `cache_dir`: where the binary's digest is remembered (kustomize.memo_directory(), beside its version)."""
     try:
         binary = binary_digest(tool.argv[0], cache_dir)
     except OSError:
@@ -252,7 +254,7 @@ class RunCache:
     def __init__(self, store: RenderCache, tool: Kustomize, tree: Tree) -> None:
         self.store = store
         self.tree = tree
-        self.identity = tool_identity(tool, store.directory.parent)
+        self.identity = tool_identity(tool, memo_directory())
         self.hits = 0
         self.misses = 0
 

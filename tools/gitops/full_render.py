@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import cache, render_record
-from gitops.cache_location import cache_directory, caching_enabled
+from gitops.cache_location import caching_enabled
 from gitops.config import RepoConfig
-from gitops.kustomize import find_kustomize
+from gitops.kustomize import find_kustomize, memo_directory
 from gitops.outdir import MARKER, MARKER_TEXT
 from gitops.render import RenderedTarget, output_path, tty_progress, write_rendered
 from gitops.targets import Tree
@@ -37,7 +37,7 @@ def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: 
     roots = tuple(config.target_roots)
     if not caching_enabled() or options.clusters or options.sources or config.clusters:
         return _whole(root, config, options, out_dir, None)
-    identity = cache.tool_identity(find_kustomize(), cache_directory())
+    identity = cache.tool_identity(find_kustomize(), memo_directory())
     path = render_record.record_path(root, out_dir)
     data = render_record.load(path, render_record.context_of(root, config, out_dir, identity))
     verified = render_record.verify(data, root, out_dir, roots, started) if data is not None else None

@@ -129,16 +129,21 @@ def render_targets(
                 return RenderedTarget(name, _build(tool, directory, name, limits), root)
             # With the cache, every build carries origins: one entry serves render, check and diff alike.
             wrapper = Path(scratch) / str(index)
-            wrapper.mkdir()
-            rel = os.path.relpath(directory, wrapper)
-            (wrapper / "kustomization.yaml").write_text(
-                f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
-            )
+
+            def build_wrapped() -> str:
+                # written only when kustomize runs: a hit needs no wrapper (origins resolve from its path alone)
+                wrapper.mkdir()
+                rel = os.path.relpath(directory, wrapper)
+                (wrapper / "kustomization.yaml").write_text(
+                    f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
+                )
+                return _build(tool, wrapper, name, limits)
+
             if cached is not None:
                 prefix = os.path.relpath(root, wrapper) + "/"
-                output = cached.build(name, lambda: _build(tool, wrapper, name, limits), origin_prefix=prefix)
+                output = cached.build(name, build_wrapped, origin_prefix=prefix)
             else:
-                output = _build(tool, wrapper, name, limits)
+                output = build_wrapped()
             if not origins:
                 plain = without_origins(output)
                 return RenderedTarget(name, plain if plain is not None else _build(tool, directory, name, limits), root)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops import cache, render_record
-from gitops.cache_location import cache_directory, caching_enabled
+from gitops.cache_location import caching_enabled
 from gitops.check.attribution import attribute_to_setters, target_inputs
 from gitops.check.coverage import empty_target_findings, not_rendered_findings, skipped_target_findings
 from gitops.check.findings import CheckResult, Finding
@@ -34,7 +34,7 @@ from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceIndex
 from gitops.config import RepoConfig, load_config
 from gitops.errors import GitopsError
-from gitops.kustomize import find_kustomize
+from gitops.kustomize import find_kustomize, memo_directory
 from gitops.manifests import Manifest, group_by_target
 from gitops.policy.runner import run_policy
 from gitops.policy.suppress import suppress_findings
@@ -174,7 +174,7 @@ def _begin_record(
         return None
     started = time.time_ns()
     try:
-        identity = cache.tool_identity(find_kustomize(), cache_directory())
+        identity = cache.tool_identity(find_kustomize(), memo_directory())
     except GitopsError:
         return None  # without kustomize, rendering reports it (if anything is to be rendered at all)
     return render_record.begin(root, config, None, identity, started)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import cache, git, render_record
-from gitops.cache_location import cache_directory, caching_enabled
+from gitops.cache_location import caching_enabled
 from gitops.config import RepoConfig, load_config
 from gitops.diff.engine import compare
 from gitops.diff.flux import FLUX_MARKERS, FluxOptions, FluxSide, flux_options_given, is_flux_tree, render_side
@@ -29,7 +29,7 @@ from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
 from gitops.flux.files import NOT_SOURCES
-from gitops.kustomize import Kustomize, find_kustomize
+from gitops.kustomize import Kustomize, find_kustomize, memo_directory
 from gitops.limits import Limits
 from gitops.manifests import Manifest
 from gitops.render import default_jobs, render_targets
@@ -181,7 +181,7 @@ def diff_refs(
     known = None
     if head_commit is None and changed and caching_enabled() and not flux_options_given(flux):
         # a verified record of the working tree's last render or check: directory mode, targets and inputs
-        identity = cache.tool_identity(kustomize or find_kustomize(), cache_directory())
+        identity = cache.tool_identity(kustomize or find_kustomize(), memo_directory())
         known = render_record.current_sources(root, config, identity, [root / "rendered", None], started)
     if _flux_repository(repo, root, base_commit, head_commit, changed, flux, head_known=known is not None):
         sides = _diff_flux(repo, root, base_commit, head_commit, changed, flux, jobs, kustomize, (base_ref, head_ref))
