@@ -167,6 +167,22 @@ def test_a_change_that_makes_a_flux_repository_is_not_taken_from_the_record(tmp_
     assert render_record.verify(data, root, root / "rendered", ("overlays", "clusters"), 0) is None
 
 
+def test_an_edit_of_a_file_the_flux_mode_decision_reads_is_not_taken_from_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing a sync Kustomization can uncover another one's path: an edit of any file holding Flux's markers,
+    even one that removes them, leaves the decision to the ordinary path."""
+    monkeypatch.setattr(render_record, "RACY_MARGIN_NS", 0)
+    marked = {**REPO, "shared/notes.yaml": "# kustomize.toolkit.fluxcd.io\na: 1\n"}
+    root = write_tree(tmp_path / "repo", marked).resolve()
+    _render(root)
+    data = render_record.load(render_record.record_path(root, root / "rendered"), _context(root))
+    assert data is not None and "shared/notes.yaml" in data["marked"]
+    assert render_record.verify(data, root, root / "rendered", ("overlays", "clusters"), 0) is not None
+    (root / "shared/notes.yaml").write_text("# no marker any more\na: 1\n", encoding="utf-8")
+    assert render_record.verify(data, root, root / "rendered", ("overlays", "clusters"), 0) is None
+
+
 def _context(root: Path) -> str:
     from gitops import cache
     from gitops.cache_location import cache_directory

@@ -208,6 +208,7 @@ def _verify_sources(
     if len(changed) > len(files) // 2:
         return None  # a fresh checkout (a CI runner restoring the cache): every stat differs, walk instead
     structure = data["kustomizations"]
+    marked = set(data["marked"])
     tree = Tree(root)
     for index in changed:
         rel = files[index][0]
@@ -215,8 +216,8 @@ def _verify_sources(
             text = Path(prefix + rel).read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
-        if any(marker in text for marker in FLUX_MARKERS):
-            return None  # the Flux mode decision could change
+        if rel in marked or any(marker in text for marker in FLUX_MARKERS):
+            return None  # the Flux mode decision could change (a marker added, or a marked file edited)
         directory, _, name = rel.rpartition("/")
         if name in KUSTOMIZATION_FILES and directory in structure:
             node = tree.load(root / directory)
@@ -302,6 +303,19 @@ def save(
             write_text_atomically(path, json.dumps(data, separators=(",", ":")))
 
 
+def _changed_since(path: Path, started: int) -> bool:
+    now = stat_of(str(path))
+    return now is None or _racy(now, started)
+
+
+def _mentions_flux(path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return True
+    return any(marker.encode() in data for marker in FLUX_MARKERS)
+
+
 def new_record(context: str, directories: list[list[Any]]) -> dict[str, Any]:
     return {"format": FORMAT, "context": context, "dirs": directories, "files": [], "kustomizations": {}}
 
@@ -347,7 +361,11 @@ def _update(
         data["targets"], data["outputs"] = {}, {}
         known = {entry[0] for entry in data["dirs"]}
         rels = {tree.rel(p) for t in targets.values() for p in t.inputs}
-        rels |= {RepoFiles(root).rel(p) for p in RepoFiles(root).yaml_files()}
+        scanned = {RepoFiles(root).rel(p): p for p in RepoFiles(root).yaml_files()}
+        rels |= set(scanned)
+        # the files the Flux mode decision reads (flux.discovery.find_clusters): any edit of one is in doubt
+        # (one changed while the run read it counts too: what the decision saw is not known)
+        data["marked"] = sorted(rel for rel, p in scanned.items() if _mentions_flux(p) or _changed_since(p, started))
         for directory in tree.files.kustomization_dirs(tree.root, roots):
             node = tree.load(directory)
             data["kustomizations"][tree.rel(directory)] = [node.kind, sorted(tree.rel(d) for d in node.directories)]
