@@ -173,3 +173,55 @@ def test_a_base_missing_an_unlisted_file_is_built_again_from_a_full_checkout(
     (target,) = as_data(result)["targets"]
     assert target["target"] == "overlays/two"
     assert {r["status"] for r in target["resources"]} == {"added", "removed"}  # moved from namespace two to deux
+
+
+def test_an_edited_overlay_is_compared_without_any_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a changed file holding Flux's markers, or an added or removed path, can make the base a Flux
+    repository: an edit of an overlay reads the base from git objects alone."""
+    repo = init_repo(tmp_path / "repo", TREE)
+    (repo / "overlays/two/kustomization.yaml").write_text("namespace: zwei\nresources: [../../base/app]\n")
+    (repo / "rendered/overlays").mkdir(parents=True)  # untracked render output: never a reason either
+    (repo / "rendered/overlays/two.yaml").write_text("kind: Anything\n")
+
+    def no_checkout(*args: object) -> None:
+        raise AssertionError("the base was checked out")
+
+    monkeypatch.setattr(git, "checkout", no_checkout)
+    result = diff_refs(repo, "main")
+    assert [t.target for t in result.targets] == ["overlays/two"]
+    assert result.rendered == ["overlays/two"]
+
+
+def test_existing_answers_which_paths_a_commit_holds(tmp_path: Path) -> None:
+    repo_root = init_repo(tmp_path / "repo", TREE)
+    repo = git.open_repository(repo_root)
+    head = git.resolve(repo, "HEAD")
+    paths = ["base/app/cm.yaml", "base/app", "not/there.yaml", "overlays/*/kustomization.yaml"]
+    assert git.existing(repo, head, paths) == {"base/app/cm.yaml"}
+    assert git.existing(repo, head, []) == set()
+
+
+@pytest.mark.parametrize("command", ["render", "check"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("overlays/two/kustomization.yaml", "namespace: zwei\nresources: [../../base/app]\n"),
+        ("base/app/cm.yaml", APP.replace("small", "large")),
+        ("overlays/one/extra.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: eins}\n"),
+        ("overlays/two/kustomization.yaml", "namespace: two\nresources: [../../base/app, ../one/extra.yaml]\n"),
+    ],
+)
+def test_a_diff_after_a_render_or_check_equals_one_without_any_cache(
+    tmp_path: Path, command: str, edit: tuple[str, str]
+) -> None:
+    """A render or check leaves a record of the working tree (render_record); the next diff takes the targets
+    and their inputs from it instead of walking them all. Its report is the one a run without cache gives."""
+    repo = init_repo(tmp_path / "repo", TREE)
+    first = run_gitops(command, cwd=repo)
+    assert first.returncode in (0, 1), first.stderr
+    assert list((Path(os.environ["GITOPS_CACHE_DIR"]) / "records").glob("*.json")), "a record was left"
+    (repo / edit[0]).write_text(edit[1], encoding="utf-8")
+    with_record = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo)
+    without = run_gitops("diff", "--base", "main", "-o", "json", cwd=repo, env={"GITOPS_NO_CACHE": "1"})
+    assert with_record.returncode == without.returncode == 1, (with_record.stderr, without.stderr)
+    assert json.loads(with_record.stdout) == json.loads(without.stdout)

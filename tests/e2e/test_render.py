@@ -286,3 +286,33 @@ def test_kustomize_version_is_asked_once_per_binary_build(tmp_path: Path, monkey
     os.utime(binary, ns=(1, 2_000_000_000_000_000_000))
     assert _version_of([str(binary), "version"]) == "5.6.0"
     assert calls.read_text().count("x") == 2
+
+
+def test_a_named_target_needs_no_walk_of_the_other_targets(tmp_path: Path) -> None:
+    """Naming one target reads its own kustomization tree (and the files that could include it), not every
+    kustomization: an unrelated overlay that does not even parse does not stop it."""
+    root = write_tree(tmp_path, {**TREE, "overlays/broken/kustomization.yaml": "resources: [unclosed\n"})
+    proc = run_gitops("render", "overlays/b", "--out", "-", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == find_kustomize().build(root / "overlays/b")
+    whole = run_gitops("render", cwd=root)
+    assert whole.returncode == 2 and "overlays/broken/kustomization.yaml" in whole.stderr
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "",
+        "\n",
+        "# only a comment\n",
+        "---\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+        "a:\n",
+        "'q': 1\n",
+    ],
+)
+def test_an_empty_build_is_known_from_its_text_as_from_its_parse(tmp_path: Path, output: str) -> None:
+    from gitops.render import RenderedTarget
+
+    fast = RenderedTarget("overlays/x", output, tmp_path)
+    assert fast.is_empty == (not RenderedTarget("overlays/x", output, tmp_path).manifests)

@@ -30,7 +30,7 @@ from gitops import __version__
 from gitops.cache_location import cache_directory, caching_enabled
 from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
-from gitops.kustomize import BUILD_FLAGS, Kustomize
+from gitops.kustomize import BUILD_FLAGS, Kustomize, memo_directory
 from gitops.targets import Tree
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -57,6 +57,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> RenderCache | 
         return None
     size = env.get("GITOPS_CACHE_SIZE")
     return RenderCache(cache_directory(env) / "render", parse_size(size) if size else DEFAULT_MAX_BYTES)
+
+
+_TRIMMED: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,11 @@ class RenderCache:
         return sum(size for _, _, size in self._entries())
 
     def trim(self) -> None:
-        """Remove least recently used entries until the total fits `max_bytes`."""
+        """Remove least recently used entries until the total fits `max_bytes`, once per process and store (a
+        diff renders twice; each scan stats every entry)."""
+        if self.directory in _TRIMMED:
+            return
+        _TRIMMED.add(self.directory)
         entries = sorted(self._entries())
         total = sum(size for _, _, size in entries)
         for _, path, size in entries:
@@ -185,7 +192,9 @@ def binary_digest(path: str, cache_dir: Path) -> str:
 
 
 def tool_identity(tool: Kustomize, cache_dir: Path) -> str:
-    """What of the kustomize run (besides its inputs) decides the output: binary, version, flags, env, us."""
+    """What of the kustomize run (besides its inputs) decides the output: binary, version, flags, env, us.
+
+    `cache_dir`: where the binary's digest is remembered (kustomize.memo_directory(), beside its version)."""
     try:
         binary = binary_digest(tool.argv[0], cache_dir)
     except OSError:
@@ -245,7 +254,7 @@ class RunCache:
     def __init__(self, store: RenderCache, tool: Kustomize, tree: Tree) -> None:
         self.store = store
         self.tree = tree
-        self.identity = tool_identity(tool, store.directory.parent)
+        self.identity = tool_identity(tool, memo_directory())
         self.hits = 0
         self.misses = 0
 

@@ -70,7 +70,7 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         where = "".join(f"/{p}" for p in error.instance_path) or "/"
         raise GitopsError(f"{source}: {where}: {error.message}")
     if "environments" in data:
-        from gitops.policy.runner import validate_config  # the policy pack owns the environments schema
+        from gitops.policy.config_schema import validate_config  # the policy pack owns the environments schema
 
         validate_config(data)
     check = data.get("check") or {}

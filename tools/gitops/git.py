@@ -172,6 +172,19 @@ def list_files(repo: Repository, commit: str) -> Listing:
     return Listing(frozenset(files), links)
 
 
+def existing(repo: Repository, commit: str, paths: Sequence[str]) -> set[str]:
+    """Which of the root-relative `paths` are files (or symlinks, submodules) of `commit`."""
+    prefix = f"{repo.prefix}/" if repo.prefix else ""
+    found: set[str] = set()
+    for start in range(0, len(paths), _PATHS_PER_CALL):
+        chunk = [f":(literal){prefix}{p}" for p in paths[start : start + _PATHS_PER_CALL]]
+        proc = _git(repo.toplevel, "ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", *chunk)
+        if proc.returncode != 0:
+            raise GitopsError(f"{short(commit)}: git ls-tree failed: {_first_line(proc.stderr)}")
+        found.update(p[len(prefix) :] for p in proc.stdout.split("\0") if p.startswith(prefix) and p)
+    return found & set(paths)
+
+
 def read_files(repo: Repository, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
     """The content of root-relative `paths` at `commit`, through one `git cat-file --batch`."""
     if not paths:
@@ -250,6 +263,8 @@ class CommitFiles(Files):
         self._cache.update(read_files(self.repo, self.commit, wanted))
 
     def kustomization_dirs(self, root: Path, roots: Sequence[str] = TARGET_ROOTS) -> Iterator[Path]:
+        # a walk of every kustomization follows: one `git cat-file --batch` for all of them, not one per folder
+        self.fetch_relative(f for f in self._files if f.rpartition("/")[2] in KUSTOMIZATION_FILES)
         for rel in sorted(self._files):
             folder, _, name = rel.rpartition("/")
             parts = folder.split("/")
@@ -272,9 +287,7 @@ def commit_files(repo: Repository, commit: str, listing: Listing) -> Iterator[Co
     """CommitFiles over a fresh temporary root; everything written there is removed afterwards."""
     scratch = Path(tempfile.mkdtemp(prefix="gitops-base-"))
     try:
-        files = CommitFiles(repo, commit, listing, scratch)
-        files.fetch_relative(f for f in listing.files if f.rpartition("/")[2] in KUSTOMIZATION_FILES)
-        yield files
+        yield CommitFiles(repo, commit, listing, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

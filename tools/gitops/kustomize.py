@@ -107,9 +107,15 @@ def build_error(stderr: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else "..." + text[-(_MAX_MESSAGE - 3) :]
 
 
-def _version_cache_file() -> Path:
+def memo_directory() -> Path:
+    """Where facts about kustomize binaries are remembered (versions, content digests): the user's cache, not
+    a render cache's GITOPS_CACHE_DIR; a binary's facts hold whichever render cache a run uses."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gitops" / "kustomize-versions.json"
+    return Path(base) / "gitops"
+
+
+def _version_cache_file() -> Path:
+    return memo_directory() / "kustomize-versions.json"
 
 
 def _binary_stamp(path: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -23,6 +24,8 @@ from gitops.processes import TimedOut, stop_all
 from gitops.targets import Tree, discover
 
 Progress = Callable[[int, int, str], None]
+# `apiVersion: v1` and the like: a plain (unquoted, not special) key at column 0 followed by ": " or a newline.
+_STARTS_WITH_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*:(?: |\n)")
 
 
 @dataclass
@@ -47,6 +50,20 @@ class RenderedTarget:
                 self.output, self.target, build_root=self.build_root, repo_root=self.repo_root
             )
         return self._manifests
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the build printed zero documents, without parsing a whole output to learn it.
+
+        kustomize prints a non-empty target as block-style mappings: a first line that is a plain key at column
+        0 starts a mapping document, so the target has one. Anything else is decided by the parse.
+        """
+        if self._manifests is None:
+            if not self.output.strip():
+                return True
+            if _STARTS_WITH_KEY.match(self.output):
+                return False
+        return not self.manifests
 
     @property
     def text(self) -> str:
@@ -112,16 +129,21 @@ def render_targets(
                 return RenderedTarget(name, _build(tool, directory, name, limits), root)
             # With the cache, every build carries origins: one entry serves render, check and diff alike.
             wrapper = Path(scratch) / str(index)
-            wrapper.mkdir()
-            rel = os.path.relpath(directory, wrapper)
-            (wrapper / "kustomization.yaml").write_text(
-                f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
-            )
+
+            def build_wrapped() -> str:
+                # written only when kustomize runs: a hit needs no wrapper (origins resolve from its path alone)
+                wrapper.mkdir()
+                rel = os.path.relpath(directory, wrapper)
+                (wrapper / "kustomization.yaml").write_text(
+                    f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
+                )
+                return _build(tool, wrapper, name, limits)
+
             if cached is not None:
                 prefix = os.path.relpath(root, wrapper) + "/"
-                output = cached.build(name, lambda: _build(tool, wrapper, name, limits), origin_prefix=prefix)
+                output = cached.build(name, build_wrapped, origin_prefix=prefix)
             else:
-                output = _build(tool, wrapper, name, limits)
+                output = build_wrapped()
             if not origins:
                 plain = without_origins(output)
                 return RenderedTarget(name, plain if plain is not None else _build(tool, directory, name, limits), root)

@@ -16,7 +16,7 @@ import errno
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -148,6 +148,8 @@ class Tree:
         self._content_digests: dict[Path, bytes] = {}
         self._own: dict[Path, frozenset[Path]] = {}
         self._limits_tag = repr(limits)  # a file sound under one size bound may not be under another
+        self.resolved_unscanned = False
+        """Whether a reference was resolved through a place the symlink scan does not cover (render_record)."""
 
     def rel(self, path: Path) -> str:
         text = str(path)  # string slicing: pathlib's relative_to was a tenth of a run's time at 1,000 targets
@@ -197,11 +199,13 @@ class Tree:
         if self.files.virtual:
             return normal
         if not normal.startswith(self._root_prefix):
+            self.resolved_unscanned = True
             return os.path.realpath(normal)
         if self._symlinks is None:
             self._symlinks = _symlinks_below(self.root)
         top = normal[len(self._root_prefix) :].split("/", 1)[0]
         if top not in self._symlinks.walked:
+            self.resolved_unscanned = True
             return os.path.realpath(normal)
         probe = normal
         while self._symlinks.links and probe.startswith(self._root_prefix):
@@ -402,6 +406,21 @@ class Tree:
                             found.append(Path(real))
         return found
 
+    def has_symlinks(self) -> bool:
+        """Whether the repository holds symlinks (outside hidden top-level entries and tool directories)."""
+        if self._symlinks is None:
+            self._symlinks = _symlinks_below(self.root)
+        return bool(self._symlinks.links)
+
+    def reads_plugin_configs(self, directory: Path) -> bool:
+        """Whether a build of `directory` reads transformer/generator/validator configs (which may name files)."""
+        self.inputs(directory)
+        return any(self._cache[d].plugin_configs or self._cache[d].plugin_dirs for d in self._walked(directory))
+
+    def read_digests(self) -> dict[Path, bytes]:
+        """The content digest of every file hashed in this run, as it was read."""
+        return {p: d for p, d in self._content_digests.items() if d != _MISSING}
+
     def digest(self, directory: Path) -> str:
         """A content digest over a target's inputs (paths and bytes)."""
         return self.digest_files(self.inputs(directory))
@@ -420,9 +439,12 @@ class Tree:
             try:
                 known = hashlib.sha256(self.files.read(path)).digest()
             except OSError:
-                known = b"<missing>"
+                known = _MISSING
             self._content_digests[path] = known
         return known
+
+
+_MISSING = b"<missing>"
 
 
 @lru_cache(maxsize=4096)
@@ -539,9 +561,16 @@ def _is_target(tree: Tree, directory: Path, roots: Sequence[str] = TARGET_ROOTS)
 
 
 def select(
-    repo_root: Path, requested: Iterable[str], tree: Tree | None = None, roots: Sequence[str] = TARGET_ROOTS
+    repo_root: Path,
+    requested: Iterable[str],
+    tree: Tree | None = None,
+    roots: Sequence[str] = TARGET_ROOTS,
+    every_target: Callable[[], list[str]] | None = None,
 ) -> list[str]:
-    """Targets named on the command line: a target itself, or a directory whose targets are all taken."""
+    """Targets named on the command line: a target itself, or a directory whose targets are all taken.
+
+    `every_target`: the discovered targets (default: discover), only asked for when a selector names no
+    target itself."""
     tree = tree or Tree(repo_root)
     available: list[str] | None = None
     chosen: list[str] = []
@@ -556,7 +585,10 @@ def select(
             if _is_target(tree, absolute, roots):
                 matches = [rel]
                 break
-            available = available if available is not None else discover(repo_root, tree, roots)
+            if not absolute.is_dir():
+                continue  # targets are directories: none is this path or lies below it
+            if available is None:
+                available = every_target() if every_target is not None else discover(repo_root, tree, roots)
             matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
             if matches:
                 break

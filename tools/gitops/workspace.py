@@ -47,12 +47,26 @@ class Workspace:
 
     root: Path
     config: RepoConfig
-    names: list[str]
-    """Every target that can be rendered, sorted; skipped Flux targets are not among them."""
+    _names: list[str] | None
     flux: FluxRender | None = None
     tree: Tree | None = None
     jobs: int | None = None
     _by_name: dict[str, FluxTarget] = field(default_factory=dict, repr=False)
+
+    @property
+    def names(self) -> list[str]:
+        """Every target that can be rendered, sorted; skipped Flux targets are not among them.
+
+        Directory targets are discovered on first use: naming one target must not parse every kustomization
+        of a large repository (select finds a named target from its own kustomization and those naming it).
+        """
+        if self._names is None:
+            assert self.tree is not None
+            self._names = discover(self.root, self.tree, self.config.target_roots)
+            if not self._names:
+                roots = ", ".join(f"{r}/" for r in self.config.target_roots)
+                raise GitopsError(f"{self.root}: no targets: no Flux Kustomization and no kustomization under {roots}")
+        return self._names
 
     @property
     def is_flux(self) -> bool:
@@ -97,7 +111,7 @@ class Workspace:
                 raise GitopsError(f"{skipped[0].name} is skipped: {skipped[0].skipped}")
             return [t.name for t in chosen]
         assert self.tree is not None
-        return select(self.root, selectors, self.tree, self.config.target_roots)
+        return select(self.root, selectors, self.tree, self.config.target_roots, lambda: self.names)
 
     def environment(self, target: str) -> str:
         """The environment a target belongs to (policy.context.environment_of): its Flux cluster, or the
@@ -136,7 +150,7 @@ class Workspace:
 
     def empty_targets(self, rendered: Sequence[RenderedTarget]) -> list[str]:
         """Targets that build to zero documents: a warning each, never a silent pass."""
-        return [r.target for r in rendered if not r.manifests]
+        return [r.target for r in rendered if r.is_empty]
 
 
 def flux_rendered(target: FluxTarget, root: Path) -> RenderedTarget:
@@ -182,9 +196,9 @@ def open_workspace(
 ) -> Workspace:
     """Decide the mode and find the targets; in Flux mode, build them. No target at all is a GitopsError.
 
-        `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
-        stopping the run; rendering it raises that error. `listing`: the workspace only lists its targets, so
-        Flux leaves (targets whose build cannot yield a Flux Kustomization) are not built. Without `origins`, Flux
+    `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
+    stopping the run; rendering it raises that error. `listing`: the workspace only lists its targets, so
+    Flux leaves (targets whose build cannot yield a Flux Kustomization) are not built. Without `origins`, Flux
     targets' manifests do not know their source files (kustomize builds them faster)."""
     options = options or TargetOptions()
     root = root.resolve()
@@ -213,12 +227,7 @@ def open_workspace(
         return Workspace(root, config, names, flux=flux, jobs=options.jobs, _by_name=by_name)
     if options.sources:
         raise GitopsError(f"{root}: --source given, but the repository has no Flux Kustomization")
-    tree = Tree(root, limits=config.limits)
-    names = discover(root, tree, config.target_roots)
-    if not names:
-        roots = ", ".join(f"{r}/" for r in config.target_roots)
-        raise GitopsError(f"{root}: no targets: no Flux Kustomization and no kustomization under {roots}")
-    return Workspace(root, config, names, tree=tree, jobs=options.jobs)
+    return Workspace(root, config, None, tree=Tree(root, limits=config.limits), jobs=options.jobs)
 
 
 def is_flux_repository(root: Path, config: RepoConfig, options: TargetOptions | None = None) -> bool:

@@ -16,11 +16,14 @@ Every rule id is listed in gitops.check.registry; adding a rule means defining i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gitops import cache, render_record
+from gitops.cache_location import caching_enabled
 from gitops.check.attribution import attribute_to_setters, target_inputs
 from gitops.check.coverage import empty_target_findings, not_rendered_findings, skipped_target_findings
 from gitops.check.findings import CheckResult, Finding
@@ -29,8 +32,9 @@ from gitops.check.registry import RETIRED
 from gitops.check.schema import DEFAULT_ENV_CONFIGMAPS, SchemaSet, ValidationOptions, validate_manifests
 from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceIndex
-from gitops.config import load_config
+from gitops.config import RepoConfig, load_config
 from gitops.errors import GitopsError
+from gitops.kustomize import find_kustomize, memo_directory
 from gitops.manifests import Manifest, group_by_target
 from gitops.policy.runner import run_policy
 from gitops.policy.suppress import suppress_findings
@@ -52,6 +56,8 @@ class CheckOptions:
     """`--cluster PATH`: Flux cluster entry paths (gitops.workspace)."""
     sources: tuple[str, ...] = ()
     """`--source NAME=PATH`: Flux source mappings."""
+    record: bool = True
+    """Leave a sources record for diff (render_record); not for a temporary checkout of a base."""
 
 
 def _finding_key(finding: Finding) -> tuple[Any, ...]:
@@ -110,6 +116,7 @@ def check_repo(
         env_configmaps=config.env_configmaps if config.env_configmaps is not None else DEFAULT_ENV_CONFIGMAPS,
     )
 
+    record = _begin_record(root, config, targets, options)
     sources = SourceIndex(root)
     findings = sources.findings()
     target_options = TargetOptions(options.clusters, options.sources, options.jobs)
@@ -124,6 +131,9 @@ def check_repo(
         blocked = _blocked_targets(tree, names, bad_files)
     to_render = [n for n in names if n not in blocked]
     rendered = workspace.render(to_render, origins=True) if to_render else []
+    if record is not None and workspace.tree is not None and not blocked:
+        # what diff needs to find the targets a change touches without walking them all (render_record)
+        render_record.finish(record, workspace.tree, [(r.target, r.is_empty) for r in rendered], {})
     findings.extend(empty_target_findings(workspace.empty_targets(rendered)))
     findings.extend(skipped_target_findings({t.name: t.skipped or "" for t in workspace.skipped}))
     manifests = [m for r in rendered for m in r.manifests]
@@ -154,6 +164,22 @@ def check_repo(
     return CheckResult(findings, names, manifests, version, sorted(blocked), config.raw, workspace.is_flux)
 
 
+def _begin_record(
+    root: Path, config: RepoConfig, targets: Sequence[str] | None, options: CheckOptions
+) -> render_record.Pending | None:
+    """A sources record for a check of every directory target of the checkout, with the cache on."""
+    if targets or not options.record or options.clusters or options.sources or config.clusters:
+        return None
+    if not caching_enabled():
+        return None
+    started = time.time_ns()
+    try:
+        identity = cache.tool_identity(find_kustomize(), memo_directory())
+    except GitopsError:
+        return None  # without kustomize, rendering reports it (if anything is to be rendered at all)
+    return render_record.begin(root, config, None, identity, started)
+
+
 def _with_lines(sources: SourceIndex, findings: list[Finding]) -> list[Finding]:
     out = []
     for finding in findings:
@@ -181,7 +207,7 @@ def check_new_only(
     repo = git.open_repository(repo_root.resolve())
     commit = git.resolve(repo, base_ref)
     with git.checkout(repo, commit) as base_root:
-        base = check_repo(base_root, targets, options)
+        base = check_repo(base_root, targets, replace(options, record=False))
     previous = group_by_target(base.manifests)
     head = check_repo(repo_root, targets, replace(options, previous=previous))
     head.findings = new_findings(base.findings, head.findings)

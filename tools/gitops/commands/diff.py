@@ -78,7 +78,7 @@ def command(
         sync_source=config.sync_source,
         identities=_identities(),
     )
-    result = diff_refs(root, base, head, jobs=jobs, flux=flux)
+    result = diff_refs(root, base, head, jobs=jobs, flux=flux, config=config)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     stream = sys.stdout

@@ -10,6 +10,7 @@ import click
 from gitops.commands.cache_options import no_cache_option, shard_option
 from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
+from gitops.full_render import render_all
 from gitops.outdir import check_output_dir
 from gitops.render import tty_progress, write_rendered
 from gitops.repo import config_from_context, root_from_context
@@ -57,9 +58,13 @@ def command(
     Flux targets are named <cluster path>/<namespace>/<name> (docs/flux.md); --list shows each one's source
     path, dependsOn and Flux fields, and every skipped target with its reason."""
     root = root_from_context(ctx)
-    workspace = open_workspace(
-        root, config_from_context(ctx), TargetOptions(clusters, sources, jobs), listing=list_only, origins=False
-    )
+    options = TargetOptions(clusters, sources, jobs)
+    if not (targets or list_only or shard is not None or out == "-"):
+        out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
+        for empty in render_all(root, config_from_context(ctx), options, out_dir).empty:
+            click.echo(f"warning: {empty}: builds to zero documents", err=True)
+        return
+    workspace = open_workspace(root, config_from_context(ctx), options, listing=list_only, origins=False)
     print_notices(workspace)
     if list_only:
         for line in workspace.listing():

@@ -12,14 +12,16 @@ whole as Flux targets, the base from a temporary checkout.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import git
-from gitops.config import load_config
+from gitops import cache, git, render_record
+from gitops.cache_location import caching_enabled
+from gitops.config import RepoConfig, load_config
 from gitops.diff.engine import compare
 from gitops.diff.flux import (
     FLUX_MARKERS,
@@ -34,7 +36,8 @@ from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
-from gitops.kustomize import Kustomize, find_kustomize
+from gitops.flux.files import NOT_SOURCES
+from gitops.kustomize import Kustomize, find_kustomize, memo_directory
 from gitops.limits import Limits
 from gitops.manifests import Manifest
 from gitops.render import default_jobs, render_targets
@@ -57,6 +60,7 @@ def plan_targets(
     *,
     head_tree: Tree | None = None,
     base_tree: Tree | None = None,
+    known: render_record.Sources | None = None,
 ) -> Plan:
     """Targets to render per side: changed input digest, or present on one side only.
 
@@ -64,9 +68,10 @@ def plan_targets(
     answer: a target none of whose head-side inputs changed reads the same files with the same bytes on
     both sides (its kustomization files are among those inputs, so they reference the same files), and
     the target sets are the same unless a kustomization file under overlays/ or clusters/ changed.
+    `known`: the head's targets and inputs from a verified record (render_record), instead of a walk.
     """
     base_tree, head_tree = base_tree or Tree(base_root), head_tree or Tree(head_root)
-    head_targets = set(discover(head_root, head_tree))
+    head_targets = set(known.names if known is not None else discover(head_root, head_tree))
     if changed is not None and _same_target_structure(base_tree, head_tree, changed):
         base_targets = head_targets
     else:
@@ -75,8 +80,14 @@ def plan_targets(
     unchanged: list[str] = []
     candidates = []
     changed_files = {head_tree.root / path for path in changed} if changed is not None else set()
+    changed_rels = changed or set()
     for name in sorted(base_targets & head_targets):
-        if changed is not None and changed_files.isdisjoint(head_tree.inputs(head_root / name)):
+        if changed is not None and known is not None and name in known.inputs:
+            if changed_rels.isdisjoint(known.inputs[name]):
+                unchanged.append(name)
+            else:
+                candidates.append(name)
+        elif changed is not None and changed_files.isdisjoint(head_tree.inputs(head_root / name)):
             unchanged.append(name)
         else:
             candidates.append(name)
@@ -99,7 +110,7 @@ def _same_target_structure(base: Tree, head: Tree, changed: set[str]) -> bool:
         if parts[0] not in TARGET_ROOTS or parts[-1] not in KUSTOMIZATION_FILES:
             continue
         directory = path.rpartition("/")[0]
-        if not (base.root / path).is_file() or not (head.root / path).is_file():
+        if not base.files.is_file(base.root / path) or not head.files.is_file(head.root / path):
             return False
         old, new = base.load(base.root / directory), head.load(head.root / directory)
         if old.kind != new.kind or [base.rel(d) for d in old.directories] != [head.rel(d) for d in new.directories]:
@@ -155,13 +166,16 @@ def diff_refs(
     kustomize: Kustomize | None = None,
     decrypt: Decrypt = sops_plaintext_digests,
     flux: FluxOptions | None = None,
+    config: RepoConfig | None = None,
 ) -> DiffResult:
     """Rendered difference from `base_ref` to `head_ref` (default: the working tree under `root`).
 
     A repository with Flux Kustomizations reachable from cluster entries (on either side; or with clusters
     or sources given in `flux`) is compared per Flux Kustomization target, else per kustomize directory."""
     root = root.resolve()
-    limits = load_config(root).limits  # gitops.yaml limits: bounds both sides' builds
+    started = time.time_ns()
+    config = config or load_config(root)
+    limits = config.limits  # gitops.yaml limits: bounds both sides' builds
     repo = git.open_repository(root)
     base_commit = git.resolve(repo, base_ref)
     head_commit = git.resolve(repo, head_ref) if head_ref is not None else None
@@ -172,7 +186,12 @@ def diff_refs(
         head_side = Side("working tree", None, git.head_commit(repo), git.is_dirty(repo))
     changed = git.changed_paths(repo, base_commit, head_commit)
     flux = flux or FluxOptions()
-    if _flux_repository(repo, root, base_commit, head_commit, changed, flux):
+    known = None
+    if head_commit is None and changed and caching_enabled() and not flux_options_given(flux):
+        # a verified record of the working tree's last render or check: directory mode, targets and inputs
+        identity = cache.tool_identity(kustomize or find_kustomize(), memo_directory())
+        known = render_record.current_sources(root, config, identity, [root / "rendered", None], started)
+    if _flux_repository(repo, root, base_commit, head_commit, changed, flux, head_known=known is not None):
         sides = _diff_flux(repo, root, base_commit, head_commit, changed, flux, jobs, kustomize, (base_ref, head_ref))
         if sides is not None:
             base_flux, head_flux = sides
@@ -195,12 +214,12 @@ def diff_refs(
         base_future = pool.submit(base_stack.enter_context, _base_side(repo, base_commit)) if changed else None
         head_root = head_stack.enter_context(git.checkout(repo, head_commit)) if head_commit else root
         head_tree = Tree(head_root)
-        if head_root.is_dir():
+        if head_root.is_dir() and known is None:
             discover(head_root, head_tree)
         base_tree, materialize = base_future.result() if base_future is not None else (head_tree, _nothing)
         if not head_root.is_dir():
             raise GitopsError(f"{head_ref}: the commit has no {repo.prefix or '.'} directory")
-        plan = plan_targets(base_tree.root, head_root, changed, head_tree=head_tree, base_tree=base_tree)
+        plan = plan_targets(base_tree.root, head_root, changed, head_tree=head_tree, base_tree=base_tree, known=known)
         if not (plan.base or plan.head or plan.unchanged):
             raise GitopsError(_NO_TARGETS)
         materialize(plan.base)
@@ -242,20 +261,46 @@ _NO_TARGETS = (
 
 
 def _flux_repository(
-    repo: git.Repository, root: Path, base: str, head: str | None, changed: set[str], flux: FluxOptions
+    repo: git.Repository,
+    root: Path,
+    base: str,
+    head: str | None,
+    changed: set[str],
+    flux: FluxOptions,
+    *,
+    head_known: bool = False,
 ) -> bool:
     """Whether either side may hold Flux targets. A commit is only searched for Flux's markers here (no
     checkout); _diff_flux answers None when neither side turns out to have a Flux Kustomization.
 
-    When the head is not a Flux repository, the base can only be one if a changed file made the difference:
-    one holding Flux's markers on the base, or a kustomization file deciding the directory targets."""
+    When the head is not a Flux repository, the base can only be one if a changed path made the difference.
+    The Flux mode decision (flux.discovery.find_clusters) reads only files holding Flux's markers and asks
+    whether candidate directories exist: a changed file holding them on either side, or a path added or
+    removed (a directory may appear or vanish), can make the difference; a modified file without them cannot.
+    Anything else (an edited overlay) keeps the diff off a full checkout of the base."""
     if head is None:
-        if is_flux_tree(root, flux):
+        if not head_known and is_flux_tree(root, flux):  # a verified record holds only in directory mode
             return True
     elif flux_options_given(flux) or git.mentions(repo, head, FLUX_MARKERS):
         return True
-    deciding = any(p.split("/")[0] in TARGET_ROOTS and p.rpartition("/")[2] in KUSTOMIZATION_FILES for p in changed)
-    return deciding or git.mentions(repo, base, FLUX_MARKERS, sorted(changed))
+    # Paths the discovery walk never reads (render output, hidden and tool directories) make no difference.
+    paths = sorted(p for p in changed if not any(part.startswith(".") or part in NOT_SOURCES for part in p.split("/")))
+    in_head = {p for p in paths if (root / p).is_file()} if head is None else git.existing(repo, head, paths)
+    if set(paths) != in_head or git.existing(repo, base, paths) != in_head:
+        return True  # added or removed paths
+    if head is None and any(_mentions_flux(root / p) for p in paths):
+        return True
+    return (head is not None and git.mentions(repo, head, FLUX_MARKERS, paths)) or git.mentions(
+        repo, base, FLUX_MARKERS, paths
+    )
+
+
+def _mentions_flux(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # unreadable: let the Flux check decide
+    return any(marker in text for marker in FLUX_MARKERS)
 
 
 def _side_warnings(base: FluxSide, head: FluxSide, base_ref: str, head_ref: str | None) -> list[str]:

@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
-
 from gitops.check.findings import Finding
 from gitops.check.registry import RETIRED, RULES, policy_rules, rule_sort_key
-from gitops.errors import GitopsError
 from gitops.manifests import Manifest
-from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
+from gitops.policy.config_schema import SCHEMA_FILE as SCHEMA_FILE
+from gitops.policy.config_schema import validate_config
 from gitops.policy.context import PolicyContext, build_environments, build_flux
 from gitops.policy.rule import Hit
 from gitops.render import RenderedTarget
-
-SCHEMA_FILE = SCHEMAS_DIR / "policy-config.schema.json"
-
-
-def validate_config(config: dict[str, Any], schema_file: Path = SCHEMA_FILE) -> None:
-    """Check the policy part of gitops.yaml (`environments`) against schemas/policy-config.schema.json."""
-    try:
-        schema = json.loads(schema_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GitopsError(f"{schema_file}: cannot read schema: {exc}") from None
-    part = {"environments": config["environments"]} if "environments" in config else {}
-    # jsonschema_rs, as for gitops.yaml itself and every manifest: one JSON-schema library in the tool
-    errors = list(jsonschema_rs.validator_for(schema).iter_errors(part))
-    if errors:
-        error = min(errors, key=lambda e: (len(e.instance_path), [str(p) for p in e.instance_path]))
-        where = ".".join(str(p) for p in error.instance_path) or "(top level)"
-        message = " ".join(error.message.split())
-        raise GitopsError(f"{CONFIG_FILE}: {where}: {message}")
 
 
 def targets_of(rendered: Iterable[RenderedTarget]) -> dict[str, list[Manifest]]:
