@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops.errors import GitopsError
 from gitops.targets import Tree
+
+if TYPE_CHECKING:
+    from gitops.flux.graph import FluxGraph
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 CHECK_FORMAT_VERSION = 1
@@ -49,13 +52,7 @@ def parse_shard(text: str) -> Shard:
 
 def input_size(tree: Tree, target: str) -> int:
     """Bytes a build of `target` reads: a stand-in for its build time."""
-    total = 0
-    for path in tree.inputs(tree.root / target):
-        try:
-            total += os.stat(path).st_size
-        except OSError:
-            continue
-    return total
+    return _bytes(tree.inputs(tree.root / target))
 
 
 def partition(sizes: dict[str, int], count: int) -> list[list[str]]:
@@ -73,6 +70,28 @@ def shard_targets(tree: Tree, targets: Sequence[str], shard: Shard) -> list[str]
     """The targets of `shard` (possibly none: more shards than targets)."""
     sizes = {name: input_size(tree, name) for name in targets}
     return partition(sizes, shard.count)[shard.index - 1]
+
+
+def build_shard(graph: FluxGraph, shard: Shard) -> set[str]:
+    """The Flux targets of `shard`, with its deferred leaves built. Leaves are weighed by the bytes their
+    build reads; targets built while the graph was found (those yielding other Kustomizations) cost every
+    shard the same and weigh nothing."""
+    targets = [t for t in graph.result().targets if t.skipped is None]
+    # One byte more each, so that targets of no weight still spread over the shards.
+    sizes = {t.name: 1 + _bytes(graph.inputs(t) or ()) for t in targets}
+    chosen = set(partition(sizes, shard.count)[shard.index - 1])
+    graph.build([t for t in targets if t.name in chosen and t.unbuilt])
+    return chosen
+
+
+def _bytes(paths: Iterable[Path]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            continue
+    return total
 
 
 def _load_reports(paths: Sequence[Path]) -> list[tuple[Path, Any]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from typing import Any
 from gitops.config import RepoConfig
 from gitops.errors import GitopsError
 from gitops.flux.clusters import find_clusters
-from gitops.flux.graph import open_flux, render_flux
+from gitops.flux.discovery import LeavesNeeded
+from gitops.flux.graph import FluxGraph, open_flux, render_flux
 from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
 from gitops.render import Progress, RenderedTarget, render_targets
+from gitops.shards import Shard, build_shard
 from gitops.targets import Tree, discover, select
 
 
@@ -39,6 +42,9 @@ class TargetOptions:
     sources: tuple[str, ...] = ()
     """`--source NAME=PATH`: added to (and overriding) gitops.yaml sources:."""
     jobs: int | None = None
+    shard: Shard | None = None
+    """`--shard K/N` in Flux mode: every shard builds the Kustomizations that yield others, and only its own
+    part of the leaves (directory mode partitions its targets in the command, shards.shard_targets)."""
 
 
 @dataclass
@@ -109,7 +115,8 @@ class Workspace:
             skipped = [t for t in chosen if t.skipped is not None]
             if skipped:
                 raise GitopsError(f"{skipped[0].name} is skipped: {skipped[0].skipped}")
-            return [t.name for t in chosen]
+            mine = set(self.names)  # with --shard, the shard's part only
+            return [t.name for t in chosen if t.name in mine]
         assert self.tree is not None
         return select(self.root, selectors, self.tree, self.config.target_roots, lambda: self.names)
 
@@ -205,25 +212,43 @@ def open_workspace(
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
     clusters = list(options.clusters) or list(config.clusters) or _found_clusters(root, config)
     flux = None
+    in_shard: set[str] | None = None
     if clusters:
-        with open_flux(
-            root,
-            clusters,
-            sources=sources,
-            sync_source=config.sync_source,
-            identities=LazyIdentities() if identities is None else identities,
-            jobs=options.jobs,
-            keep_going=keep_going,
-            defer_leaves=listing,
-            origins=origins,
-        ) as graph:
+
+        def graph_of(defer_leaves: bool) -> AbstractContextManager[FluxGraph | None]:
+            return open_flux(
+                root,
+                clusters,
+                sources=sources,
+                sync_source=config.sync_source,
+                identities=LazyIdentities() if identities is None else identities,
+                jobs=options.jobs,
+                keep_going=keep_going,
+                defer_leaves=defer_leaves,
+                origins=origins,
+            )
+
+        with graph_of(listing or options.shard is not None) as graph:
+            if graph is not None and options.shard is not None and not listing:
+                try:
+                    in_shard = build_shard(graph, options.shard)
+                except LeavesNeeded:
+                    graph = None  # a leaf's objects are needed: build everything, then partition
             flux = graph.result() if graph is not None else None
+        if flux is None and options.shard is not None and in_shard is None:
+            with graph_of(False) as whole:
+                if whole is not None:
+                    in_shard, flux = build_shard(whole, options.shard), whole.result()
     if flux is not None:
         by_name = {t.name: t for t in flux.targets}
         names = sorted(t.name for t in flux.targets if t.skipped is None)
         if not names:
             what = f"{len(flux.targets)} Flux Kustomizations, all skipped" if flux.targets else "no Flux Kustomization"
             raise GitopsError(f"{root}: no targets: {what} (clusters: {', '.join(flux.clusters)})")
+        if in_shard is not None:
+            names = [n for n in names if n in in_shard]
+            if not names:
+                raise GitopsError(f"--shard {options.shard}: this shard has no targets (fewer targets than shards)")
         return Workspace(root, config, names, flux=flux, jobs=options.jobs, _by_name=by_name)
     if options.sources:
         raise GitopsError(f"{root}: --source given, but the repository has no Flux Kustomization")

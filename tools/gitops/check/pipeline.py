@@ -38,6 +38,7 @@ from gitops.kustomize import find_kustomize, memo_directory
 from gitops.manifests import Manifest, group_by_target
 from gitops.policy.runner import run_policy
 from gitops.policy.suppress import suppress_findings
+from gitops.shards import Shard
 from gitops.targets import Tree
 from gitops.workspace import TargetOptions, Workspace, open_workspace
 
@@ -56,6 +57,8 @@ class CheckOptions:
     """`--cluster PATH`: Flux cluster entry paths (gitops.workspace)."""
     sources: tuple[str, ...] = ()
     """`--source NAME=PATH`: Flux source mappings."""
+    shard: Shard | None = None
+    """`--shard K/N` of a Flux repository (gitops.workspace.TargetOptions)."""
     record: bool = True
     """Leave a sources record for diff (render_record); not for a temporary checkout of a base."""
 
@@ -119,7 +122,7 @@ def check_repo(
     record = _begin_record(root, config, targets, options)
     sources = SourceIndex(root)
     findings = sources.findings()
-    target_options = TargetOptions(options.clusters, options.sources, options.jobs)
+    target_options = TargetOptions(options.clusters, options.sources, options.jobs, options.shard)
     workspace = open_workspace(root, config, target_options, keep_going=True)
     every_target = workspace.names
     names = workspace.select(targets or ())

@@ -78,9 +78,10 @@ def command(
     if merge:
         write_merged(*merge_check_reports([Path(t) for t in targets]))
     root = root_from_context(ctx)
-    if shard is not None:
-        if is_flux_repository(root, config_from_context(ctx), TargetOptions(clusters, sources)):
-            raise GitopsError("--shard splits kustomize directory targets; a Flux repository is checked whole")
+    flux_shard = None
+    if shard is not None and is_flux_repository(root, config_from_context(ctx), TargetOptions(clusters, sources)):
+        flux_shard = shard  # the workspace builds the shard's part of the Flux targets
+    elif shard is not None:
         tree = Tree(root)
         targets = tuple(shard_targets(tree, select(root, targets, tree) if targets else discover(root, tree), shard))
         if not targets:
@@ -92,6 +93,7 @@ def command(
         schemas_dir=schemas_dir,
         clusters=clusters,
         sources=sources,
+        shard=flux_shard,
     )
     if new_only != (base_ref is not None):
         raise click.UsageError("--new-only and --base REF go together")

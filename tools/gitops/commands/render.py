@@ -58,7 +58,7 @@ def command(
     Flux targets are named <cluster path>/<namespace>/<name> (docs/flux.md); --list shows each one's source
     path, dependsOn and Flux fields, and every skipped target with its reason."""
     root = root_from_context(ctx)
-    options = TargetOptions(clusters, sources, jobs)
+    options = TargetOptions(clusters, sources, jobs, shard)
     if not (targets or list_only or shard is not None or out == "-"):
         out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
         for empty in render_all(root, config_from_context(ctx), options, out_dir).empty:
@@ -71,9 +71,7 @@ def command(
             click.echo(line)
         return
     names = workspace.select(targets)
-    if shard is not None:
-        if workspace.tree is None:
-            raise GitopsError("--shard splits kustomize directory targets; a Flux repository is rendered whole")
+    if shard is not None and workspace.tree is not None:  # Flux mode: the workspace holds the shard's part
         names = shard_targets(workspace.tree, names, shard)
     if not names:
         raise GitopsError(f"{root}: no render targets selected")
