@@ -4,6 +4,7 @@ given) and Go's filepath.Match documentation for single-name patterns."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,23 @@ def test_render_follows_sourceignore(tmp_path: Path, kustomize: Kustomize) -> No
     assert result is not None
     configs = target(result, "clusters/staging/flux-system/infra-configs")
     assert kinds_and_names(configs) == set()  # infrastructure/configs has no kustomization file
+
+
+def test_the_screen_never_hides_a_match() -> None:
+    # excludes() first asks one regex whether any pattern may match; it must answer yes wherever one does.
+    from gitops.flux.sourceignore import _screen
+
+    names = ["a", "b", "docs", ".git", "x.yaml", "x.png", "keep.md", "test.yaml", ".sops.yaml"]
+    patterns = [
+        *("docs/", "*.md", "/a", "a/b", "a/**", "**/b", "a/**/x.yaml", "/*", "*", "**", "?", "[a-c]", "x.*"),
+        *("/docs/", "b/**/", "**/.sops.yaml", "a//b", "/**", "a/*/x.yaml", ".git/"),
+    ]
+    rng = random.Random(7)
+    for _ in range(3000):
+        rel = "/".join(rng.choice(names) for _ in range(rng.randint(1, 4)))
+        domain = tuple(rng.choice(["a", "b"]) for _ in range(rng.randint(0, 1)))
+        pattern = Pattern.parse(rng.choice(patterns), domain)
+        parts = tuple(rel.split("/"))
+        for is_dir in (False, True):
+            if pattern.matches(parts, is_dir):
+                assert _screen((pattern,)).search(rel), (pattern, rel)

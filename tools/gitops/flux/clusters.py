@@ -55,7 +55,7 @@ def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str |
     bootstrapped: set[str] = set()
     for path in files.yaml_files():
         try:
-            if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
+            if not files.mentions(path, FLUX_MARKERS):
                 if path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent != root:
                     # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may
                     # commit a placeholder there (the official example does) and leave the sync to bootstrap.
@@ -105,7 +105,7 @@ def infer_sync_source(files: RepoFiles) -> str:
     defined: set[str] = set()
     for path in files.yaml_files():
         try:
-            if not any(marker in path.read_text(encoding="utf-8", errors="replace") for marker in FLUX_MARKERS):
+            if not files.mentions(path, FLUX_MARKERS):
                 continue
             documents = files.documents(path)
         except (GitopsError, OSError):

@@ -32,6 +32,8 @@ class RepoFiles:
         self._documents: dict[Path, list[Any]] = {}
         self._lock = threading.Lock()
         self._ignore: SourceIgnore | None = None
+        self._all_yaml: list[Path] | None = None
+        self._mentions: dict[tuple[Path, tuple[str, ...]], bool] = {}
 
     @property
     def ignore(self) -> SourceIgnore:
@@ -77,7 +79,24 @@ class RepoFiles:
     def yaml_files(self, top: Path | None = None) -> Iterator[Path]:
         """Every .yaml/.yml file under `top` (default: the root) in lexical walk order, leaving out hidden
         directories, render output and nested repositories (their own gitops.yaml or .git, e.g. test data)."""
-        yield from self._walk(top or self.root)
+        if top is not None and top != self.root:
+            yield from self._walk(top)
+            return
+        if self._all_yaml is None:  # the repository is walked once per run, however many callers ask
+            self._all_yaml = list(self._walk(self.root))
+        yield from self._all_yaml
+
+    def mentions(self, path: Path, words: tuple[str, ...]) -> bool:
+        """Whether the file's text holds any of `words` (read once per run); an unreadable file does not."""
+        key = (path, words)
+        found = self._mentions.get(key)
+        if found is None:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            found = self._mentions[key] = any(word in text for word in words)
+        return found
 
     def _walk(self, directory: Path) -> Iterator[Path]:
         try:

@@ -107,11 +107,37 @@ class SourceIgnore:
     patterns: tuple[Pattern, ...]
 
     def excludes(self, rel: str, is_dir: bool = False) -> bool:
+        if _screen(self.patterns).search(rel) is None:  # no pattern can match: most files of a repository
+            return False
         path = tuple(part for part in rel.split("/") if part)
         for pattern in reversed(self.patterns):
             if pattern.matches(path, is_dir):
                 return not pattern.include
         return False
+
+
+@lru_cache(maxsize=16)
+def _screen(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
+    """One regex matching every path some pattern may match (more, never fewer): a pattern's parts as
+    component regexes, `**` as any directories, unanchored names at any depth, a trailing rest allowed."""
+    alternatives = []
+    for pattern in patterns:
+        parts = [_compile(part) for part in pattern.parts if part not in ("", _ANY_DIRS)]
+        if any(part is None for part in parts):
+            continue  # a malformed part matches nothing
+        domain = "".join(re.escape(name) + "/" for name in pattern.domain)
+        if pattern.anchored:
+            kept = [part for part in pattern.parts if part != ""]
+            while kept and kept[-1] == _ANY_DIRS:  # a last `**` takes whatever follows
+                kept.pop()
+            body = "/".join(
+                "(?:[^/]+/)*" if part == _ANY_DIRS else _compile(part).pattern  # type: ignore[union-attr]
+                for part in kept
+            ).replace("(?:[^/]+/)*/", "(?:[^/]+/)*")
+        else:
+            body = "(?:[^/]+/)*" + _compile(pattern.parts[0]).pattern  # type: ignore[union-attr]
+        alternatives.append(f"^{domain}{body}(?:/|$)")
+    return re.compile("|".join(alternatives) or "(?!)", re.DOTALL)
 
 
 def load(root: Path, spec_ignore: str | None = None) -> SourceIgnore:
