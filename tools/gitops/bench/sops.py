@@ -2,15 +2,13 @@
 
 Files: the repository's shipped *.sops.yaml Secrets (decrypted with the published test key) and a synthetic
 5,000-value file. Plaintext inputs live only in a memory-backed directory, as `secrets edit` requires.
-gitops' bytecode is compiled first, as pip does when it installs a package (an editable install under
-PYTHONDONTWRITEBYTECODE would otherwise compile every module in every run, which no installed copy does).
+gitops' bytecode is compiled first (bench/__main__.py), as pip does when it installs a package.
 A second table times single invocations on one small file: median wall and CPU (user + system) per process,
 with a bare `python -c pass` as the interpreter's floor.
 """
 
 from __future__ import annotations
 
-import compileall
 import os
 import resource
 import shutil
@@ -22,7 +20,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import gitops
 from gitops.bench.timing import measure, run, table
 from gitops.sops import decrypt_text, format_for, parse_identities
 from gitops.sops.private import memory_directory
@@ -63,7 +60,6 @@ def bench_sops(repo: Path, work: Path) -> list[str]:
     key_file = repo / TEST_KEY
     recipient = str(parse_identities(key_file.read_text(), str(key_file))[0].to_public())
     gitops = [sys.executable, "-m", "gitops"]
-    compileall.compile_dir(Path(gitops_package_dir()), quiet=1)
     with tempfile.TemporaryDirectory(prefix="gitops-bench-sops-", dir=memory_directory()) as scratch:
         mem = Path(scratch)
         config = mem / "sops-config.yaml"
@@ -104,10 +100,6 @@ def bench_sops(repo: Path, work: Path) -> list[str]:
         f"sops: one process on one small file (median of {SINGLE_RUNS}, interleaved; ratio > 1: gitops faster)",
         single,
     ]
-
-
-def gitops_package_dir() -> str:
-    return os.path.dirname(gitops.__file__)
 
 
 def _single_invocations(
