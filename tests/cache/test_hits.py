@@ -11,7 +11,8 @@ from gitops import cache
 from gitops.errors import GitopsError
 from gitops.kustomize import Kustomize
 from gitops.render import render_targets
-from gitops.targets import Tree, discover
+from gitops.target_selection import discover
+from gitops.targets import Tree
 from tests.cache.support import fixture_repos, kinds_of_input_repo
 
 

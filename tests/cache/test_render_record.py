@@ -19,7 +19,7 @@ from gitops.config import load_config
 from gitops.full_render import Outcome, render_all
 from gitops.kustomize import Kustomize
 from gitops.outdir import MARKER, check_output_dir
-from gitops.targets import discover
+from gitops.target_selection import discover
 from gitops.workspace import TargetOptions
 from tests.cache.support import KINDS_OF_INPUT
 from tests.helpers import run_gitops, write_tree

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import GitopsError
-from gitops.targets import Tree, discover, select
+from gitops.target_selection import discover, select
+from gitops.targets import Tree
 from tests.helpers import write_tree
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n"

@@ -10,7 +10,8 @@ import pytest
 
 from gitops.errors import GitopsError
 from gitops.shards import Shard, merge_check_reports, merge_diff_reports, parse_shard, partition, shard_targets
-from gitops.targets import Tree, discover
+from gitops.target_selection import discover
+from gitops.targets import Tree
 from tests.cache.support import kinds_of_input_repo
 from tests.diff.support import commit, init_repo
 from tests.helpers import assert_one_line_error, run_gitops, write_tree

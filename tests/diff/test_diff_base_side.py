@@ -13,7 +13,8 @@ from gitops import git, targets
 from gitops.diff.formatters.json_format import as_data
 from gitops.diff.refs import diff_refs
 from gitops.kustomize import Kustomize
-from gitops.targets import Tree, discover
+from gitops.target_selection import discover
+from gitops.targets import Tree
 from tests.diff.support import commit, init_repo
 from tests.helpers import assert_one_line_error, run_gitops
 

@@ -11,7 +11,8 @@ import pytest
 from gitops.errors import GitopsError
 from gitops.kustomize import Kustomize, build_error, find_kustomize
 from gitops.render import render_targets
-from gitops.targets import Tree, discover, select
+from gitops.target_selection import discover, select
+from gitops.targets import Tree
 from tests.helpers import assert_one_line_error, run_gitops, write_tree
 
 DEPLOYMENT = """

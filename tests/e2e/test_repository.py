@@ -12,7 +12,7 @@ from gitops.config import load_config
 from gitops.k8s import iter_containers
 from gitops.manifests import Manifest
 from gitops.render import render_targets
-from gitops.targets import discover
+from gitops.target_selection import discover
 from tests.helpers import REPO_ROOT
 
 ENVIRONMENTS = ("staging", "production")

@@ -21,7 +21,8 @@ from gitops.manifests import Manifest, dump_documents, manifests_from_build
 from gitops.origins import without_origins
 from gitops.outdir import mark, new_staging
 from gitops.processes import TimedOut, stop_all
-from gitops.targets import Tree, discover
+from gitops.target_selection import discover
+from gitops.targets import Tree
 
 Progress = Callable[[int, int, str], None]
 # `apiVersion: v1` and the like: a plain (unquoted, not special) key at column 0 followed by ": " or a newline.

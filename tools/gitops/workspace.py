@@ -30,7 +30,8 @@ from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
 from gitops.render import Progress, RenderedTarget, render_targets
 from gitops.shards import Shard, build_shard
-from gitops.targets import Tree, discover, select
+from gitops.target_selection import discover, select
+from gitops.targets import Tree
 
 
 @dataclass(frozen=True)

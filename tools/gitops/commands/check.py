@@ -14,7 +14,8 @@ from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
 from gitops.repo import config_from_context, root_from_context
 from gitops.shards import Shard, merge_check_reports, shard_targets
-from gitops.targets import Tree, discover, select
+from gitops.target_selection import discover, select
+from gitops.targets import Tree
 from gitops.workspace import TargetOptions, is_flux_repository
 
 

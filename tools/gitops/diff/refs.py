@@ -41,7 +41,8 @@ from gitops.kustomize import Kustomize, find_kustomize, memo_directory
 from gitops.limits import Limits
 from gitops.manifests import Manifest
 from gitops.render import default_jobs, render_targets
-from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, Tree, discover
+from gitops.target_selection import discover
+from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, Tree
 
 
 @dataclass(frozen=True)

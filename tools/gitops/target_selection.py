@@ -1,0 +1,91 @@
+"""Which kustomization directories are render targets, and the targets a command line names.
+
+A *target* is a directory under the target roots (gitops.yaml `targets.roots`, default overlays/ and clusters/)
+holding a kustomization file that is neither a Component nor pulled in by another kustomization of those
+trees (as a resource, base or component): the directories a Flux Kustomization's `spec.path` or a person
+would build. What each target reads is targets.Tree's business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from gitops.errors import GitopsError
+from gitops.targets import TARGET_ROOTS, Tree, kustomization_file
+
+
+def discover(repo_root: Path, tree: Tree | None = None, roots: Sequence[str] = TARGET_ROOTS) -> list[str]:
+    """All render targets of the repository under `roots`, as sorted repo-relative POSIX paths."""
+    tree = tree or Tree(repo_root)
+    nodes = [tree.load(d) for d in tree.files.kustomization_dirs(tree.root, roots)]
+    included = {child for node in nodes for child in node.directories}
+    return sorted(
+        tree.rel(node.directory) for node in nodes if node.kind != "Component" and node.directory not in included
+    )
+
+
+# A reference that names no directory: `.`, `..`, `../` (a kustomization including its own parent).
+_BARE_DOTS = re.compile(rb"(?<![\w./-])\.{1,2}/?(?![\w./-])")
+
+
+def _is_target(tree: Tree, directory: Path, roots: Sequence[str] = TARGET_ROOTS) -> bool:
+    """Whether `directory` is a target, without parsing every kustomization of the repository.
+
+    Naming one target in a large repository must cost about one build, not a walk of all of them: only
+    kustomization files whose text could reference `directory` (they mention its name, or a bare `.`/`..`)
+    are parsed. With symlinks in the repository a reference can use another name: no shortcut is taken.
+    """
+    parts = tree.rel(directory).split("/")
+    if parts[0] not in roots or len(parts) < 2 or tree.files.virtual:
+        return False
+    if kustomization_file(directory, tree.files) is None or tree.load(directory).kind == "Component":
+        return False
+    if tree.has_symlinks():
+        return False
+    name = directory.name.encode()
+    for candidate in tree.files.kustomization_dirs(tree.root, roots):
+        text = tree.files.read(kustomization_file(candidate, tree.files) or candidate)
+        mentions = name in text or _BARE_DOTS.search(text)
+        if mentions and candidate != directory and directory in tree.load(candidate).directories:
+            return False
+    return True
+
+
+def select(
+    repo_root: Path,
+    requested: Iterable[str],
+    tree: Tree | None = None,
+    roots: Sequence[str] = TARGET_ROOTS,
+    every_target: Callable[[], list[str]] | None = None,
+) -> list[str]:
+    """Targets named on the command line: a target itself, or a directory whose targets are all taken.
+
+    `every_target`: the discovered targets (default: discover), only asked for when a selector names no
+    target itself."""
+    tree = tree or Tree(repo_root)
+    available: list[str] | None = None
+    chosen: list[str] = []
+    for raw in requested:
+        path = Path(raw)
+        # relative to the current directory, else to the root (the form `--list` prints)
+        candidates = [path] if path.is_absolute() else [Path.cwd() / path, tree.root / path]
+        matches: list[str] = []
+        for candidate in candidates:
+            absolute = candidate.resolve()
+            rel = tree.rel(absolute)
+            if _is_target(tree, absolute, roots):
+                matches = [rel]
+                break
+            if not absolute.is_dir():
+                continue  # targets are directories: none is this path or lies below it
+            if available is None:
+                available = every_target() if every_target is not None else discover(repo_root, tree, roots)
+            matches = [t for t in available if t == rel or t.startswith(rel.rstrip("/") + "/") or rel in ("", ".")]
+            if matches:
+                break
+        if not matches:
+            raise GitopsError(f"{raw}: not a render target (see `gitops render --list`)")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
