@@ -12,7 +12,7 @@ import yaml
 
 from gitops import source_memo
 from gitops.errors import GitopsError
-from gitops.flux.sourceignore import SourceIgnore, load
+from gitops.flux.sourceignore import IGNORE_FILE, SourceIgnore, from_files
 from gitops.manifests import source_loader
 from gitops.repo import ROOT_MARKERS
 from gitops.targets import kustomization_file
@@ -39,8 +39,19 @@ class RepoFiles:
     def ignore(self) -> SourceIgnore:
         """What source-controller leaves out of the sync GitRepository's artifact (`.sourceignore`, defaults)."""
         if self._ignore is None:
-            self._ignore = load(self.root)
+            self._scan()
+            assert self._ignore is not None
         return self._ignore
+
+    def _scan(self) -> None:
+        """One walk of the repository: its YAML files and its `.sourceignore` files, whose patterns then
+        decide which of those files the artifact holds."""
+        candidates: list[Path] = []
+        ignore_files: list[Path] = []
+        for path in self._walk(self.root):
+            (ignore_files if path.name == IGNORE_FILE else candidates).append(path)
+        self._ignore = from_files(self.root, ignore_files)
+        self._all_yaml = [p for p in candidates if not self._ignore.excludes(self.rel(p))]
 
     def in_artifact(self, path: Path, is_dir: bool = False) -> bool:
         return not self.ignore.excludes(self.rel(path), is_dir)
@@ -80,10 +91,14 @@ class RepoFiles:
         """Every .yaml/.yml file under `top` (default: the root) in lexical walk order, leaving out hidden
         directories, render output and nested repositories (their own gitops.yaml or .git, e.g. test data)."""
         if top is not None and top != self.root:
-            yield from self._walk(top)
+            prefix = len(str(self.root)) + 1
+            yield from (
+                p for p in self._walk(top) if p.name != IGNORE_FILE and not self.ignore.excludes(str(p)[prefix:])
+            )
             return
         if self._all_yaml is None:  # the repository is walked once per run, however many callers ask
-            self._all_yaml = list(self._walk(self.root))
+            self._scan()
+        assert self._all_yaml is not None
         yield from self._all_yaml
 
     def mentions(self, path: Path, words: tuple[str, ...]) -> bool:
@@ -98,19 +113,29 @@ class RepoFiles:
             found = self._mentions[key] = any(word in text for word in words)
         return found
 
-    def _walk(self, directory: Path) -> Iterator[Path]:
+    def _walk(self, top: Path) -> Iterator[Path]:
+        """YAML and `.sourceignore` files, depth-first in lexical order. A directory holding a root marker
+        (gitops.yaml, .git) is another repository and skipped whole, told from its own listing."""
+        stack = [iter(self._listing(str(top), is_top=True))]
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+            elif entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith(".") and entry.name not in NOT_SOURCES:
+                    stack.append(iter(self._listing(entry.path, is_top=False)))
+            elif entry.name.endswith(YAML_SUFFIXES) or entry.name == IGNORE_FILE:
+                yield Path(entry.path)
+
+    @staticmethod
+    def _listing(directory: str, *, is_top: bool) -> list[os.DirEntry[str]]:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
-            return
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name.startswith(".") or entry.name in NOT_SOURCES:
-                    continue
-                if not any(os.path.exists(os.path.join(entry.path, m)) for m in ROOT_MARKERS):
-                    yield from self._walk(Path(entry.path))
-            elif entry.name.endswith(YAML_SUFFIXES) and self.in_artifact(Path(entry.path)):
-                yield Path(entry.path)
+            return []
+        if not is_top and any(e.name in ROOT_MARKERS for e in entries):
+            return []
+        return entries
 
 
 def generated_resources(directory: Path, files: RepoFiles, *, check: bool = True) -> list[Path]:

@@ -142,9 +142,22 @@ def _screen(patterns: tuple[Pattern, ...]) -> re.Pattern[str]:
 
 def load(root: Path, spec_ignore: str | None = None) -> SourceIgnore:
     """The patterns source-controller applies to a GitRepository of `root` (with its `spec.ignore`)."""
-    found = list(_read_tree(root, ()))
+    return _with_defaults(_read_tree(root, ()), spec_ignore)
+
+
+def from_files(root: Path, ignore_files: list[Path]) -> SourceIgnore:
+    """As `load`, from `.sourceignore` files a walk of `root` already found, in its depth-first order."""
+    found: list[Pattern] = []
+    for file in ignore_files:
+        domain = file.parent.relative_to(root).parts
+        with contextlib.suppress(OSError):
+            found += _read_patterns(file.read_text(encoding="utf-8", errors="replace"), tuple(domain))
+    return _with_defaults(found, None)
+
+
+def _with_defaults(found: list[Pattern], spec_ignore: str | None) -> SourceIgnore:
     if spec_ignore is not None:
-        found += _read_patterns(spec_ignore, ())
+        found = [*found, *_read_patterns(spec_ignore, ())]
     vcs = [Pattern.parse(p) for p in VCS_PATTERNS]
     defaults = [] if found else [Pattern.parse(p) for p in DEFAULT_PATTERNS]
     return SourceIgnore((*vcs, *defaults, *found))
