@@ -25,7 +25,7 @@ from gitops import git
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
 from gitops.flux.discovery import LeavesNeeded
-from gitops.flux.graph import FluxGraph, open_flux, render_flux
+from gitops.flux.graph import FluxGraph, open_flux
 from gitops.flux.model import FluxRender, FluxTarget
 from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
@@ -93,19 +93,28 @@ def render_side(root: Path | None, options: FluxOptions, label: str, jobs: int, 
         entries = cluster_entries(root, options)
         if not entries:
             return FluxSide(found=entries is not None or flux_options_given(options))
-        flux = render_flux(
-            root,
-            entries,
-            sources=options.sources,
-            sync_source=options.sync_source,
-            identities=options.identities,
-            jobs=jobs,
-            kustomize=tool,
-            origins=False,
-        )
+        with _open_graph(root, entries, options, jobs, tool, defer_leaves=False) as graph:
+            flux = graph.result() if graph is not None else None
     except GitopsError as exc:
         raise type(exc)(f"{label}: {exc}") from None
     return _side(flux)
+
+
+def _open_graph(
+    root: Path, entries: list[str], options: FluxOptions, jobs: int, tool: Kustomize, *, defer_leaves: bool
+) -> AbstractContextManager[FluxGraph | None]:
+    """A side's Flux graph as a diff builds it: without origin annotations (the diff does not show them)."""
+    return open_flux(
+        root,
+        entries,
+        sources=options.sources,
+        sync_source=options.sync_source,
+        identities=options.identities,
+        jobs=jobs,
+        kustomize=tool,
+        defer_leaves=defer_leaves,
+        origins=False,
+    )
 
 
 def _side(flux: FluxRender | None) -> FluxSide:
@@ -219,19 +228,7 @@ def _open_side(
         entries = cluster_entries(root, options)
         if not entries:
             return root, None, entries is not None or flux_options_given(options)
-        graph = stack.enter_context(
-            open_flux(
-                root,
-                entries,
-                sources=options.sources,
-                sync_source=options.sync_source,
-                identities=options.identities,
-                jobs=jobs,
-                kustomize=tool,
-                defer_leaves=True,
-                origins=False,
-            )
-        )
+        graph = stack.enter_context(_open_graph(root, entries, options, jobs, tool, defer_leaves=True))
     except GitopsError as exc:
         raise type(exc)(f"{label}: {exc}") from None
     return root, graph, True
