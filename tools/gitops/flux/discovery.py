@@ -159,24 +159,23 @@ class DiscoveryRun:
                 self.deferred.append(state)
         return kept
 
-    def _build(self, batch: list[TargetState]) -> None:
-        def one(state: TargetState) -> Built:
-            target = state.target
-            assert target.path is not None
-            directory = (self.root / target.path).resolve()
-            return build_documents(
-                target.kustomization,
-                directory,
-                files=self.files,
-                scratch=self.scratch,
-                kustomize=self.kustomize,
-                label=target.name,
-                cache=self.cache,
-                origins=self.origins,
-            )
+    def _build_one(self, state: TargetState) -> Built:
+        target = state.target
+        assert target.path is not None
+        return build_documents(
+            target.kustomization,
+            (self.root / target.path).resolve(),
+            files=self.files,
+            scratch=self.scratch,
+            kustomize=self.kustomize,
+            label=target.name,
+            cache=self.cache,
+            origins=self.origins,
+        )
 
+    def _build(self, batch: list[TargetState]) -> None:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
-            results = list(pool.map(_capture(one), batch))
+            results = list(pool.map(_capture(self._build_one), batch))
         errors = [r for r in results if isinstance(r, GitopsError)]
         if errors and not self.keep_going:
             raise sorted(errors, key=str)[0]
@@ -209,18 +208,7 @@ class DiscoveryRun:
             return
 
     def _build_again(self, state: TargetState) -> None:
-        target = state.target
-        assert target.path is not None
-        built = build_documents(
-            target.kustomization,
-            (self.root / target.path).resolve(),
-            files=self.files,
-            scratch=self.scratch,
-            kustomize=self.kustomize,
-            label=target.name,
-            cache=self.cache,
-            origins=self.origins,
-        )
+        built = self._build_one(state)
         state.raw, state.origins = built.documents, built.origins
 
     def _finish_ready(self) -> bool:

@@ -10,9 +10,11 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops import k8s
 from gitops.errors import GitopsError
+from gitops.k8s import FLUX_KUSTOMIZATION_GROUP
 
-KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+KUSTOMIZE_GROUP = FLUX_KUSTOMIZATION_GROUP
 KUSTOMIZATION_VERSIONS = ("v1", "v1beta2")
 FLUX_INSTANCE_GROUP = "fluxcd.controlplane.io"
 DEFAULT_NAMESPACE = "default"
@@ -111,9 +113,8 @@ class FluxKustomization:
 
 
 def is_flux_kustomization(body: dict[str, Any]) -> bool:
-    api_version = str(body.get("apiVersion", ""))
-    group, _, version = api_version.partition("/")
-    return body.get("kind") == "Kustomization" and group == KUSTOMIZE_GROUP and version in KUSTOMIZATION_VERSIONS
+    """A Flux Kustomization in a version Flux builds from (k8s.is_flux_kustomization: in any version)."""
+    return k8s.is_flux_kustomization(body) and str(body["apiVersion"]).partition("/")[2] in KUSTOMIZATION_VERSIONS
 
 
 def is_flux_instance(body: dict[str, Any]) -> bool:
