@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.flux.helpers import copy_fixture
-from tests.helpers import run_gitops
+from tests.helpers import run_gitops, write_tree
 
 
 def _files(directory: Path) -> dict[Path, bytes]:
@@ -56,3 +56,52 @@ def test_more_shards_than_flux_targets_is_an_error_not_a_pass(tmp_path: Path) ->
     root = copy_fixture("example", tmp_path)
     proc = run_gitops("render", "--shard", "9/9", cwd=root)
     assert proc.returncode == 2 and "this shard has no targets" in proc.stderr
+
+
+def test_a_leaf_substituting_from_another_leaf_still_shards_exactly(tmp_path: Path) -> None:
+    # `app` takes its variables from the ConfigMap only the leaf `vars` renders: a shard holding `app` but not
+    # `vars` cannot build it alone, so it builds everything and still writes only its own part.
+    sync = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {url: https://example.org/repo}
+---
+"""
+    ks = """\
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: {name}, namespace: flux-system}}
+spec:
+  path: {path}
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+{extra}"""
+    root = write_tree(
+        tmp_path / "repo",
+        {
+            "clusters/c/flux-system/gotk-sync.yaml": sync
+            + ks.format(name="flux-system", path="./clusters/c", extra=""),
+            "clusters/c/ks.yaml": ks.format(name="vars", path="./vars", extra="")
+            + ks.format(
+                name="app",
+                path="./app",
+                extra="  postBuild:\n    substituteFrom:\n    - {kind: ConfigMap, name: vars}\n",
+            ),
+            "vars/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars, namespace: flux-system}\n"
+            "data: {env: prod}\n",
+            "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-${env}\n",
+        },
+    )
+    whole = run_gitops("render", "--out", str(tmp_path / "whole"), cwd=root)
+    assert whole.returncode == 0, whole.stderr
+    parts = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"shard{k}"
+        proc = run_gitops("render", "--shard", f"{k}/3", "--out", str(out), cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        parts.append(_files(out))
+    expected = _files(tmp_path / "whole")
+    assert b"name: app-prod" in expected[Path("clusters/c/flux-system/app.yaml")]
+    assert sum(len(p) for p in parts) == len(expected) == 3
+    assert {k: v for p in parts for k, v in p.items()} == expected

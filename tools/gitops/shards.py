@@ -72,16 +72,13 @@ def shard_targets(tree: Tree, targets: Sequence[str], shard: Shard) -> list[str]
     return partition(sizes, shard.count)[shard.index - 1]
 
 
-def build_shard(graph: FluxGraph, shard: Shard) -> set[str]:
-    """The Flux targets of `shard`, with its deferred leaves built. Leaves are weighed by the bytes their
-    build reads; targets built while the graph was found (those yielding other Kustomizations) cost every
-    shard the same and weigh nothing."""
+def flux_shard(graph: FluxGraph, shard: Shard) -> set[str]:
+    """The Flux targets of `shard`, partitioned on a graph opened with leaves deferred (the same graph on
+    every runner). Leaves weigh the bytes their build reads; targets built while the graph was found (those
+    yielding other Kustomizations) cost every shard the same and weigh one byte, so that they still spread."""
     targets = [t for t in graph.result().targets if t.skipped is None]
-    # One byte more each, so that targets of no weight still spread over the shards.
     sizes = {t.name: 1 + _bytes(graph.inputs(t) or ()) for t in targets}
-    chosen = set(partition(sizes, shard.count)[shard.index - 1])
-    graph.build([t for t in targets if t.name in chosen and t.unbuilt])
-    return chosen
+    return set(partition(sizes, shard.count)[shard.index - 1])
 
 
 def _bytes(paths: Iterable[Path]) -> int:

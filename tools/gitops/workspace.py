@@ -14,7 +14,7 @@ them. A repository with no target at all is a GitopsError, never an empty succes
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
 from gitops.render import Progress, RenderedTarget, render_targets
-from gitops.shards import Shard, build_shard
+from gitops.shards import Shard, flux_shard
 from gitops.target_selection import discover, select
 from gitops.targets import Tree
 
@@ -229,17 +229,11 @@ def open_workspace(
                 origins=origins,
             )
 
-        with graph_of(listing or options.shard is not None) as graph:
-            if graph is not None and options.shard is not None and not listing:
-                try:
-                    in_shard = build_shard(graph, options.shard)
-                except LeavesNeeded:
-                    graph = None  # a leaf's objects are needed: build everything, then partition
-            flux = graph.result() if graph is not None else None
-        if flux is None and options.shard is not None and in_shard is None:
-            with graph_of(False) as whole:
-                if whole is not None:
-                    in_shard, flux = build_shard(whole, options.shard), whole.result()
+        if options.shard is not None and not listing:
+            flux, in_shard = _open_shard(graph_of, options.shard)
+        else:
+            with graph_of(listing) as graph:
+                flux = graph.result() if graph is not None else None
     if flux is not None:
         by_name = {t.name: t for t in flux.targets}
         names = sorted(t.name for t in flux.targets if t.skipped is None)
@@ -254,6 +248,24 @@ def open_workspace(
     if options.sources:
         raise GitopsError(f"{root}: --source given, but the repository has no Flux Kustomization")
     return Workspace(root, config, None, tree=Tree(root, limits=config.limits), jobs=options.jobs)
+
+
+def _open_shard(
+    graph_of: Callable[[bool], AbstractContextManager[FluxGraph | None]], shard: Shard
+) -> tuple[FluxRender | None, set[str] | None]:
+    """The Flux targets with `shard`'s leaves built, and the names in the shard."""
+    with graph_of(True) as graph:
+        if graph is None:
+            return None, None
+        chosen = flux_shard(graph, shard)
+        try:
+            graph.build([t for t in graph.result().targets if t.name in chosen and t.unbuilt])
+            return graph.result(), chosen
+        except LeavesNeeded:
+            pass  # one of them substitutes from another leaf's objects: build everything, keep the partition
+    with graph_of(False) as whole:
+        assert whole is not None
+        return whole.result(), chosen
 
 
 def is_flux_repository(root: Path, config: RepoConfig, options: TargetOptions | None = None) -> bool:
