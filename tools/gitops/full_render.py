@@ -10,12 +10,16 @@ record is written for the next run. Both paths leave the same files behind.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import cache, render_record
 from gitops.cache_location import caching_enabled
 from gitops.config import RepoConfig
+from gitops.flux import record as flux_record
+from gitops.flux.graph import FluxGraph
+from gitops.flux.rendering import parse_source_options
 from gitops.kustomize import find_kustomize, memo_directory
 from gitops.outdir import MARKER, MARKER_TEXT
 from gitops.render import RenderedTarget, output_path, tty_progress, write_rendered
@@ -69,7 +73,8 @@ def render_all(root: Path, config: RepoConfig, options: TargetOptions, out_dir: 
 def _whole(
     root: Path, config: RepoConfig, options: TargetOptions, out_dir: Path, record: render_record.Pending | None
 ) -> Outcome:
-    workspace = open_workspace(root, config, options, origins=False)
+    on_graph = _flux_recorder(config, options) if caching_enabled() else None
+    workspace = open_workspace(root, config, options, origins=False, on_graph=on_graph)
     print_notices(workspace)
     names = workspace.names
     results = workspace.render(names, progress=tty_progress(len(names)))
@@ -78,6 +83,19 @@ def _whole(
     if record is not None and workspace.tree is not None:
         render_record.finish(record, workspace.tree, [(r.target, r.is_empty) for r in results], _written(results))
     return Outcome(empty, len(results))
+
+
+def _flux_recorder(config: RepoConfig, options: TargetOptions) -> Callable[[FluxGraph], None]:
+    """Saves a Flux render's record for the next diff against this commit (flux.record)."""
+    started = time.time_ns()
+
+    def save(graph: FluxGraph) -> None:
+        identity = cache.tool_identity(graph.run.kustomize, memo_directory())
+        sources = {**config.sources, **parse_source_options(options.sources)}
+        clusters = options.clusters or tuple(config.clusters)
+        flux_record.save(graph, flux_record.context_of(identity, clusters, sources, config.sync_source), started)
+
+    return save
 
 
 def _same_file(out_dir: Path, result: RenderedTarget) -> bool:

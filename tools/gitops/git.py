@@ -172,6 +172,40 @@ def list_files(repo: Repository, commit: str) -> Listing:
     return Listing(frozenset(files), links)
 
 
+def tree_id(repo: Repository, commit: str) -> str | None:
+    """The id of `commit`'s tree at the gitops root (None when the commit has no such directory): two commits
+    with the same tree id hold the same files there."""
+    proc = _git(repo.toplevel, "rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}:{repo.prefix}")
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def tree_entries(repo: Repository, commit: str) -> dict[str, tuple[str, str]]:
+    """Every entry of `commit` below the gitops root: root-relative path -> (mode, object id)."""
+    scope = repo.prefix or "."
+    proc = _git(repo.toplevel, "ls-tree", "-r", "-z", "--full-tree", commit, "--", scope)
+    if proc.returncode != 0:
+        raise GitopsError(f"{short(commit)}: git ls-tree failed: {_first_line(proc.stderr)}")
+    prefix = f"{repo.prefix}/" if repo.prefix else ""
+    entries = {}
+    for entry in proc.stdout.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split(" ")
+        if path.startswith(prefix) and len(fields) == 3:
+            entries[path[len(prefix) :]] = (fields[0], fields[2])
+    return entries
+
+
+def ignored_paths(repo: Repository) -> list[str]:
+    """Ignored files of the working tree below the gitops root, root-relative; a wholly ignored directory is
+    one entry ending in "/" (its content is not listed)."""
+    scope = repo.prefix or "."
+    proc = _git(repo.toplevel, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", scope)
+    if proc.returncode != 0:
+        raise GitopsError(f"git ls-files failed: {_first_line(proc.stderr)}")
+    prefix = f"{repo.prefix}/" if repo.prefix else ""
+    return [p[len(prefix) :] for p in proc.stdout.split("\0") if p.startswith(prefix) and p != prefix]
+
+
 def existing(repo: Repository, commit: str, paths: Sequence[str]) -> set[str]:
     """Which of the root-relative `paths` are files (or symlinks, submodules) of `commit`."""
     prefix = f"{repo.prefix}/" if repo.prefix else ""

@@ -201,13 +201,15 @@ def open_workspace(
     keep_going: bool = False,
     listing: bool = False,
     origins: bool = True,
+    on_graph: Callable[[FluxGraph], None] | None = None,
 ) -> Workspace:
     """Decide the mode and find the targets; in Flux mode, build them. No target at all is a GitopsError.
 
     `keep_going`: a Flux target that fails to build is kept with its error (Workspace.failed) instead of
     stopping the run; rendering it raises that error. `listing`: the workspace only lists its targets, so
     Flux leaves (targets whose build cannot yield a Flux Kustomization) are not built. Without `origins`, Flux
-    targets' manifests do not know their source files (kustomize builds them faster)."""
+    targets' manifests do not know their source files (kustomize builds them faster). `on_graph` sees a
+    Flux graph with every target built (not when listing or sharding), before it closes (flux.record)."""
     options = options or TargetOptions()
     root = root.resolve()
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
@@ -234,6 +236,8 @@ def open_workspace(
         else:
             with graph_of(listing) as graph:
                 flux = graph.result() if graph is not None else None
+                if graph is not None and on_graph is not None and not listing:
+                    on_graph(graph)
     if flux is not None:
         by_name = {t.name: t for t in flux.targets}
         names = sorted(t.name for t in flux.targets if t.skipped is None)

@@ -32,6 +32,7 @@ from gitops.diff.flux import (
     is_flux_tree,
     render_sides,
 )
+from gitops.diff.flux_recorded import recorded_diff
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
@@ -187,6 +188,13 @@ def diff_refs(
         head_side = Side("working tree", None, git.head_commit(repo), git.is_dirty(repo))
     changed = git.changed_paths(repo, base_commit, head_commit)
     flux = flux or FluxOptions()
+    if head_commit is None and changed and caching_enabled():
+        # a recorded render of the base commit's tree (flux.record): only the leaves the change reaches build
+        recorded = recorded_diff(repo, root, base_commit, changed, flux, kustomize or find_kustomize(), jobs)
+        if recorded is not None:
+            return _flux_result(
+                base_side, head_side, (recorded.base, recorded.head), decrypt, recorded.rendered, base_ref
+            )
     known = None
     if head_commit is None and changed and caching_enabled() and not flux_options_given(flux):
         # a verified record of the working tree's last render or check: directory mode, targets and inputs
@@ -195,19 +203,8 @@ def diff_refs(
     if _flux_repository(repo, root, base_commit, head_commit, changed, flux, head_known=known is not None):
         sides = _diff_flux(repo, root, base_commit, head_commit, changed, flux, jobs, kustomize, (base_ref, head_ref))
         if sides is not None:
-            base_flux, head_flux = sides
-            targets = compare(base_flux.targets, head_flux.targets, decrypt)
-            built = {*base_flux.targets, *head_flux.targets}
-            names = built | head_flux.unchanged
-            return DiffResult(
-                base=base_side,
-                head=head_side,
-                targets=targets,
-                rendered=sorted(built) if changed else [],
-                unchanged=len(names) - len(targets),
-                skipped={**base_flux.skipped, **head_flux.skipped},
-                warnings=_side_warnings(base_flux, head_flux, base_ref, head_ref),
-            )
+            built = sorted({*sides[0].targets, *sides[1].targets}) if changed else []
+            return _flux_result(base_side, head_side, sides, decrypt, built, base_ref, head_ref)
     # The base checkout (and finding kustomize) run while the head side is parsed; with nothing changed,
     # both sides are the same files and no checkout is needed at all.
     with ExitStack() as base_stack, ExitStack() as head_stack, ThreadPoolExecutor(max_workers=2) as pool:
@@ -302,6 +299,30 @@ def _mentions_flux(path: Path) -> bool:
     except OSError:
         return True  # unreadable: let the Flux check decide
     return any(marker in text for marker in FLUX_MARKERS)
+
+
+def _flux_result(
+    base_side: Side,
+    head_side: Side,
+    sides: tuple[FluxSide, FluxSide],
+    decrypt: Decrypt,
+    rendered: list[str],
+    base_ref: str,
+    head_ref: str | None = None,
+) -> DiffResult:
+    """The Flux sides compared; `rendered`: the targets built on either side."""
+    base_flux, head_flux = sides
+    targets = compare(base_flux.targets, head_flux.targets, decrypt)
+    names = {*base_flux.targets, *head_flux.targets} | head_flux.unchanged
+    return DiffResult(
+        base=base_side,
+        head=head_side,
+        targets=targets,
+        rendered=rendered,
+        unchanged=len(names) - len(targets),
+        skipped={**base_flux.skipped, **head_flux.skipped},
+        warnings=_side_warnings(base_flux, head_flux, base_ref, head_ref),
+    )
 
 
 def _side_warnings(base: FluxSide, head: FluxSide, base_ref: str, head_ref: str | None) -> list[str]:

@@ -232,7 +232,7 @@ class DiscoveryRun:
                 for other in self.waiting:
                     if other.target.cluster == cluster and other.raw is not None:
                         for doc in other.raw:
-                            if _object_key(doc) == (kind, namespace, name):
+                            if object_key(doc) == (kind, namespace, name):
                                 return doc
             return found
 
@@ -250,7 +250,7 @@ class DiscoveryRun:
         if not documents:
             target.warnings.append(f"{target.name}: builds to zero documents ({target.path})")
         for doc in documents:
-            kind, namespace, name = _object_key(doc)
+            kind, namespace, name = object_key(doc)
             if kind in ("ConfigMap", "Secret"):
                 self.index[(target.cluster, kind, namespace, name)] = doc
         for doc in documents:
@@ -283,6 +283,7 @@ def _capture(function: Any) -> Any:
     return call
 
 
-def _object_key(doc: dict[str, Any]) -> tuple[str, str, str]:
+def object_key(doc: dict[str, Any]) -> tuple[str, str, str]:
+    """(kind, namespace, name) as substituteFrom looks an object up (no namespace: `default`)."""
     metadata = doc.get("metadata") or {}
     return (str(doc.get("kind", "")), str(metadata.get("namespace") or "default"), str(metadata.get("name", "")))

@@ -33,6 +33,7 @@ class RepoFiles:
         self._lock = threading.Lock()
         self._ignore: SourceIgnore | None = None
         self._all_yaml: list[Path] | None = None
+        self._walked: list[Path] = []
         self._mentions: dict[tuple[Path, tuple[str, ...]], bool] = {}
 
     @property
@@ -51,7 +52,13 @@ class RepoFiles:
         for path in self._walk(self.root):
             (ignore_files if path.name == IGNORE_FILE else candidates).append(path)
         self._ignore = from_files(self.root, ignore_files)
+        self._walked = candidates + ignore_files
         self._all_yaml = [p for p in candidates if not self._ignore.excludes(self.rel(p))]
+
+    def walked(self) -> list[Path]:
+        """Every file the repository walk found: YAML (in the artifact or not) and `.sourceignore` files."""
+        self.ignore  # noqa: B018 - the walk runs on first use
+        return list(self._walked)
 
     def in_artifact(self, path: Path, is_dir: bool = False) -> bool:
         return not self.ignore.excludes(self.rel(path), is_dir)

@@ -118,6 +118,11 @@ class FluxGraph:
         self.root = run.root
         self.entries = entries
 
+    @property
+    def run(self) -> DiscoveryRun:
+        """The discovery behind the graph: its files, walk and index (flux.record reads them)."""
+        return self._run
+
     def result(self) -> FluxRender:
         targets = sorted((s.target for s in self._run.states.values()), key=lambda t: t.name)
         warnings = [w for t in targets for w in t.warnings]
