@@ -6,8 +6,9 @@ A head ref, when given, is checked out into a temporary git worktree; the defaul
 as it is, uncommitted and untracked files included. A target is rendered only when the digest over the
 files kustomize reads for it differs between the sides, or when it exists on one side only.
 
-A Flux repository (see gitops.diff.flux) is compared per Flux Kustomization instead: both sides rendered
-whole as Flux targets, the base from a temporary checkout.
+A Flux repository (see gitops.diff.flux) is compared per Flux Kustomization instead, the base from a
+temporary copy of the commit; when a render recorded the base commit's tree and the head is the working tree,
+only the leaves the change reaches are built (gitops.diff.flux_recorded).
 """
 
 from __future__ import annotations
