@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,16 +64,16 @@ def recorded_diff(
     context = context_of(
         cache.tool_identity(tool, memo_directory()), options.clusters, options.sources, options.sync_source
     )
-    record = load(repo, base, context)
-    if record is None:
-        return None
-    try:
-        affected = _affected(record, repo, root, base, changed)
-        if affected is None or _discovery_sees_ignored(repo, root):
+    with ThreadPoolExecutor(max_workers=1) as pool:  # git lists ignored files while the record is read
+        ignored = pool.submit(_discovery_sees_ignored, repo, root)
+        record = load(repo, base, context)
+        try:
+            affected = _affected(record, repo, root, base, changed) if record is not None else None
+            if record is None or affected is None or ignored.result():
+                return None
+            built = _rebuild(record, root, affected, options, tool, jobs)
+        except (GitopsError, OSError, ValueError):
             return None
-        built = _rebuild(record, root, affected, options, tool, jobs)
-    except (GitopsError, OSError, ValueError):
-        return None
     if built is None:
         return None
     return _sides(record, built)

@@ -183,19 +183,21 @@ def diff_refs(
     base_commit = git.resolve(repo, base_ref)
     head_commit = git.resolve(repo, head_ref) if head_ref is not None else None
     base_side = Side(f"{base_ref} ({git.short(base_commit)})", base_ref, base_commit)
+    flux = flux or FluxOptions()
+    recorded = None
+    with ThreadPoolExecutor(max_workers=1) as pool:  # git status runs while the change is read
+        worktree = pool.submit(lambda: (git.head_commit(repo), git.is_dirty(repo))) if head_commit is None else None
+        changed = git.changed_paths(repo, base_commit, head_commit)
+        if head_commit is None and changed and caching_enabled():
+            # a recorded render of the base commit's tree (flux.record): only the leaves the change reaches build
+            recorded = recorded_diff(repo, root, base_commit, changed, flux, kustomize or find_kustomize(), jobs)
     if head_ref is not None and head_commit is not None:
         head_side = Side(f"{head_ref} ({git.short(head_commit)})", head_ref, head_commit)
     else:
-        head_side = Side("working tree", None, git.head_commit(repo), git.is_dirty(repo))
-    changed = git.changed_paths(repo, base_commit, head_commit)
-    flux = flux or FluxOptions()
-    if head_commit is None and changed and caching_enabled():
-        # a recorded render of the base commit's tree (flux.record): only the leaves the change reaches build
-        recorded = recorded_diff(repo, root, base_commit, changed, flux, kustomize or find_kustomize(), jobs)
-        if recorded is not None:
-            return _flux_result(
-                base_side, head_side, (recorded.base, recorded.head), decrypt, recorded.rendered, base_ref
-            )
+        assert worktree is not None
+        head_side = Side("working tree", None, *worktree.result())
+    if recorded is not None:
+        return _flux_result(base_side, head_side, (recorded.base, recorded.head), decrypt, recorded.rendered, base_ref)
     known = None
     if head_commit is None and changed and caching_enabled() and not flux_options_given(flux):
         # a verified record of the working tree's last render or check: directory mode, targets and inputs
