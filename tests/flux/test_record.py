@@ -135,7 +135,9 @@ def test_another_context_takes_the_ordinary_path(tmp_path: Path, monkeypatch: py
         ("a tracked input edited", {"apps/other/b/cm.yaml": _cm("other", "edited")}, ""),
     ],
 )
-def test_no_record_when_the_render_is_not_the_commits(what: str, files: dict[str, str], ignore: str, tmp_path: Path) -> None:
+def test_no_record_when_the_render_is_not_the_commits(
+    what: str, files: dict[str, str], ignore: str, tmp_path: Path
+) -> None:
     root = init_repo(tmp_path / "repo", {**_files(), **({".gitignore": ignore} if ignore else {})})
     _change(root, files)
     _render(root)
@@ -202,3 +204,28 @@ def test_sops_variables_are_not_recorded(tmp_path: Path, monkeypatch: pytest.Mon
     fast, slow = diff_refs(root, "main"), _without_record(root)
     _assert_same(fast, slow)
     assert fast.rendered == slow.rendered  # web needs the Secret: the ordinary path
+
+
+def test_the_bench_change_on_the_synthetic_repository(tmp_path: Path) -> None:
+    """make bench's change (one replicas line of one overlay whose base substitutes from cluster-vars)."""
+    from gitops.bench.synthetic_flux import generate_flux
+
+    repo = generate_flux(tmp_path / "repo", 4)
+    root = repo.root
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "synthetic")
+    _render(root)
+    assert len(_records()) == 1
+    overlays = [k for k in repo.kustomizations[len(repo.clusters) :] if k.has_kustomization]
+    for overlay in overlays[:2]:
+        kustomization = root / overlay.path / "kustomization.yaml"
+        text = kustomization.read_text(encoding="utf-8")
+        marker = "      path: /spec/replicas\n      value: "
+        start = text.index(marker) + len(marker)
+        end = text.index("\n", start)
+        kustomization.write_text(f"{text[:start]}{int(text[start:end]) + 3}{text[end:]}", encoding="utf-8")
+    fast, slow = diff_refs(root, "main"), _without_record(root)
+    _assert_same(fast, slow)
+    assert len(fast.targets) == 2
+    assert len(fast.rendered) == 2 < len(slow.rendered)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
@@ -38,6 +38,11 @@ def is_flux_kustomization(body: dict[str, Any]) -> bool:
     """A kustomize.toolkit.fluxcd.io Kustomization (not kustomize's own kustomize.config.k8s.io one)."""
     api_version = str(body.get("apiVersion", ""))
     return body.get("kind") == "Kustomization" and api_version.startswith(FLUX_KUSTOMIZATION_GROUP + "/")
+
+
+def pointer(parts: Iterable[str | int]) -> str:
+    """RFC 6901 JSON pointer from path components (how findings and diffs address a field of an object)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def pod_spec_pointer(kind: str) -> str:

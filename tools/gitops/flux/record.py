@@ -115,19 +115,23 @@ def records_directory() -> Path:
     return cache_directory() / "flux-records"
 
 
-def load(repo: git.Repository, commit: str, context: str) -> FluxRecord | None:
-    """The record of `commit`'s tree made in `context`; None when there is none that fits."""
+def find(repo: git.Repository, commit: str) -> Path | None:
+    """Where the record of `commit`'s tree is, when there is one (in whatever context)."""
+    tree = git.tree_id(repo, commit)
+    path = records_directory() / f"{tree}.json" if tree is not None else None
+    return path if path is not None and path.is_file() else None
+
+
+def load(path: Path, context: str) -> FluxRecord | None:
+    """The record at `path` (see find) when it was made in `context`; None when it does not fit or parse."""
     try:
-        tree = git.tree_id(repo, commit)
-        if tree is None:
-            return None
-        directory = records_directory()
-        data = json.loads((directory / f"{tree}.json").read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tree = path.stem
         if data.get("format") != FORMAT or data.get("context") != context or data.get("tree") != tree:
             return None
         targets = {t["name"]: _target(t) for t in data["targets"]}
-        return FluxRecord(tree, targets, frozenset(data["structural"]), directory / f"{tree}.pack")
-    except (GitopsError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return FluxRecord(tree, targets, frozenset(data["structural"]), path.with_suffix(".pack"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
