@@ -34,7 +34,7 @@ from gitops.flux.files import NOT_SOURCES, YAML_SUFFIXES, RepoFiles
 from gitops.flux.inputs import LeafTest
 from gitops.flux.model import FluxTarget
 from gitops.flux.objects import parse_kustomization
-from gitops.flux.record import FluxRecord, context_of, find, is_structural, load, mentions_structure
+from gitops.flux.record import FluxRecord, context_of, is_structural, load, mentions_structure
 from gitops.flux.sourceignore import IGNORE_FILE
 from gitops.kustomize import Kustomize, memo_directory
 from gitops.manifests import Manifest, identity_of
@@ -51,6 +51,7 @@ class RecordedDiff:
 
 
 def recorded_diff(
+    found: Path,
     repo: git.Repository,
     root: Path,
     base: str,
@@ -59,24 +60,20 @@ def recorded_diff(
     tool: Kustomize,
     jobs: int | None,
 ) -> RecordedDiff | None:
-    """Both sides of the diff from `base` to the working tree at `root`, from the base tree's record; None
-    when there is no record for it or the change is not one it can bound."""
-    try:
-        found = find(repo, base)
-    except GitopsError:
-        return None
-    if found is None:
-        return None
+    """Both sides of the diff from `base` to the working tree at `root`, from the base tree's record at
+    `found` (flux.record.find); None when it does not fit or the change is not one it can bound."""
     identity = cache.tool_identity(tool, memo_directory())
     context = context_of(identity, options.clusters, options.sources, options.sync_source)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # git lists ignored files while the record is read
+    with ThreadPoolExecutor(max_workers=1) as pool:  # git lists ignored files while the leaves build
         ignored = pool.submit(_discovery_sees_ignored, repo, root)
         record = load(found, context)
         try:
             affected = _affected(record, repo, root, base, changed) if record is not None else None
-            if record is None or affected is None or ignored.result():
+            if record is None or affected is None:
                 return None
             built = _rebuild(record, root, affected, options, tool, jobs)
+            if ignored.result():
+                return None  # what was built stays in the render cache, where the ordinary path finds it
         except (GitopsError, OSError, ValueError):
             return None
     if built is None:

@@ -39,6 +39,7 @@ from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
 from gitops.flux.files import NOT_SOURCES
+from gitops.flux.record import find as find_record
 from gitops.kustomize import Kustomize, find_kustomize, memo_directory
 from gitops.limits import Limits
 from gitops.manifests import Manifest
@@ -185,12 +186,14 @@ def diff_refs(
     base_side = Side(f"{base_ref} ({git.short(base_commit)})", base_ref, base_commit)
     flux = flux or FluxOptions()
     recorded = None
-    with ThreadPoolExecutor(max_workers=1) as pool:  # git status runs while the change is read
+    with ThreadPoolExecutor(max_workers=2) as pool:  # git status, and looking for a record, while the change is read
         worktree = pool.submit(lambda: (git.head_commit(repo), git.is_dirty(repo))) if head_commit is None else None
+        # a recorded render of the base commit's tree (flux.record): only the leaves the change reaches build
+        record = pool.submit(find_record, repo, base_commit) if head_commit is None and caching_enabled() else None
         changed = git.changed_paths(repo, base_commit, head_commit)
-        if head_commit is None and changed and caching_enabled():
-            # a recorded render of the base commit's tree (flux.record): only the leaves the change reaches build
-            recorded = recorded_diff(repo, root, base_commit, changed, flux, kustomize or find_kustomize(), jobs)
+        found = record.result() if record is not None and changed else None
+        if found is not None:
+            recorded = recorded_diff(found, repo, root, base_commit, changed, flux, kustomize or find_kustomize(), jobs)
     if head_ref is not None and head_commit is not None:
         head_side = Side(f"{head_ref} ({git.short(head_commit)})", head_ref, head_commit)
     else:

@@ -117,7 +117,10 @@ def records_directory() -> Path:
 
 def find(repo: git.Repository, commit: str) -> Path | None:
     """Where the record of `commit`'s tree is, when there is one (in whatever context)."""
-    tree = git.tree_id(repo, commit)
+    try:
+        tree = git.tree_id(repo, commit)
+    except GitopsError:
+        return None
     path = records_directory() / f"{tree}.json" if tree is not None else None
     return path if path is not None and path.is_file() else None
 
