@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -63,6 +62,8 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         schema = json.loads(schema_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GitopsError(f"{schema_file}: cannot read schema: {exc}") from None
+    import jsonschema_rs  # only a non-empty gitops.yaml needs it (a foreign repository often has none)
+
     validator = jsonschema_rs.validator_for(schema)
     errors = list(validator.iter_errors(data))
     if errors:

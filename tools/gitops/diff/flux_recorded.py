@@ -178,8 +178,7 @@ def _rebuild(
         run.run()
         if len(run.states) != count:
             return None  # it yielded a Kustomization after all
-        if run.cache is not None:
-            run.cache.store.trim()
+        # No trim of the render cache here: it stats every entry, for the few this run adds (render trims).
     return {state.target.name: state.target for state in run.states.values()}
 
 
