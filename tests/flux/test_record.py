@@ -229,3 +229,31 @@ def test_the_bench_change_on_the_synthetic_repository(tmp_path: Path) -> None:
     _assert_same(fast, slow)
     assert len(fast.targets) == 2
     assert len(fast.rendered) == 2 < len(slow.rendered)
+
+
+def _flux_system_cm(name: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: flux-system}}\ndata: {{X: x}}\n"
+
+
+@pytest.mark.parametrize(
+    ("what", "files"),
+    [
+        ("a substituteFrom object held by a leaf", {"apps/plain/vars.yaml": _flux_system_cm("leaf-vars")}),
+        ("a substituteFrom object held by two targets", {"apps/plain/vars.yaml": _flux_system_cm("cluster-vars")}),
+        ("a symlink in the tree", {}),
+    ],
+)
+def test_no_record_when_the_diff_could_not_reason_from_it(what: str, files: dict[str, str], tmp_path: Path) -> None:
+    tree = {**_files(), **files}
+    if "leaf-vars" in str(files):
+        substitute = "    - {kind: ConfigMap, name: cluster-vars}\n"
+        tree["tenants/a/ks.yaml"] = tree["tenants/a/ks.yaml"].replace(
+            substitute, substitute + "    - {kind: ConfigMap, name: leaf-vars}\n"
+        )
+    root = tmp_path / "repo"
+    if not files:
+        (root / "docs").mkdir(parents=True)
+        (root / "docs/link").symlink_to("../README.md")
+    init_repo(root, tree)
+    _render(root)
+    assert _records() == [], what
