@@ -37,7 +37,7 @@ from gitops.flux.discovery import object_key
 from gitops.flux.graph import FluxGraph
 from gitops.flux.inputs import LeafTest
 from gitops.flux.model import FluxTarget
-from gitops.flux.objects import is_flux_kustomization, parse_kustomization
+from gitops.flux.objects import FluxKustomization, is_flux_kustomization, parse_kustomization
 from gitops.targets import Tree
 
 FORMAT = "gitops-flux-record-1"
@@ -314,7 +314,7 @@ def _target_records(
     """Each target as the record keeps it, and the pack of stored outputs (leaves and the interior targets
     substituteFrom reads); None when an interior target's variables come from SOPS or a needed output does
     not survive JSON as it is."""
-    by_name = {t.name: t for t in targets}
+    objects = _KustomizationObjects(targets)
     tainted = _decrypted(targets, sources)
     providers = {source[0] for read in sources.values() for source in read}
     records: list[dict[str, Any]] = []
@@ -342,7 +342,7 @@ def _target_records(
                 "skipped": target.skipped,
                 "warnings": list(target.warnings),
                 "leafInputs": sorted(leaf) if leaf is not None else None,
-                "kustomization": _kustomization_object(target, by_name) if output is not None else None,
+                "kustomization": objects.of(target) if output is not None else None,
                 "sources": [list(s) for s in sources.get(target.name, ())],
                 "output": output,
             }
@@ -371,16 +371,23 @@ def _decrypted(targets: Sequence[FluxTarget], sources: Mapping[str, tuple[Source
     return tainted
 
 
-def _kustomization_object(target: FluxTarget, by_name: Mapping[str, FluxTarget]) -> dict[str, Any] | None:
-    """The Flux Kustomization object in the parent's output that made this target (None for an entry)."""
-    parent = by_name.get(target.parent) if target.parent is not None else None
-    for doc in parent.documents if parent is not None else ():
-        if (
-            is_flux_kustomization(doc)
-            and parse_kustomization(doc, parent.name if parent else "") == target.kustomization
-        ):
-            return doc
-    return None
+class _KustomizationObjects:
+    """The Flux Kustomization objects in each target's output, parsed once per parent."""
+
+    def __init__(self, targets: Sequence[FluxTarget]) -> None:
+        self._by_name = {t.name: t for t in targets}
+        self._parsed: dict[str, list[tuple[FluxKustomization, dict[str, Any]]]] = {}
+
+    def of(self, target: FluxTarget) -> dict[str, Any] | None:
+        """The object in the parent's output that made `target` (None for an entry)."""
+        parent = self._by_name.get(target.parent) if target.parent is not None else None
+        if parent is None:
+            return None
+        if parent.name not in self._parsed:
+            self._parsed[parent.name] = [
+                (parse_kustomization(doc, parent.name), doc) for doc in parent.documents if is_flux_kustomization(doc)
+            ]
+        return next((doc for ks, doc in self._parsed[parent.name] if ks == target.kustomization), None)
 
 
 def _trim(directory: Path) -> None:
