@@ -257,3 +257,20 @@ def test_no_record_when_the_diff_could_not_reason_from_it(what: str, files: dict
     init_repo(root, tree)
     _render(root)
     assert _records() == [], what
+
+
+def test_the_recorded_diff_leaves_the_source_memo_alone(tmp_path: Path) -> None:
+    """Two kustomization parses do not pay for loading and rewriting the whole memo (source_memo.paused)."""
+    from gitops import source_memo
+
+    root = init_repo(tmp_path / "repo", _files())
+    _render(root)
+    source_memo._save()  # what the render learnt, as its exit would write it
+    memo = records_directory().parent / "sources.json"
+    before = memo.read_bytes()
+    source_memo._state = None  # a new process
+    _change(root, {"apps/other/b/kustomization.yaml": "resources: [cm.yaml]\nnamespace: changed\n"})
+    assert diff_refs(root, "main").rendered == sorted(_names("b", "other"))
+    assert source_memo._state is None
+    source_memo._save()
+    assert memo.read_bytes() == before

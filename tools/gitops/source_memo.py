@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from gitops.atomic import write_text_atomically
@@ -25,16 +26,31 @@ MAX_ENTRIES = 50_000
 _lock = threading.Lock()
 _state: dict[str, Any] | None = None
 _dirty = False
+_paused = 0
 
 
 def content_key(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """No memo while inside: for work that parses a file or two, loading and rewriting the whole memo costs
+    more than the parses (the recorded Flux diff)."""
+    global _paused
+    with _lock:
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _paused -= 1
+
+
 def _memo() -> dict[str, Any] | None:
-    """The memo of this process, loaded on first use; None when caching is off."""
+    """The memo of this process, loaded on first use; None when caching is off (or paused)."""
     global _state
-    if not caching_enabled():
+    if not caching_enabled() or _paused:
         return None
     with _lock:
         if _state is None:

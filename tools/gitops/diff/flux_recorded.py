@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops import cache, git
+from gitops import cache, git, source_memo
 from gitops.diff.flux import FluxOptions, FluxSide
 from gitops.errors import GitopsError
 from gitops.flux.build import scratch_space
@@ -71,7 +71,8 @@ def recorded_diff(
             affected = _affected(record, repo, root, base, changed) if record is not None else None
             if record is None or affected is None:
                 return None
-            built = _rebuild(record, root, affected, options, tool, jobs)
+            with source_memo.paused():
+                built = _rebuild(record, root, affected, options, tool, jobs)
             if ignored.result():
                 return None  # what was built stays in the render cache, where the ordinary path finds it
         except (GitopsError, OSError, ValueError):
