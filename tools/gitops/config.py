@@ -7,9 +7,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
 from gitops.errors import GitopsError
 from gitops.limits import DEFAULT_LIMITS, Limits, limits_from
@@ -46,6 +43,9 @@ class RepoConfig:
 def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> RepoConfig:
     """Parse and validate gitops.yaml content; any problem is a GitopsError naming `source`."""
     refuse_alias_bombs(text, source)  # json.dumps below would expand them
+    from ruamel.yaml import YAML  # only a repository with a gitops.yaml pays for ruamel's import
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = False
     try:
