@@ -7,10 +7,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
 from gitops.errors import GitopsError
 from gitops.limits import DEFAULT_LIMITS, Limits, limits_from
@@ -46,6 +42,11 @@ class RepoConfig:
 
 def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> RepoConfig:
     """Parse and validate gitops.yaml content; any problem is a GitopsError naming `source`."""
+    # Imported here: a repository without gitops.yaml (most foreign ones) never pays for them.
+    import jsonschema_rs
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     refuse_alias_bombs(text, source)  # json.dumps below would expand them
     yaml = YAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = False

@@ -15,6 +15,7 @@ from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles
 from gitops.flux.objects import (
     DEFAULT_SYNC_SOURCE,
+    FluxKustomization,
     SourceRef,
     flux_instance_sync_path,
     is_flux_instance,
@@ -101,6 +102,10 @@ def infer_sync_source(files: RepoFiles) -> str:
     `flux-system` (bootstrap's and the Flux Operator's name) unless no Kustomization of the repository builds
     from it and exactly one GitRepository defined in the repository (namespace flux-system) is what its
     Kustomizations build from: repositories that define their own sync source (e.g. `home-ops-kubernetes`)."""
+    return str(files.once("sync-source", lambda: _infer_sync_source(files)))
+
+
+def _infer_sync_source(files: RepoFiles) -> str:
     referenced: set[str] = set()
     defined: set[str] = set()
     for path in files.yaml_files():
@@ -128,6 +133,29 @@ def infer_sync_source(files: RepoFiles) -> str:
         return DEFAULT_SYNC_SOURCE
     candidates = referenced & defined
     return candidates.pop() if len(candidates) == 1 else DEFAULT_SYNC_SOURCE
+
+
+def defined_kustomizations(files: RepoFiles) -> list[FluxKustomization]:
+    """The Flux Kustomizations the repository's files define as written (before any build), once per run."""
+
+    def collect() -> list[FluxKustomization]:
+        found = []
+        for path in files.yaml_files():
+            try:
+                if not files.mentions(path, FLUX_MARKERS):
+                    continue
+                documents = files.documents(path)
+            except (GitopsError, OSError):
+                continue
+            for doc in documents:
+                if isinstance(doc, dict) and is_flux_kustomization(doc):
+                    try:
+                        found.append(parse_kustomization(doc, files.rel(path)))
+                    except GitopsError:
+                        continue
+        return found
+
+    return list(files.once("flux-kustomizations", collect))
 
 
 def is_sync_source(ref: SourceRef, sync_source: str) -> bool:

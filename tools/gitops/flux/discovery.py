@@ -15,7 +15,7 @@ leaves unbuilt (flux.inputs) for listing and the diff; flux.graph opens runs and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class DiscoveryRun:
         self.leaf_test: LeafTest | None = None
         self.origins = True
         self.deferred: list[TargetState] = []
+        self.ahead: list[tuple[FluxKustomization, Path]] = []
+        """Kustomizations whose leaf test can run while builds do (see _test_leaves_ahead)."""
         self.states: dict[tuple[str, str], TargetState] = {}
         self.to_build: list[TargetState] = []
         self.waiting: list[TargetState] = []
@@ -100,6 +102,15 @@ class DiscoveryRun:
         self.states[(cluster, ks.key)] = state
         if skipped is None:
             self.to_build.append(state)
+
+    def expect(self, kustomizations: Sequence[FluxKustomization]) -> None:
+        """Kustomizations the repository's files define: their leaf tests can run while builds do."""
+        for ks in kustomizations:
+            if ks.source_ref.kind == "ExternalArtifact" or self._source_base(ks.source_ref) is None:
+                continue
+            path, _skipped = self._source_path("", ks)
+            if path is not None:
+                self.ahead.append((ks, (self.root / path).resolve()))
 
     def _source_base(self, ref: SourceRef) -> str | None:
         if is_sync_source(ref, self.sync_source):
@@ -159,6 +170,13 @@ class DiscoveryRun:
                 self.deferred.append(state)
         return kept
 
+    def _test_leaves_ahead(self, builds: list[Future[Any]]) -> None:
+        """While builds run (kustomize processes, the interpreter idle), the leaf test of Kustomizations the
+        repository's files define (`ahead`): the builds will likely yield them, and LeafTest keeps answers."""
+        while self.ahead and self.leaf_test is not None and not all(build.done() for build in builds):
+            ks, directory = self.ahead.pop()
+            self.leaf_test.leaf_inputs(ks, directory)
+
     def _build_one(self, state: TargetState) -> Built:
         target = state.target
         assert target.path is not None
@@ -175,7 +193,9 @@ class DiscoveryRun:
 
     def _build(self, batch: list[TargetState]) -> None:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
-            results = list(pool.map(_capture(self._build_one), batch))
+            futures = [pool.submit(_capture(self._build_one), state) for state in batch]
+            self._test_leaves_ahead(futures)
+            results = [future.result() for future in futures]
         errors = [r for r in results if isinstance(r, GitopsError)]
         if errors and not self.keep_going:
             raise sorted(errors, key=str)[0]

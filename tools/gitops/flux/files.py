@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,13 @@ class RepoFiles:
         self._ignore: SourceIgnore | None = None
         self._all_yaml: list[Path] | None = None
         self._mentions: dict[tuple[Path, tuple[str, ...]], bool] = {}
+        self._facts: dict[str, Any] = {}
+
+    def once(self, fact: str, compute: Callable[[], Any]) -> Any:
+        """A fact about the repository's files, computed once per run (every caller passes the same compute)."""
+        if fact not in self._facts:
+            self._facts[fact] = compute()
+        return self._facts[fact]
 
     @property
     def ignore(self) -> SourceIgnore:

@@ -10,7 +10,7 @@ from typing import Any
 
 from gitops import cache
 from gitops.flux.build import scratch_space
-from gitops.flux.clusters import infer_sync_source, resolve_entries
+from gitops.flux.clusters import defined_kustomizations, infer_sync_source, resolve_entries
 from gitops.flux.discovery import DiscoveryRun, LeavesNeeded, TargetState
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
@@ -67,14 +67,16 @@ def open_flux(
     keep_going: bool = False,
     defer_leaves: bool = False,
     origins: bool = True,
+    files: RepoFiles | None = None,
 ) -> Iterator[FluxGraph | None]:
     """The clusters' targets, found as render_flux finds them, while the scratch space lives (None: not a
     Flux repository). With `defer_leaves`, leaves (flux.inputs) are not built: listing needs only the
     Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
     waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
-    Without `origins`, documents do not know their source files (render and diff do not need them)."""
+    Without `origins`, documents do not know their source files (render and diff do not need them).
+    `files`: the run's RepoFiles when the caller already read the repository (finding its clusters)."""
     root = root.resolve()
-    files = RepoFiles(root)
+    files = files if files is not None and files.root == root else RepoFiles(root)
     sync_source = sync_source or infer_sync_source(files)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
     if resolved is None:
@@ -93,6 +95,8 @@ def open_flux(
             # it) would otherwise leave a CPU idle between kustomize processes.
             run.workers = max(1, jobs or default_jobs() + 1)
             run.leaf_test = leaf_test
+            if leaf_test is not None:
+                run.expect(defined_kustomizations(files))
             run.origins = origins
             for entry in entries:
                 run.add_entry(entry)
