@@ -3,19 +3,22 @@ leaves unbuilt (flux.inputs) while it is open and build some of them later (list
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from gitops import cache
+from gitops.cache_location import caching_enabled
 from gitops.flux.build import scratch_space
 from gitops.flux.clusters import defined_kustomizations, infer_sync_source, resolve_entries
 from gitops.flux.discovery import DiscoveryRun, LeavesNeeded, TargetState
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
 from gitops.flux.model import FluxRender, FluxTarget
-from gitops.kustomize import Kustomize, find_kustomize
+from gitops.kustomize import Kustomize, find_kustomize, memo_directory
 from gitops.render import default_jobs
 from gitops.targets import Tree
 
@@ -77,13 +80,18 @@ def open_flux(
     `files`: the run's RepoFiles when the caller already read the repository (finding its clusters)."""
     root = root.resolve()
     files = files if files is not None and files.root == root else RepoFiles(root)
+    # Finding kustomize (its version) and its identity for the cache (a digest of the binary) can each cost a
+    # process or a read of tens of megabytes on a first run: done while the repository's files are read.
+    early = ThreadPoolExecutor(max_workers=1)
+    tool_job = early.submit(_tool_with_identity, kustomize)
+    early.shutdown(wait=False)
     sync_source = sync_source or infer_sync_source(files)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
     if resolved is None:
         yield None
         return
     entries, source_dirs = resolved
-    tool = kustomize or find_kustomize()
+    tool = tool_job.result()
     tree = Tree(root)
     with scratch_space() as scratch:
 
@@ -112,6 +120,14 @@ def open_flux(
         finally:
             if run.cache is not None:
                 run.cache.store.trim()
+
+
+def _tool_with_identity(kustomize: Kustomize | None) -> Kustomize:
+    tool = kustomize or find_kustomize()
+    if caching_enabled():
+        with contextlib.suppress(OSError):
+            cache.tool_identity(tool, memo_directory())  # remembered: the run cache's own call is then cheap
+    return tool
 
 
 class FluxGraph:
