@@ -183,3 +183,74 @@ def test_render_list_cli_equals_full_listing(tmp_path: Path, monkeypatch: pytest
     full = render_flux(fixture("example"))
     assert full is not None
     assert proc.stdout.splitlines() == [listing_line(t) for t in full.targets]
+
+
+def _patched_components_repo(root: Path) -> Path:
+    """`apps` as its file writes it builds one ConfigMap (a leaf); the cluster's kustomization patches in a
+    component that adds the Flux Kustomization `nested`: as Flux applies it, `apps` is not a leaf."""
+    return _write(
+        root,
+        {
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/kustomization.yaml": """
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources: [flux-system/gotk-sync.yaml, apps.yaml]
+                patches:
+                - target: {kind: Kustomization, name: apps}
+                  patch: |
+                    - op: add
+                      path: /spec/components
+                      value: [../extra]
+            """,
+            "clusters/c/apps.yaml": _ks("apps", "./apps/main"),
+            "apps/main/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: app, namespace: default}
+            """,
+            "apps/extra/kustomization.yaml": """
+                apiVersion: kustomize.config.k8s.io/v1alpha1
+                kind: Component
+                resources: [nested.yaml]
+            """,
+            "apps/extra/nested.yaml": _ks("nested", "./nested"),
+            "nested/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: nested, namespace: default}
+            """,
+        },
+    )
+
+
+def test_leaf_answers_are_per_components(tmp_path: Path) -> None:
+    """Leaf answers are remembered per directory and components: the same path with a component added is
+    asked again, not answered from the Kustomization as the file wrote it."""
+    from gitops.flux.files import RepoFiles
+    from gitops.flux.inputs import LeafTest
+    from gitops.flux.objects import FluxKustomization, SourceRef
+    from gitops.targets import Tree
+
+    root = _patched_components_repo(tmp_path / "repo").resolve()
+    test = LeafTest(RepoFiles(root), Tree(root))
+    source = SourceRef("GitRepository", "flux-system", "flux-system")
+    as_written = FluxKustomization("apps", "flux-system", source, "apps/main")
+    as_applied = FluxKustomization("apps", "flux-system", source, "apps/main", components=("../extra",))
+    assert test.leaf_inputs(as_written, root / "apps/main") == {root / "apps/main/cm.yaml"}
+    assert test.leaf_inputs(as_applied, root / "apps/main") is None
+    assert test.leaf_inputs(as_written, root / "apps/main") == {root / "apps/main/cm.yaml"}
+
+
+def test_component_patched_in_by_the_parent_is_listed(
+    kustomize: Kustomize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _patched_components_repo(tmp_path / "repo")
+    with open_flux(root, ["clusters/c"], kustomize=kustomize, defer_leaves=True) as graph:
+        assert graph is not None
+        listed = graph.result()
+    full = render_flux(root, ["clusters/c"], kustomize=kustomize)
+    assert full is not None
+    _same_targets(listed, full)
+    assert "clusters/c/flux-system/nested" in {t.name for t in listed.targets}
