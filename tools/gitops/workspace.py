@@ -25,7 +25,7 @@ from gitops.errors import GitopsError
 from gitops.flux.clusters import find_clusters
 from gitops.flux.discovery import LeavesNeeded
 from gitops.flux.files import RepoFiles
-from gitops.flux.graph import FluxGraph, open_flux, render_flux
+from gitops.flux.graph import FluxGraph, find_tool_soon, open_flux, render_flux
 from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
@@ -213,6 +213,7 @@ def open_workspace(
     root = root.resolve()
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
     files = RepoFiles(root)  # one read of the repository's YAML for finding clusters and building them
+    tool_job = find_tool_soon()
     clusters = list(options.clusters) or list(config.clusters) or _found_clusters(root, config, files)
     flux = None
     in_shard: set[str] | None = None
@@ -230,6 +231,7 @@ def open_workspace(
                 defer_leaves=defer_leaves,
                 origins=origins,
                 files=files,
+                tool_job=tool_job,
             )
 
         if options.shard is not None and not listing:

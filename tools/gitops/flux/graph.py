@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,20 +71,18 @@ def open_flux(
     defer_leaves: bool = False,
     origins: bool = True,
     files: RepoFiles | None = None,
+    tool_job: Future[Kustomize] | None = None,
 ) -> Iterator[FluxGraph | None]:
     """The clusters' targets, found as render_flux finds them, while the scratch space lives (None: not a
     Flux repository). With `defer_leaves`, leaves (flux.inputs) are not built: listing needs only the
     Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
     waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
     Without `origins`, documents do not know their source files (render and diff do not need them).
-    `files`: the run's RepoFiles when the caller already read the repository (finding its clusters)."""
+    `files`: the run's RepoFiles when the caller already read the repository (finding its clusters);
+    `tool_job`: find_tool_soon's answer, when the caller started it before reading the repository."""
     root = root.resolve()
     files = files if files is not None and files.root == root else RepoFiles(root)
-    # Finding kustomize (its version) and its identity for the cache (a digest of the binary) can each cost a
-    # process or a read of tens of megabytes on a first run: done while the repository's files are read.
-    early = ThreadPoolExecutor(max_workers=1)
-    tool_job = early.submit(_tool_with_identity, kustomize)
-    early.shutdown(wait=False)
+    tool_job = tool_job or find_tool_soon(kustomize)
     sync_source = sync_source or infer_sync_source(files)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
     if resolved is None:
@@ -120,6 +118,17 @@ def open_flux(
         finally:
             if run.cache is not None:
                 run.cache.store.trim()
+
+
+def find_tool_soon(kustomize: Kustomize | None = None) -> Future[Kustomize]:
+    """kustomize (`kustomize`, else found) with its cache identity known, worked out in the background.
+
+    Finding kustomize asks its version (a process) and the cache identity digests the binary (tens of
+    megabytes); both are remembered, but a first run pays for them: while it reads the repository."""
+    early = ThreadPoolExecutor(max_workers=1)
+    job = early.submit(_tool_with_identity, kustomize)
+    early.shutdown(wait=False)
+    return job
 
 
 def _tool_with_identity(kustomize: Kustomize | None) -> Kustomize:
