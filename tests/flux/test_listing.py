@@ -254,3 +254,43 @@ def test_component_patched_in_by_the_parent_is_listed(
     assert full is not None
     _same_targets(listed, full)
     assert "clusters/c/flux-system/nested" in {t.name for t in listed.targets}
+
+
+def test_render_list_goes_on_past_a_failed_build(tmp_path: Path) -> None:
+    """`apps` cannot be a leaf (its file names Flux's group) and its build fails (a missing resource): the
+    listing still shows every other target, names the failure, and exits 2 (the list is incomplete)."""
+    root = _write(
+        tmp_path / "repo",
+        {
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/ks.yaml": _ks("apps", "./apps") + _ks("infra", "./infra"),
+            "apps/kustomization.yaml": """
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources: [app.yaml, missing.yaml]
+            """,
+            "apps/app.yaml": _ks("app", "./app"),
+            "infra/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: infra, namespace: default}
+            """,
+        },
+    )
+    (root / "gitops.yaml").write_text("", encoding="utf-8")  # marks the repository root
+    proc = run_gitops("render", "--list", cwd=root, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert proc.returncode == 2
+    listed = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert listed == [
+        "clusters/c/flux-system/apps",
+        "clusters/c/flux-system/flux-system",
+        "clusters/c/flux-system/infra",
+    ]
+    errors = proc.stderr.splitlines()
+    assert (
+        errors[0].startswith("error: clusters/c/flux-system/apps: kustomize build failed")
+        and "missing.yaml" in errors[0]
+    )
+    assert errors[-1] == (
+        "gitops: error: 1 of 3 targets failed to build: the Flux Kustomizations they define are not listed"
+    )
