@@ -49,7 +49,6 @@ def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str |
     """
     files = files or RepoFiles(root)
     sync_source = sync_source or infer_sync_source(files)
-    any_kustomization = False
     declared: set[str] = set()
     candidates: set[str] = set()
     covering: list[str] = []
@@ -65,28 +64,22 @@ def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str |
             documents = files.documents(path)
         except (GitopsError, OSError):
             continue  # a file no build reads cannot stop discovery; one that is read fails its build
-        directory = files.rel(path.parent) if path.parent != root else ""
         for doc in documents:
-            if not isinstance(doc, dict):
-                continue
-            if is_flux_instance(doc):
+            if isinstance(doc, dict) and is_flux_instance(doc):
                 sync_path = flux_instance_sync_path(doc)
                 if sync_path is not None:
                     candidates.add(sync_path)
-            if not is_flux_kustomization(doc):
-                continue
-            any_kustomization = True
-            try:
-                ks = parse_kustomization(doc, files.rel(path))
-            except GitopsError:
-                continue
-            if not is_sync_source(ks.source_ref, sync_source):
-                continue
-            if inside(directory, ks.path):
-                declared.add(ks.path)
-            else:
-                candidates.add(directory)
-                covering.append(ks.path)
+    written = _written_kustomizations(files)
+    for path, ks in written:
+        if ks is None or not is_sync_source(ks.source_ref, sync_source):
+            continue
+        directory = files.rel(path.parent) if path.parent != root else ""
+        if inside(directory, ks.path):
+            declared.add(ks.path)
+        else:
+            candidates.add(directory)
+            covering.append(ks.path)
+    any_kustomization = bool(written)
     # A placeholder gotk-sync.yaml declares no sync Kustomization: its cluster path is the entry bootstrap makes.
     candidates |= {p for p in bootstrapped if p not in declared and not any(inside(p, d) for d in covering)}
     if not any_kustomization and not candidates:
@@ -119,16 +112,14 @@ def _infer_sync_source(files: RepoFiles) -> str:
             if not isinstance(doc, dict):
                 continue
             metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            if doc.get("kind") == "GitRepository" and str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP + "/"):
-                if (metadata or {}).get("namespace", ENTRY_NAMESPACE) == ENTRY_NAMESPACE:
-                    defined.add(str((metadata or {}).get("name")))
-            elif is_flux_kustomization(doc):
-                try:
-                    ref = parse_kustomization(doc, files.rel(path)).source_ref
-                except GitopsError:
-                    continue
-                if ref.kind == "GitRepository" and ref.namespace == ENTRY_NAMESPACE:
-                    referenced.add(ref.name)
+            is_source = doc.get("kind") == "GitRepository" and str(doc.get("apiVersion", "")).startswith(
+                SOURCE_GROUP + "/"
+            )
+            if is_source and (metadata or {}).get("namespace", ENTRY_NAMESPACE) == ENTRY_NAMESPACE:
+                defined.add(str((metadata or {}).get("name")))
+    for _path, ks in _written_kustomizations(files):
+        if ks is not None and ks.source_ref.kind == "GitRepository" and ks.source_ref.namespace == ENTRY_NAMESPACE:
+            referenced.add(ks.source_ref.name)
     if DEFAULT_SYNC_SOURCE in referenced:
         return DEFAULT_SYNC_SOURCE
     candidates = referenced & defined
@@ -136,10 +127,15 @@ def _infer_sync_source(files: RepoFiles) -> str:
 
 
 def defined_kustomizations(files: RepoFiles) -> list[FluxKustomization]:
-    """The Flux Kustomizations the repository's files define as written (before any build), once per run."""
+    """The Flux Kustomizations the repository's files define as written (before any build)."""
+    return [ks for _path, ks in _written_kustomizations(files) if ks is not None]
 
-    def collect() -> list[FluxKustomization]:
-        found = []
+
+def _written_kustomizations(files: RepoFiles) -> list[tuple[Path, FluxKustomization | None]]:
+    """Every Flux Kustomization document in the repository's files, parsed once per run (None: malformed)."""
+
+    def collect() -> list[tuple[Path, FluxKustomization | None]]:
+        found: list[tuple[Path, FluxKustomization | None]] = []
         for path in files.yaml_files():
             try:
                 if not files.mentions(path, FLUX_MARKERS):
@@ -150,9 +146,9 @@ def defined_kustomizations(files: RepoFiles) -> list[FluxKustomization]:
             for doc in documents:
                 if isinstance(doc, dict) and is_flux_kustomization(doc):
                     try:
-                        found.append(parse_kustomization(doc, files.rel(path)))
+                        found.append((path, parse_kustomization(doc, files.rel(path))))
                     except GitopsError:
-                        continue
+                        found.append((path, None))
         return found
 
     return list(files.once("flux-kustomizations", collect))

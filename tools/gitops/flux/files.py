@@ -29,6 +29,7 @@ class RepoFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_prefix = str(root).rstrip("/") + "/"
         self._documents: dict[Path, list[Any]] = {}
         self._lock = threading.Lock()
         self._ignore: SourceIgnore | None = None
@@ -64,7 +65,10 @@ class RepoFiles:
         return not self.ignore.excludes(self.rel(path), is_dir)
 
     def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+        text = str(path)  # string slicing: pathlib's relative_to costs more than the rest of a lookup
+        if text.startswith(self._root_prefix):
+            return text[len(self._root_prefix) :]
+        return path.relative_to(self.root).as_posix()  # the root itself, or a ValueError as before
 
     def documents(self, path: Path) -> list[Any]:
         """The documents of one YAML file; invalid YAML is a GitopsError naming the file (and line)."""
