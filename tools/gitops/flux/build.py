@@ -155,6 +155,15 @@ def build_inputs(ks: FluxKustomization, directory: Path, files: RepoFiles, tree:
     kustomization's files, or spec.path and the components) and everything those walk to.
 
     A GitopsError or ValueError when the walk cannot tell (a remote base, a path outside the repository)."""
+    read: set[Path] = set()
+    for path in _listed(ks, directory, files):
+        read |= tree.inputs(path) if path.is_dir() else {path}
+    return read
+
+
+def _listed(ks: FluxKustomization, directory: Path, files: RepoFiles) -> list[Path]:
+    """What the scratch kustomization lists: spec.path (or the files a generated kustomization lists) and the
+    components."""
     if kustomization_file(directory) is not None:
         listed = [directory]
     else:
@@ -165,10 +174,43 @@ def build_inputs(ks: FluxKustomization, directory: Path, files: RepoFiles, tree:
         path = Path(os.path.normpath(directory / component))
         if path.exists() or not ks.ignore_missing_components:
             listed.append(path)
-    read: set[Path] = set()
-    for path in listed:
-        read |= tree.inputs(path) if path.is_dir() else {path}
-    return read
+    return listed
+
+
+def refuse_outside_artifact(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree, label: str) -> None:
+    """A GitopsError when a kustomization the build walks names a file the source artifact leaves out
+    (.sourceignore, spec.ignore or source-controller's defaults, e.g. `*.png`): the file exists in the
+    checkout, so kustomize would build here, but kustomize-controller reads the artifact and fails.
+
+    Only what kustomizations name counts (not every file beside them); a walk that cannot finish (a remote
+    base) is kustomize's to report."""
+    problem = _outside_artifact(ks, directory, files, tree)
+    if problem is not None:
+        raise GitopsError(f"{label}: {problem}")
+
+
+def _outside_artifact(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree) -> str | None:
+    try:
+        stack = [path for path in _listed(ks, directory, files) if path.is_dir()]
+        seen: set[Path] = set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            node = tree.load(current)
+            for path in (node.file, *node.files):
+                rel = files.rel(path)
+                why = files.ignore.explain(rel)
+                if why is not None:
+                    return (
+                        f"{rel} (named in {files.rel(node.file)}) is not in the source artifact, excluded by "
+                        f"{why}: Flux's build cannot read it"
+                    )
+            stack.extend(node.directories)
+    except (GitopsError, ValueError, OSError):
+        return None
+    return None
 
 
 def _cached_build(
@@ -221,17 +263,22 @@ def build_documents(
     label: str,
     cache: RunCache | None = None,
     origins: bool = True,
+    tree: Tree | None = None,
 ) -> Built:
     """kustomize's output for `ks` at `directory` (its resolved spec.path), with each object's origin (all
     None without `origins`).
 
     With `cache`, kustomize's output comes from the render cache when the same inputs were built before. Only
     kustomize's output is stored: postBuild substitution (decrypted values included) happens later.
+    With `tree` (the run's walk of kustomizations), a file named that the source artifact leaves out is an
+    error, as it is for kustomize-controller.
     """
     if not directory.is_dir():
         raise GitopsError(
             f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
         )
+    if tree is not None:
+        refuse_outside_artifact(ks, directory, files, tree, label)
     target = scratch.new_dir()
     document = scratch_kustomization(ks, directory, target, files, label, origins=origins)
     (target / "kustomization.yaml").write_text(scratch_text(document), encoding="utf-8")

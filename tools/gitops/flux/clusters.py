@@ -49,6 +49,7 @@ def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str |
     """
     files = files or RepoFiles(root)
     sync_source = sync_source or infer_sync_source(files)
+    apply_sync_ignore(files, sync_source)
     declared: set[str] = set()
     candidates: set[str] = set()
     covering: list[str] = []
@@ -152,6 +153,36 @@ def _written_kustomizations(files: RepoFiles) -> list[tuple[Path, FluxKustomizat
         return found
 
     return list(files.once("flux-kustomizations", collect))
+
+
+def apply_sync_ignore(files: RepoFiles, sync_source: str) -> None:
+    """source-controller adds the sync GitRepository's `spec.ignore` to the `.sourceignore` patterns. When the
+    repository defines that GitRepository (in a file with Flux's markers, as bootstrap's gotk-sync.yaml), and
+    every definition has the same `spec.ignore`, its patterns decide the artifact's files from here on."""
+    ignores: set[str | None] = set()
+    for path in files.yaml_files():
+        try:
+            if not files.mentions(path, FLUX_MARKERS):
+                continue
+            documents = files.documents(path)
+        except (GitopsError, OSError):
+            continue
+        for doc in documents:
+            if not isinstance(doc, dict) or doc.get("kind") != "GitRepository":
+                continue
+            metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            if (
+                not str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP + "/")
+                or (metadata or {}).get("name") != sync_source
+            ):
+                continue
+            if (metadata or {}).get("namespace", ENTRY_NAMESPACE) != ENTRY_NAMESPACE:
+                continue
+            spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+            ignore = (spec or {}).get("ignore")
+            ignores.add(ignore if isinstance(ignore, str) else None)
+    if len(ignores) == 1:
+        files.apply_spec_ignore(ignores.pop())
 
 
 def is_sync_source(ref: SourceRef, sync_source: str) -> bool:

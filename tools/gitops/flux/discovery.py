@@ -37,6 +37,7 @@ from gitops.flux.objects import (
 )
 from gitops.flux.postbuild import load_variables, set_metadata, substitute_objects
 from gitops.kustomize import Kustomize
+from gitops.targets import Tree
 
 
 @dataclass
@@ -75,6 +76,8 @@ class DiscoveryRun:
         self.workers = 1
         self.keep_going = False
         self.cache: cache.RunCache | None = None
+        self.tree: Tree | None = None
+        """The run's walk of kustomizations (shared with the cache and the leaf test)."""
         self.leaf_test: LeafTest | None = None
         self.origins = True
         self.deferred: list[TargetState] = []
@@ -189,6 +192,7 @@ class DiscoveryRun:
             label=target.name,
             cache=self.cache,
             origins=self.origins,
+            tree=self.tree,
         )
 
     def _build(self, batch: list[TargetState]) -> None:

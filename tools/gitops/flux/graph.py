@@ -13,7 +13,7 @@ from typing import Any
 from gitops import cache
 from gitops.cache_location import caching_enabled
 from gitops.flux.build import scratch_space
-from gitops.flux.clusters import defined_kustomizations, infer_sync_source, resolve_entries
+from gitops.flux.clusters import apply_sync_ignore, defined_kustomizations, infer_sync_source, resolve_entries
 from gitops.flux.discovery import DiscoveryRun, LeavesNeeded, TargetState
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
@@ -84,6 +84,7 @@ def open_flux(
     files = files if files is not None and files.root == root else RepoFiles(root)
     tool_job = tool_job or find_tool_soon(kustomize)
     sync_source = sync_source or infer_sync_source(files)
+    apply_sync_ignore(files, sync_source)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
     if resolved is None:
         yield None
@@ -96,6 +97,7 @@ def open_flux(
         def start(leaf_test: LeafTest | None) -> DiscoveryRun:
             run = DiscoveryRun(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
             run.cache = cache.for_run(tool, tree)
+            run.tree = tree
             run.keep_going = keep_going
             # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
             # it) would otherwise leave a CPU idle between kustomize processes.
