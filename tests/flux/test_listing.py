@@ -14,7 +14,7 @@ from gitops.flux.inputs import cannot_yield_kustomization
 from gitops.flux.model import FluxRender
 from gitops.flux.rendering import listing_line
 from gitops.kustomize import Kustomize
-from tests.flux.helpers import fixture
+from tests.flux.helpers import SYNC, fixture, flux_kustomization
 from tests.helpers import run_gitops
 
 
@@ -81,33 +81,6 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-SYNC = """
-    apiVersion: source.toolkit.fluxcd.io/v1
-    kind: GitRepository
-    metadata: {name: flux-system, namespace: flux-system}
-    spec: {url: https://example.org/repo}
-    ---
-    apiVersion: kustomize.toolkit.fluxcd.io/v1
-    kind: Kustomization
-    metadata: {name: flux-system, namespace: flux-system}
-    spec:
-      path: ./clusters/c
-      sourceRef: {kind: GitRepository, name: flux-system}
-"""
-
-
-def _ks(name: str, path: str, extra: str = "") -> str:
-    return f"""
-    ---
-    apiVersion: kustomize.toolkit.fluxcd.io/v1
-    kind: Kustomization
-    metadata: {{name: {name}, namespace: flux-system}}
-    spec:
-      path: {path}
-      sourceRef: {{kind: GitRepository, name: flux-system}}
-{textwrap.indent(textwrap.dedent(extra), "      ")}"""
-
-
 def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
     kustomize: Kustomize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,8 +90,8 @@ def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
         tmp_path / "repo",
         {
             "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/ks.yaml": _ks("vars", "./vars")
-            + _ks(
+            "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
+            + flux_kustomization(
                 "apps",
                 "./apps",
                 """
@@ -133,7 +106,7 @@ def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
                 metadata: {name: vars, namespace: flux-system}
                 data: {env: prod}
             """,
-            "apps/ks.yaml": _ks("app", "./app/${env}"),
+            "apps/ks.yaml": flux_kustomization("app", "./app/${env}"),
             "app/prod/cm.yaml": """
                 apiVersion: v1
                 kind: ConfigMap
@@ -203,7 +176,7 @@ def _patched_components_repo(root: Path) -> Path:
                       path: /spec/components
                       value: [../extra]
             """,
-            "clusters/c/apps.yaml": _ks("apps", "./apps/main"),
+            "clusters/c/apps.yaml": flux_kustomization("apps", "./apps/main"),
             "apps/main/cm.yaml": """
                 apiVersion: v1
                 kind: ConfigMap
@@ -214,7 +187,7 @@ def _patched_components_repo(root: Path) -> Path:
                 kind: Component
                 resources: [nested.yaml]
             """,
-            "apps/extra/nested.yaml": _ks("nested", "./nested"),
+            "apps/extra/nested.yaml": flux_kustomization("nested", "./nested"),
             "nested/cm.yaml": """
                 apiVersion: v1
                 kind: ConfigMap
@@ -263,13 +236,13 @@ def test_render_list_goes_on_past_a_failed_build(tmp_path: Path) -> None:
         tmp_path / "repo",
         {
             "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/ks.yaml": _ks("apps", "./apps") + _ks("infra", "./infra"),
+            "clusters/c/ks.yaml": flux_kustomization("apps", "./apps") + flux_kustomization("infra", "./infra"),
             "apps/kustomization.yaml": """
                 apiVersion: kustomize.config.k8s.io/v1beta1
                 kind: Kustomization
                 resources: [app.yaml, missing.yaml]
             """,
-            "apps/app.yaml": _ks("app", "./app"),
+            "apps/app.yaml": flux_kustomization("app", "./app"),
             "infra/cm.yaml": """
                 apiVersion: v1
                 kind: ConfigMap

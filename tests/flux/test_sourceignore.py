@@ -14,7 +14,7 @@ from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.graph import render_flux
 from gitops.flux.sourceignore import Pattern, SourceIgnore, go_match, load
 from gitops.kustomize import Kustomize
-from tests.flux.helpers import copy_fixture, kinds_and_names, target
+from tests.flux.helpers import SYNC, copy_fixture, flux_kustomization, kinds_and_names, target
 from tests.helpers import write_tree
 
 
@@ -139,26 +139,7 @@ def test_the_screen_never_hides_a_match() -> None:
                 assert _screen((pattern,)).search(rel), (pattern, rel)
 
 
-_SYNC = """
-    apiVersion: source.toolkit.fluxcd.io/v1
-    kind: GitRepository
-    metadata: {name: flux-system, namespace: flux-system}
-    spec: {url: https://example.org/repo}
-    ---
-    apiVersion: kustomize.toolkit.fluxcd.io/v1
-    kind: Kustomization
-    metadata: {name: flux-system, namespace: flux-system}
-    spec:
-      path: ./clusters/c
-      sourceRef: {kind: GitRepository, name: flux-system}
-    ---
-    apiVersion: kustomize.toolkit.fluxcd.io/v1
-    kind: Kustomization
-    metadata: {name: web, namespace: flux-system}
-    spec:
-      path: ./web
-      sourceRef: {kind: GitRepository, name: flux-system}
-"""
+_SYNC = SYNC + flux_kustomization("web", "./web")
 _WEB = {
     "clusters/c/flux-system/gotk-sync.yaml": _SYNC,
     "web/kustomization.yaml": """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles
@@ -55,21 +56,16 @@ def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str |
     covering: list[str] = []
     bootstrapped: set[str] = set()
     for path in files.yaml_files():
-        try:
-            if not files.mentions(path, FLUX_MARKERS):
-                if path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent != root:
-                    # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may
-                    # commit a placeholder there (the official example does) and leave the sync to bootstrap.
-                    bootstrapped.add(files.rel(path.parent.parent) if path.parent.parent != root else "")
-                continue
-            documents = files.documents(path)
-        except (GitopsError, OSError):
-            continue  # a file no build reads cannot stop discovery; one that is read fails its build
-        for doc in documents:
-            if isinstance(doc, dict) and is_flux_instance(doc):
-                sync_path = flux_instance_sync_path(doc)
-                if sync_path is not None:
-                    candidates.add(sync_path)
+        # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may commit a
+        # placeholder there (the official example does) and leave the sync to bootstrap.
+        placeholder = path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent != root
+        if placeholder and not files.mentions(path, FLUX_MARKERS):
+            bootstrapped.add(files.rel(path.parent.parent) if path.parent.parent != root else "")
+    for _path, doc in _marked_documents(files):
+        if is_flux_instance(doc):
+            sync_path = flux_instance_sync_path(doc)
+            if sync_path is not None:
+                candidates.add(sync_path)
     written = _written_kustomizations(files)
     for path, ks in written:
         if ks is None or not is_sync_source(ks.source_ref, sync_source):
@@ -101,23 +97,7 @@ def infer_sync_source(files: RepoFiles) -> str:
 
 def _infer_sync_source(files: RepoFiles) -> str:
     referenced: set[str] = set()
-    defined: set[str] = set()
-    for path in files.yaml_files():
-        try:
-            if not files.mentions(path, FLUX_MARKERS):
-                continue
-            documents = files.documents(path)
-        except (GitopsError, OSError):
-            continue
-        for doc in documents:
-            if not isinstance(doc, dict):
-                continue
-            metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            is_source = doc.get("kind") == "GitRepository" and str(doc.get("apiVersion", "")).startswith(
-                SOURCE_GROUP + "/"
-            )
-            if is_source and (metadata or {}).get("namespace", ENTRY_NAMESPACE) == ENTRY_NAMESPACE:
-                defined.add(str((metadata or {}).get("name")))
+    defined = {str(_metadata(doc).get("name")) for doc in _sync_namespace_repositories(files)}
     for _path, ks in _written_kustomizations(files):
         if ks is not None and ks.source_ref.kind == "GitRepository" and ks.source_ref.namespace == ENTRY_NAMESPACE:
             referenced.add(ks.source_ref.name)
@@ -137,19 +117,12 @@ def _written_kustomizations(files: RepoFiles) -> list[tuple[Path, FluxKustomizat
 
     def collect() -> list[tuple[Path, FluxKustomization | None]]:
         found: list[tuple[Path, FluxKustomization | None]] = []
-        for path in files.yaml_files():
-            try:
-                if not files.mentions(path, FLUX_MARKERS):
-                    continue
-                documents = files.documents(path)
-            except (GitopsError, OSError):
-                continue
-            for doc in documents:
-                if isinstance(doc, dict) and is_flux_kustomization(doc):
-                    try:
-                        found.append((path, parse_kustomization(doc, files.rel(path))))
-                    except GitopsError:
-                        found.append((path, None))
+        for path, doc in _marked_documents(files):
+            if is_flux_kustomization(doc):
+                try:
+                    found.append((path, parse_kustomization(doc, files.rel(path))))
+                except GitopsError:
+                    found.append((path, None))
         return found
 
     return list(files.once("flux-kustomizations", collect))
@@ -160,29 +133,48 @@ def apply_sync_ignore(files: RepoFiles, sync_source: str) -> None:
     repository defines that GitRepository (in a file with Flux's markers, as bootstrap's gotk-sync.yaml), and
     every definition has the same `spec.ignore`, its patterns decide the artifact's files from here on."""
     ignores: set[str | None] = set()
-    for path in files.yaml_files():
-        try:
-            if not files.mentions(path, FLUX_MARKERS):
-                continue
-            documents = files.documents(path)
-        except (GitopsError, OSError):
-            continue
-        for doc in documents:
-            if not isinstance(doc, dict) or doc.get("kind") != "GitRepository":
-                continue
-            metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            if (
-                not str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP + "/")
-                or (metadata or {}).get("name") != sync_source
-            ):
-                continue
-            if (metadata or {}).get("namespace", ENTRY_NAMESPACE) != ENTRY_NAMESPACE:
-                continue
+    for doc in _sync_namespace_repositories(files):
+        if _metadata(doc).get("name") == sync_source:
             spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
             ignore = (spec or {}).get("ignore")
             ignores.add(ignore if isinstance(ignore, str) else None)
     if len(ignores) == 1:
         files.apply_spec_ignore(ignores.pop())
+
+
+def _marked_documents(files: RepoFiles) -> list[tuple[Path, dict[str, Any]]]:
+    """The documents of every file holding Flux's markers, with the file, once per run. A file that does not
+    parse is left out: no build reads it yet (one that is read fails its build)."""
+
+    def collect() -> list[tuple[Path, dict[str, Any]]]:
+        found: list[tuple[Path, dict[str, Any]]] = []
+        for path in files.yaml_files():
+            try:
+                if not files.mentions(path, FLUX_MARKERS):
+                    continue
+                documents = files.documents(path)
+            except (GitopsError, OSError):
+                continue
+            found.extend((path, doc) for doc in documents if isinstance(doc, dict))
+        return found
+
+    return list(files.once("marked-documents", collect))
+
+
+def _sync_namespace_repositories(files: RepoFiles) -> list[dict[str, Any]]:
+    """The GitRepository objects the repository's files define in flux-system, where the sync source lives."""
+    return [
+        doc
+        for _path, doc in _marked_documents(files)
+        if doc.get("kind") == "GitRepository"
+        and str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP + "/")
+        and _metadata(doc).get("namespace", ENTRY_NAMESPACE) == ENTRY_NAMESPACE
+    ]
+
+
+def _metadata(doc: dict[str, Any]) -> dict[str, Any]:
+    metadata = doc.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def is_sync_source(ref: SourceRef, sync_source: str) -> bool:
