@@ -89,6 +89,13 @@ def flux_kustomization_file(
         document["nameSuffix"] = ks.name_suffix
     if ks.patches:
         document["patches"] = [_patch(patch) for patch in ks.patches]
+    # v1beta2's patch fields, as the controller's generator writes them: each patch as JSON text.
+    if ks.patches_strategic_merge:
+        document["patchesStrategicMerge"] = [json.dumps(patch) for patch in ks.patches_strategic_merge]
+    if ks.patches_json6902:
+        document["patchesJson6902"] = [
+            {"patch": json.dumps(patch["patch"]), "target": patch["target"]} for patch in ks.patches_json6902
+        ]
     components = []
     for component in ks.components:
         if not is_local_relative(component):
