@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,31 @@ def test_cache_holds_no_substituted_value(tmp_path: Path, kustomize: Kustomize) 
     assert b"app-${CLUSTER}" in stored  # app's kustomize output is in the cache, as written
     for sentinel in (b"s3cr3t", b"czNjcjN0", b"app-production"):  # plain, base64, a substituted name
         assert sentinel not in stored
+
+
+def test_parsed_output_is_remembered_only_when_json_keeps_it(tmp_path: Path) -> None:
+    """kustomize's output, parsed, is kept as JSON beside it: a later parse of the same output is that JSON,
+    equal to parsing the YAML. Output JSON cannot keep exactly (a date) is parsed every time; a damaged entry
+    is parsed again."""
+    from types import SimpleNamespace
+
+    from gitops.cache import RenderCache
+    from gitops.flux.build import _parsed
+    from gitops.manifests import load_documents
+
+    store = RenderCache(tmp_path / "cache")
+    run_cache: Any = SimpleNamespace(store=store)
+    plain = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  n: "1"\n  flag: "true"\n'
+    assert _parsed(run_cache, plain, "t") == load_documents(plain, "t")
+    assert store.size() > 0
+    entries = sorted((tmp_path / "cache").rglob("*"))
+    assert _parsed(run_cache, plain, "t") == load_documents(plain, "t")  # from the entry now
+    for entry in (e for e in entries if e.is_file()):
+        entry.write_bytes(b"garbage")
+    assert _parsed(run_cache, plain, "t") == load_documents(plain, "t")
+
+    dated = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations:\n    since: 2024-01-01\n"
+    before = store.size()
+    first = _parsed(run_cache, dated, "t")
+    assert first == load_documents(dated, "t") and store.size() == before  # a date: not JSON, not kept
+    assert type(_parsed(run_cache, dated, "t")[0]["metadata"]["annotations"]["since"]).__name__ == "date"
