@@ -192,7 +192,8 @@ class DiscoveryRun:
             label=target.name,
             cache=self.cache,
             origins=self.origins,
-            tree=self.tree,
+            # The artifact checks hold for the sync source's ignore rules; a mapped source has its own.
+            tree=self.tree if is_sync_source(target.kustomization.source_ref, self.sync_source) else None,
         )
 
     def _build(self, batch: list[TargetState]) -> None:
