@@ -168,7 +168,11 @@ def flux_rendered(target: FluxTarget, root: Path) -> RenderedTarget:
         Manifest(identity_of(doc), doc, target.name, origin, index)
         for index, (doc, origin) in enumerate(zip(target.documents, target.origins, strict=True))
     ]
-    text = dump_documents(target.documents) if target.documents else ""
+    text = target.text
+    if text is None:
+        text = dump_documents(target.documents) if target.documents else ""
+        if target.keep_text is not None:
+            target.keep_text(target.documents, text)
     return RenderedTarget(target.name, text, root, _manifests=manifests)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from gitops import cache
 from gitops.errors import GitopsError
+from gitops.flux import step_cache
 from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts, is_artifact_generator
 from gitops.flux.build import Built, Scratch, build_documents
 from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, is_sync_source
@@ -266,11 +267,22 @@ class DiscoveryRun:
     def _finish(self, state: TargetState, *, stuck: bool) -> None:
         target, ks = state.target, state.target.kustomization
         documents = state.raw or []
+        values = None
         if ks.post_build:
             variables = load_variables(ks, self._lookup(target.cluster, stuck), self.identities, target.name)
             target.warnings.extend(variables.warnings)
-            documents = substitute_objects(ks, documents, variables.values, target.name, strict=self.strict)
-        set_metadata(ks, documents)
+            values = variables.values
+        key = step_cache.step_key(ks, documents, values, self.strict) if self.cache is not None else None
+        remembered = step_cache.load(self.cache, key) if self.cache is not None and key is not None else None
+        if remembered is not None:
+            documents, target.text = remembered.documents, remembered.text
+        else:
+            if values is not None:
+                documents = substitute_objects(ks, documents, values, target.name, strict=self.strict)
+            set_metadata(ks, documents)
+            if self.cache is not None and key is not None:
+                # Kept once render has written the documents as text (check and diff never need the text).
+                target.keep_text = step_cache.keeper(self.cache, key, documents)
         target.documents, target.origins = documents, state.origins
         if not documents:
             target.warnings.append(f"{target.name}: builds to zero documents ({target.path})")
