@@ -21,6 +21,7 @@ from gitops.diff.flux import FluxOptions
 from gitops.diff.formatters import DIFF_FORMATS, format_diff
 from gitops.diff.model import DiffResult
 from gitops.diff.refs import diff_refs
+from gitops.errors import GitopsError
 from gitops.flux.record import records_directory
 from gitops.full_render import render_all
 from gitops.workspace import TargetOptions
@@ -274,3 +275,25 @@ def test_the_recorded_diff_leaves_the_source_memo_alone(tmp_path: Path) -> None:
     assert source_memo._state is None
     source_memo._save()
     assert memo.read_bytes() == before
+
+
+def test_the_sync_sources_spec_ignore_holds_for_the_leaves_built_again(tmp_path: Path) -> None:
+    """A leaf that starts reading a file the GitRepository's spec.ignore leaves out of the artifact fails on
+    both paths alike (the record keeps the ignore rules the render applied)."""
+    files = _files()
+    for cluster in ("a", "b"):
+        sync = f"clusters/{cluster}/flux-system/gotk-sync.yaml"
+        files[sync] = files[sync].replace(
+            "spec: {interval: 1m,", "spec: {ignore: /apps/other/b/unused.yaml, interval: 1m,"
+        )
+    files["apps/other/b/unused.yaml"] = _cm("unused", "u")
+    root = init_repo(tmp_path / "repo", files)
+    _render(root)
+    assert len(_records()) == 1
+    _change(root, {"apps/other/b/kustomization.yaml": "resources: [cm.yaml, unused.yaml]\n"})
+    with pytest.raises(GitopsError) as recorded:
+        diff_refs(root, "main")
+    with pytest.raises(GitopsError) as ordinary:
+        _without_record(root)
+    assert str(recorded.value) == str(ordinary.value)
+    assert "unused.yaml" in str(recorded.value)

@@ -42,10 +42,12 @@ class RepoConfig:
 
 def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> RepoConfig:
     """Parse and validate gitops.yaml content; any problem is a GitopsError naming `source`."""
-    refuse_alias_bombs(text, source)  # json.dumps below would expand them
-    from ruamel.yaml import YAML  # only a repository with a gitops.yaml pays for ruamel's import
+    # Imported here: a repository without gitops.yaml (most foreign ones) never pays for them.
+    import jsonschema_rs
+    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    refuse_alias_bombs(text, source)  # json.dumps below would expand them
     yaml = YAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = False
     try:
@@ -62,8 +64,6 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
         schema = json.loads(schema_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GitopsError(f"{schema_file}: cannot read schema: {exc}") from None
-    import jsonschema_rs  # only a non-empty gitops.yaml needs it (a foreign repository often has none)
-
     validator = jsonschema_rs.validator_for(schema)
     errors = list(validator.iter_errors(data))
     if errors:

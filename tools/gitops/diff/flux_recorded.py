@@ -149,11 +149,13 @@ def _rebuild(
     if not names:
         return {}
     files, tree = RepoFiles(root), Tree(root)
+    files.apply_spec_ignore(record.spec_ignore)  # as the ordinary path's graph applies it (flux.clusters)
     leaf_test = LeafTest(files, tree)
-    sync_source = options.sync_source or "flux-system"
+    sync_source = record.sync_source
     with scratch_space() as scratch:
         run = DiscoveryRun(root, files, scratch, tool, dict(options.sources), sync_source, options.identities, False)
         run.cache = cache.for_run(tool, tree)
+        run.tree = tree
         run.workers = max(1, jobs or default_jobs() + 1)
         run.origins = False
         outputs: dict[str, list[dict[str, Any]] | None] = {}

@@ -40,7 +40,7 @@ from gitops.flux.model import FluxTarget
 from gitops.flux.objects import FluxKustomization, is_flux_kustomization, parse_kustomization
 from gitops.targets import Tree
 
-FORMAT = "gitops-flux-record-1"
+FORMAT = "gitops-flux-record-2"
 MAX_RECORDS = 32
 # Text that makes a file part of the graph's structure: every Flux API group, and the Flux Operator's kind.
 STRUCTURE_MARKERS = (b"fluxcd.io", b"FluxInstance")
@@ -89,6 +89,10 @@ class FluxRecord:
     targets: dict[str, RecordedTarget]
     structural: frozenset[str]
     pack: Path
+    sync_source: str
+    """The GitRepository syncing the repository, as the run resolved it."""
+    spec_ignore: str | None
+    """Its `spec.ignore`, as the run applied it to the source artifact."""
 
     def documents(self, name: str) -> list[dict[str, Any]] | None:
         """A target's final documents, or None when not stored or damaged."""
@@ -133,7 +137,9 @@ def load(path: Path, context: str) -> FluxRecord | None:
         if data.get("format") != FORMAT or data.get("context") != context or data.get("tree") != tree:
             return None
         targets = {t["name"]: _target(t) for t in data["targets"]}
-        return FluxRecord(tree, targets, frozenset(data["structural"]), path.with_suffix(".pack"))
+        structural = frozenset(data["structural"])
+        sync_source, spec_ignore = str(data["syncSource"]), data["specIgnore"]
+        return FluxRecord(tree, targets, structural, path.with_suffix(".pack"), sync_source, spec_ignore)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -201,6 +207,8 @@ def _save(graph: FluxGraph, context: str, started: int) -> None:
         "context": context,
         "tree": tree,
         "structural": sorted(marked | interior_inputs),
+        "syncSource": graph.run.sync_source,
+        "specIgnore": graph.run.files.spec_ignore,
         "targets": records,
     }
     write_text_atomically(directory / f"{tree}.json", json.dumps(record, separators=(",", ":")))
