@@ -31,6 +31,7 @@ from gitops.cache_location import cache_directory, caching_enabled
 from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
 from gitops.kustomize import BUILD_FLAGS, Kustomize, memo_directory
+from gitops.origins import without_origins
 from gitops.targets import Tree
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -274,24 +275,46 @@ class RunCache:
         `inputs_digest`: the digest of the files the build reads, when they are not `target`'s walk (a Flux
         build of a directory without a kustomization reads the files the generated one lists).
         """
-        mode = "origins" if origin_prefix is not None else "plain"
-        digest = inputs_digest if inputs_digest is not None else self.tree.digest(self.tree.root / target)
-        key = build_key(self.identity, target, mode, digest, extra)
-        stored = self.store.get(key)
+        key = self._key(target, origin_prefix is not None, extra, inputs_digest)
+        stored = self._stored(key)
         if stored is not None:
-            try:
-                text = stored.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-            if text is not None:
-                self.hits += 1
-                return text if origin_prefix is None else at_location(text, origin_prefix)
+            return stored if origin_prefix is None else at_location(stored, origin_prefix)
         self.misses += 1
         output = run()
         canonical = output if origin_prefix is None else location_independent(output, origin_prefix)
         if canonical is not None:
             self.store.put(key, canonical.encode("utf-8"))
         return output
+
+    def plain_output(self, target: str) -> str | None:
+        """What a plain build of `target` prints, when the cache knows it: a plain entry, or an origin entry whose
+        annotations strip exactly (origins.without_origins). None: not known."""
+        stored = self._stored(self._key(target, False))
+        if stored is not None:
+            return stored
+        with_origins = self._stored(self._key(target, True))
+        plain = without_origins(with_origins) if with_origins is not None else None
+        # the placeholder outside the stripped annotations: a value the location substitution touched
+        return plain if plain is not None and _ROOT_PLACEHOLDER not in plain else None
+
+    def store_plain(self, target: str, output: str) -> None:
+        """Remember what a plain build of `target` printed."""
+        self.store.put(self._key(target, False), output.encode("utf-8"))
+
+    def _key(self, target: str, origins: bool, extra: Sequence[str] = (), inputs_digest: str | None = None) -> str:
+        digest = inputs_digest if inputs_digest is not None else self.tree.digest(self.tree.root / target)
+        return build_key(self.identity, target, "origins" if origins else "plain", digest, extra)
+
+    def _stored(self, key: str) -> str | None:
+        stored = self.store.get(key)
+        if stored is None:
+            return None
+        try:
+            text = stored.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        self.hits += 1
+        return text
 
 
 def for_run(tool: Kustomize, tree: Tree, store: RenderCache | None = None) -> RunCache | None:

@@ -77,11 +77,11 @@ class Files:
             base = root / top
             if not base.is_dir():
                 continue
-            for dirpath, dirnames, _ in os.walk(base):
+            for dirpath, dirnames, filenames in os.walk(base):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                directory = Path(dirpath)
-                if kustomization_file(directory) is not None:
-                    yield directory
+                # the walk's listing says which names may be kustomization files: a stat only for those
+                if any(n in filenames and os.path.isfile(os.path.join(dirpath, n)) for n in KUSTOMIZATION_FILES):
+                    yield Path(dirpath)
 
 
 DISK = Files()
