@@ -14,8 +14,9 @@ from pyrage import x25519
 
 from gitops.check.findings import Severity
 from gitops.check.integrity import available_identities
-from gitops.check.secret_gate import check_hygiene, is_secret_class, secrets_in_config
+from gitops.check.secret_gate import check_hygiene, secrets_in_config
 from gitops.manifests import manifests_from_build
+from gitops.secret_class import is_secret_class
 from gitops.sops import Scope, encrypt_text
 from tests.helpers import write_tree
 from tests.policy.test_rules import Targets, container, env_map, fresh, mutate, obj, set_env

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
@@ -67,6 +67,11 @@ def pod_template_labels(body: dict[str, Any]) -> dict[str, Any]:
     metadata = node.get("metadata") if isinstance(node, dict) else None
     labels = metadata.get("labels") if isinstance(metadata, dict) else None
     return labels if isinstance(labels, dict) else {}
+
+
+def pointer(parts: Iterable[str | int]) -> str:
+    """RFC 6901 JSON pointer from path components."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def iter_containers(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

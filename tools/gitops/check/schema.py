@@ -20,6 +20,7 @@ from gitops.check.findings import Finding, Severity
 from gitops.check.rules import Rule
 from gitops.crd_schemas import OBJECT_META_SOURCE, CrdSchemas, object_meta_defs
 from gitops.errors import GitopsError
+from gitops.k8s import pointer
 from gitops.manifests import Manifest
 from gitops.paths import SCHEMAS_DIR
 
@@ -130,11 +131,6 @@ class Violation:
     severity: Severity
     path: str
     message: str
-
-
-def pointer(parts: Iterable[str | int]) -> str:
-    """RFC 6901 JSON pointer from path components."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def _json_type(value: Any) -> str:

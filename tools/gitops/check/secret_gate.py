@@ -8,8 +8,6 @@ and files, never values.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +16,12 @@ from gitops.certs import CA_NOT_AFTER_ANNOTATION, parse_not_after
 from gitops.check.findings import Finding, Severity
 from gitops.check.integrity import verify_files
 from gitops.check.rules import Rule
-from gitops.check.schema import pointer
 from gitops.check.sourcemap import UNPARSABLE, SourceIndex
 from gitops.encrypted import is_encrypted_value
 from gitops.errors import GitopsError
-from gitops.k8s import is_flux_kustomization, iter_containers
+from gitops.k8s import is_flux_kustomization
 from gitops.manifests import Manifest, identity_of
+from gitops.secret_class import config_leaks
 from gitops.sops import formats
 from gitops.sops.metadata import parse_metadata
 from gitops.sops.recipients import recipient_drift
@@ -33,31 +31,6 @@ TEST_KEY_RECIPIENT_FILE = Path("tests/keys/test-age-key.pub")
 # The template's published test recipient, known even after tests/ is deleted from a fork.
 PUBLISHED_TEST_RECIPIENT = "age12zcv6nfjx4342aezm8sdtz0zfz7ccdwrhmyde7gpve4ptqvx94gq7z47w8"
 CA_WARNING_WINDOW = dt.timedelta(days=30)
-
-SECRET_CLASS_NAMES = frozenset(
-    {
-        "SECRET_KEY_BASE",
-        "OTP_SECRET",
-        "VAPID_PRIVATE_KEY",
-        "DB_PASS",
-        "REPLICA_DB_PASS",
-        "AWS_SECRET_ACCESS_KEY",
-        "ES_PASS",
-        "OIDC_CLIENT_SECRET",
-        "SAML_PRIVATE_KEY",
-        "LDAP_PASSWORD",
-        "DEEPL_API_KEY",
-        "HCAPTCHA_SECRET_KEY",
-        "CACHE_BUSTER_SECRET",
-        "LIBRE_TRANSLATE_API_KEY",
-    }
-)
-SECRET_CLASS_PREFIXES = ("ACTIVE_RECORD_ENCRYPTION_",)
-SECRET_CLASS_SUFFIXES = ("_PASSWORD", "REDIS_PASSWORD", "SMTP_PASSWORD")
-# *REDIS_URL / DATABASE_URL are secret only when they carry a password in their userinfo.
-URL_KEYS = re.compile(r"(REDIS_URL|DATABASE_URL)$")
-URL_WITH_PASSWORD = re.compile(r"://[^/\s@]*:[^/\s@]+@")
-
 
 AREA = "Secret hygiene"
 PLAINTEXT_SECRET = Rule(
@@ -118,13 +91,6 @@ TEST_KEY = Rule(
     area=AREA,
 )
 RULES = (PLAINTEXT_SECRET, SOPS_RULE, SOPS_RECIPIENTS, FLUX_DECRYPTION, SECRET_IN_CONFIG, CA_EXPIRY, TEST_KEY)
-
-
-def is_secret_class(key: str, value: Any = None) -> bool:
-    """Whether a config key holds a secret (mastodon-on-kubernetes.md SEC-1)."""
-    if key in SECRET_CLASS_NAMES or key.startswith(SECRET_CLASS_PREFIXES) or key.endswith(SECRET_CLASS_SUFFIXES):
-        return True
-    return bool(URL_KEYS.search(key) and isinstance(value, str) and URL_WITH_PASSWORD.search(value))
 
 
 @dataclass(frozen=True)
@@ -286,29 +252,6 @@ def kustomizations_without_decryption(
             )
             findings.append(_finding("SEC-FLUX-DECRYPTION", Severity.ERROR, message, doc, path="/spec/decryption"))
     return findings
-
-
-def config_leaks(body: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """(JSON pointer, key, where) of secret-class values in ConfigMap data, literal env values and Flux
-    postBuild.substitute; the pointer addresses the value inside `body`."""
-    kind = str(body.get("kind"))
-    if kind == "ConfigMap":
-        for field in ("data", "binaryData"):
-            values = body.get(field)
-            for key, value in values.items() if isinstance(values, dict) else []:
-                if is_secret_class(str(key), value):
-                    yield pointer((field, key)), str(key), "a ConfigMap"
-    if is_flux_kustomization(body):
-        substitute = ((body.get("spec") or {}).get("postBuild") or {}).get("substitute")
-        for key, value in substitute.items() if isinstance(substitute, dict) else []:
-            if is_secret_class(str(key), value):
-                yield pointer(("spec", "postBuild", "substitute", key)), str(key), "postBuild.substitute"
-    for container_pointer, container in iter_containers(body):
-        entries = container.get("env")
-        for position, env in enumerate(entries if isinstance(entries, list) else []):
-            if isinstance(env, dict) and "value" in env and is_secret_class(str(env.get("name")), env.get("value")):
-                where = f"a literal env value of container {container.get('name')}"
-                yield f"{container_pointer}/env/{position}/value", str(env.get("name")), where
 
 
 def secrets_in_config(documents: list[SourceDocument], manifests: list[Manifest] | None) -> list[Finding]:

@@ -15,6 +15,7 @@ from gitops.diff.refs import diff_refs
 from gitops.flux.rendering import parse_source_options
 from gitops.repo import config_from_context, root_from_context
 from gitops.shards import merge_diff_reports
+from gitops.workspace import LazyIdentities
 
 
 @click.command("diff")
@@ -76,7 +77,7 @@ def command(
         clusters or config.clusters,
         {**config.sources, **parse_source_options(sources)},
         sync_source=config.sync_source,
-        identities=_identities(),
+        identities=LazyIdentities(),  # loaded (with the sops package) only when a Flux build substitutes
     )
     result = diff_refs(root, base, head, jobs=jobs, flux=flux, config=config)
     for warning in result.warnings:
@@ -89,9 +90,3 @@ def command(
         stream.write(text)
         stream.flush()
     ctx.exit(1 if result.changed else 0)
-
-
-def _identities() -> list[object]:
-    from gitops.sops import identities_if_any  # no key: encrypted substituteFrom Secrets stay unsubstituted
-
-    return list(identities_if_any())

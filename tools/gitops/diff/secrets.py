@@ -23,8 +23,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from gitops.check.secret_gate import config_leaks
 from gitops.encrypted import is_encrypted_value
+from gitops.secret_class import config_leaks
 
 SECRET_FIELDS = ("data", "stringData")
 MASK = "***"
