@@ -11,7 +11,8 @@ scratch kustomization, keyed also by its text, before postBuild substitution.
 Entries are single files written to a temporary name, fsynced and renamed into place, so concurrent
 processes never see half an entry; each carries its length and SHA-256 in a header line, and an entry whose
 header does not match (truncated, garbage) is treated as a miss and replaced. The total size is bounded:
-`trim` removes least recently used entries (a hit refreshes the entry's mtime) once per run.
+`trim` removes least recently used entries (a hit refreshes the entry's mtime) once per run; the render
+records beside the cache (render_record.py) count toward the same bound and are evicted the same way.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> RenderCache | 
     if not caching_enabled(env):
         return None
     size = env.get("GITOPS_CACHE_SIZE")
-    return RenderCache(cache_directory(env) / "render", parse_size(size) if size else DEFAULT_MAX_BYTES)
+    where = cache_directory(env)
+    return RenderCache(where / "render", parse_size(size) if size else DEFAULT_MAX_BYTES, (where / "records",))
 
 
 _TRIMMED: set[Path] = set()
@@ -67,6 +69,9 @@ _TRIMMED: set[Path] = set()
 class RenderCache:
     directory: Path
     max_bytes: int = DEFAULT_MAX_BYTES
+    bounded_with: tuple[Path, ...] = ()
+    """Directories of flat files that count toward `max_bytes` and are evicted in the same order (render
+    records, render_record.py; a record in use has its mtime refreshed like an entry)."""
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / key
@@ -126,18 +131,17 @@ class RenderCache:
 
     def _entries(self) -> list[tuple[int, Path, int]]:
         """(last use in ns, path, size) of every entry."""
-        found = []
+        found: list[tuple[int, Path, int]] = []
         try:
-            shards = list(os.scandir(self.directory))
+            shards = [shard.path for shard in os.scandir(self.directory) if shard.is_dir()]
         except OSError:
-            return []
-        for shard in shards:
-            if not shard.is_dir():
-                continue
+            shards = []
+        for directory in [*shards, *map(str, self.bounded_with)]:
             try:
-                for entry in os.scandir(shard.path):
-                    info = entry.stat()
-                    found.append((info.st_mtime_ns, Path(entry.path), info.st_size))
+                for entry in os.scandir(directory):
+                    if entry.is_file(follow_symlinks=False):
+                        info = entry.stat()
+                        found.append((info.st_mtime_ns, Path(entry.path), info.st_size))
             except OSError:
                 continue
         return found
