@@ -133,11 +133,7 @@ def render_targets(
 
             def build_wrapped() -> str:
                 # written only when kustomize runs: a hit needs no wrapper (origins resolve from its path alone)
-                wrapper.mkdir()
-                rel = os.path.relpath(directory, wrapper)
-                (wrapper / "kustomization.yaml").write_text(
-                    f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
-                )
+                write_origin_wrapper(wrapper, directory)
                 return _build(tool, wrapper, name, limits)
 
             if cached is not None:
@@ -176,6 +172,15 @@ def render_targets(
     if errors:
         raise sorted(errors, key=str)[0]
     return [r for r in results if r is not None]
+
+
+def write_origin_wrapper(wrapper: Path, directory: Path) -> None:
+    """A new directory `wrapper` whose kustomization builds `directory` with origin annotations."""
+    wrapper.mkdir(parents=True)
+    rel = os.path.relpath(directory, wrapper)
+    (wrapper / "kustomization.yaml").write_text(
+        f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
+    )
 
 
 def _build(tool: Kustomize, directory: Path, name: str, limits: Limits) -> str:
