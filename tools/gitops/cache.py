@@ -302,7 +302,8 @@ class RunCache:
         return plain if plain is not None and _ROOT_PLACEHOLDER not in plain else None
 
     def store_plain(self, target: str, output: str) -> None:
-        """Remember what a plain build of `target` printed."""
+        """Remember what a plain build of `target` printed (after a miss of plain_output)."""
+        self.misses += 1
         self.store.put(self._key(target, False), output.encode("utf-8"))
 
     def _key(self, target: str, origins: bool, extra: Sequence[str] = (), inputs_digest: str | None = None) -> str:

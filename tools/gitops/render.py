@@ -92,12 +92,16 @@ def render_targets(
     progress: Progress | None = None,
     limits: Limits | None = None,
     tree: Tree | None = None,
+    plain_misses: bool = False,
 ) -> list[RenderedTarget]:
     """Build each target (all discovered ones by default); results keep the order of `targets`.
 
     With `origins`, each manifest knows its source file: the target is built through a throw-away wrapper
     kustomization (outside the repository) that turns on `buildMetadata: [originAnnotations]`; the
     annotations are stripped from the manifests, and `text` is the plain build output without them.
+    Without, the cache still stores origin builds (one entry serves render, check and diff), unless
+    `plain_misses`: then a target the cache knows in neither form is built plain (cheaper by the origin
+    wrapper's cost) and stored as a plain entry; a few targets re-rendered after a change take that way.
     """
     limits = limits or limits_from({})  # callers without a config still honour the environment's bounds
     root = repo_root.resolve()
@@ -128,6 +132,12 @@ def render_targets(
             directory = root / name
             if not origins and cached is None:
                 return RenderedTarget(name, _build(tool, directory, name, limits), root)
+            if not origins and cached is not None and plain_misses:
+                known = cached.plain_output(name)
+                if known is None:
+                    known = _build(tool, directory, name, limits)
+                    cached.store_plain(name, known)
+                return RenderedTarget(name, known, root)
             # With the cache, every build carries origins: one entry serves render, check and diff alike.
             wrapper = Path(scratch) / str(index)
 
