@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import __version__
-from gitops.cache_location import cache_directory, caching_enabled
+from gitops.cache_location import cache_directory, caching_enabled, memo_directory
 from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
-from gitops.kustomize import BUILD_FLAGS, Kustomize, memo_directory
+from gitops.kustomize import BUILD_FLAGS, Kustomize
 from gitops.origins import without_origins
 from gitops.targets import Tree
 
@@ -199,7 +199,7 @@ def binary_digest(path: str, cache_dir: Path) -> str:
 def tool_identity(tool: Kustomize, cache_dir: Path) -> str:
     """What of the kustomize run (besides its inputs) decides the output: binary, version, flags, env, us.
 
-    `cache_dir`: where the binary's digest is remembered (kustomize.memo_directory(), beside its version)."""
+    `cache_dir`: where the binary's digest is remembered (cache_location.memo_directory(), beside its version)."""
     try:
         binary = binary_digest(tool.argv[0], cache_dir)
     except OSError:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import cache, render_record
-from gitops.cache_location import caching_enabled
+from gitops.cache_location import caching_enabled, memo_directory
 from gitops.config import RepoConfig
-from gitops.kustomize import find_kustomize, memo_directory
+from gitops.kustomize import find_kustomize
 from gitops.outdir import MARKER, MARKER_TEXT
 from gitops.render import RenderedTarget, output_path, render_targets, tty_progress, write_rendered
 from gitops.targets import Tree

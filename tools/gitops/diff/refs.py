@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import cache, git, render_record
-from gitops.cache_location import caching_enabled
+from gitops.cache_location import caching_enabled, memo_directory
 from gitops.config import RepoConfig, load_config
 from gitops.diff.engine import compare
 from gitops.diff.flux import (
@@ -37,7 +37,7 @@ from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
 from gitops.flux.files import NOT_SOURCES
-from gitops.kustomize import Kustomize, find_kustomize, memo_directory
+from gitops.kustomize import Kustomize, find_kustomize
 from gitops.limits import Limits
 from gitops.manifests import Manifest
 from gitops.render import default_jobs, render_targets
