@@ -131,3 +131,13 @@ def test_the_command_line_prints_the_build_relative_to_the_current_directory(
     proc = run_gitops("render", "one", "--out", "-", cwd=root / "overlays")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == kustomize.build(root / "overlays/one")
+
+
+def test_references_resolve_alike_without_the_symlink_scan(tmp_path: Path) -> None:
+    """The named path resolves its target's references with realpath each instead of scanning the repository."""
+    root = kinds_of_input_repo(tmp_path / "kinds").resolve()  # base/app/linked.yaml is a symlink
+    for name in discover(root):
+        scanned, direct = Tree(root), Tree(root, scan_symlinks=False)
+        assert direct.inputs(root / name) == scanned.inputs(root / name), name
+        assert direct.digest(root / name) == scanned.digest(root / name), name
+        direct.preflight(root / name)

@@ -8,9 +8,9 @@ nothing decrypted is ever stored. render stores origin builds only (render.py st
 origins.py), so one entry serves every command. Flux builds (flux/build.py) store kustomize's output of their
 scratch kustomization, keyed also by its text, before postBuild substitution.
 
-Entries are single files written to a temporary name, fsynced and renamed into place, so concurrent
-processes never see half an entry; each carries its length and SHA-256 in a header line, and an entry whose
-header does not match (truncated, garbage) is treated as a miss and replaced. The total size is bounded:
+Entries are single files written to a temporary name and renamed into place, so concurrent processes never
+see half an entry; each carries its length and SHA-256 in a header line, and an entry whose header does not
+match (truncated by a crash, garbage) is treated as a miss and replaced. The total size is bounded:
 `trim` removes least recently used entries (a hit refreshes the entry's mtime) once per run; the render
 records beside the cache (render_record.py) count toward the same bound and are evicted the same way.
 """
@@ -102,9 +102,10 @@ class RenderCache:
             return
         try:
             with os.fdopen(fd, "wb") as handle:
+                # No fsync: another process sees the old file or the whole new one either way, and what a
+                # crash may leave (a short or empty entry) fails the header check and is rebuilt. An fsync
+                # cost about 3 ms per entry, a few seconds of a cold render of 1,000 targets.
                 handle.write(_pack(payload))
-                handle.flush()
-                os.fsync(handle.fileno())
             os.replace(scratch, path)
         except OSError:
             Path(scratch).unlink(missing_ok=True)

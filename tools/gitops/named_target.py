@@ -32,7 +32,7 @@ def render_named(root: Path, config: RepoConfig, selector: str) -> str | None:
     if config.clusters:
         return None
     root = root.resolve()
-    tree = Tree(root, limits=config.limits)
+    tree = Tree(root, limits=config.limits, scan_symlinks=False)  # one target's references: no repository walk
     directory = candidates(tree, selector)[0]
     parts = tree.rel(directory).split("/")
     if parts[0] not in config.target_roots or len(parts) < 2 or kustomization_file(directory, tree.files) is None:
