@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,36 @@ from gitops.flux.model import FluxRender, FluxTarget
 from tests.helpers import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "flux"
+
+# A cluster entry as bootstrap writes it (the sync source and the Kustomization syncing clusters/c), indented to
+# be dedented by the test that writes it.
+SYNC = """
+    apiVersion: source.toolkit.fluxcd.io/v1
+    kind: GitRepository
+    metadata: {name: flux-system, namespace: flux-system}
+    spec: {url: https://example.org/repo}
+    ---
+    apiVersion: kustomize.toolkit.fluxcd.io/v1
+    kind: Kustomization
+    metadata: {name: flux-system, namespace: flux-system}
+    spec:
+      path: ./clusters/c
+      sourceRef: {kind: GitRepository, name: flux-system}
+"""
+
+
+def flux_kustomization(name: str, path: str, extra: str = "") -> str:
+    """One more document (`---` first) for a test repository's file: a Flux Kustomization of the sync source,
+    indented to be dedented with the rest (`extra`: more spec fields, as YAML)."""
+    return f"""
+    ---
+    apiVersion: kustomize.toolkit.fluxcd.io/v1
+    kind: Kustomization
+    metadata: {{name: {name}, namespace: flux-system}}
+    spec:
+      path: {path}
+      sourceRef: {{kind: GitRepository, name: flux-system}}
+{textwrap.indent(textwrap.dedent(extra), "      ")}"""
 
 
 def fixture(name: str) -> Path:

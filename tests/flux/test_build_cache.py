@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,9 +13,9 @@ from gitops.flux.graph import render_flux
 from gitops.kustomize import Kustomize
 from gitops.sops import parse_identities
 from tests.diff.test_diff_base_side import logging_kustomize
-from tests.flux.helpers import copy_fixture, obj, target
+from tests.flux.helpers import SYNC, copy_fixture, flux_kustomization, obj, target
 from tests.flux.test_substitution import APP, _add_encrypted_secret
-from tests.helpers import run_gitops
+from tests.helpers import run_gitops, write_tree
 from tests.sops_helpers import TEST_KEY_FILE
 
 EXAMPLE_TARGETS = 8  # 2 clusters x (flux-system, infra-controllers, infra-configs, apps)
@@ -106,3 +107,120 @@ def test_cache_holds_no_substituted_value(tmp_path: Path, kustomize: Kustomize) 
     assert b"app-${CLUSTER}" in stored  # app's kustomize output is in the cache, as written
     for sentinel in (b"s3cr3t", b"czNjcjN0", b"app-production"):  # plain, base64, a substituted name
         assert sentinel not in stored
+
+
+def test_parsed_output_is_remembered_only_when_json_keeps_it(tmp_path: Path) -> None:
+    """kustomize's output, parsed, is kept as JSON beside it: a later parse of the same output is that JSON,
+    equal to parsing the YAML. Output JSON cannot keep exactly (a date) is parsed every time; a damaged entry
+    is parsed again."""
+    from types import SimpleNamespace
+
+    from gitops.cache import RenderCache
+    from gitops.flux.build import _parsed
+    from gitops.manifests import load_documents
+
+    store = RenderCache(tmp_path / "cache")
+    run_cache: Any = SimpleNamespace(store=store)
+    plain = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  n: "1"\n  flag: "true"\n'
+    assert _parsed(run_cache, plain, "t") == load_documents(plain, "t")
+    assert store.size() > 0
+    entries = sorted((tmp_path / "cache").rglob("*"))
+    assert _parsed(run_cache, plain, "t") == load_documents(plain, "t")  # from the entry now
+    for entry in (e for e in entries if e.is_file()):
+        entry.write_bytes(b"garbage")
+    assert _parsed(run_cache, plain, "t") == load_documents(plain, "t")
+
+    dated = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations:\n    since: 2024-01-01\n"
+    before = store.size()
+    first = _parsed(run_cache, dated, "t")
+    assert first == load_documents(dated, "t") and store.size() == before  # a date: not JSON, not kept
+    assert type(_parsed(run_cache, dated, "t")[0]["metadata"]["annotations"]["since"]).__name__ == "date"
+
+
+def _substituting_repo(root: Path) -> Path:
+    """`app` substitutes from the ConfigMap `vars` renders (no Secret: its step may be kept)."""
+    return write_tree(
+        root,
+        {
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
+            + flux_kustomization(
+                "app",
+                "./app",
+                """
+                postBuild:
+                  substituteFrom:
+                  - {kind: ConfigMap, name: vars}
+                """,
+            ),
+            "vars/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: vars, namespace: flux-system}
+                data: {CLUSTER: production}
+            """,
+            "app/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata:
+                  name: app-${CLUSTER}
+                  namespace: default
+                data:
+                  where: ${CLUSTER:=nowhere}
+            """,
+        },
+    )
+
+
+SUBSTITUTING_APP = "clusters/c/flux-system/app"
+
+
+def test_build_step_is_remembered_and_follows_its_variables(tmp_path: Path, kustomize: Kustomize) -> None:
+    """The postBuild step of a target substituting from a ConfigMap is kept with the text render writes: a
+    second render writes the same bytes as one without the cache, and a changed variable changes the output."""
+    root = _substituting_repo(tmp_path / "repo")
+    env = {"GITOPS_CACHE_DIR": str(tmp_path / "cache")}
+    first = run_gitops("render", cwd=root, env=env)
+    assert first.returncode == 0, first.stderr
+    kept = _rendered(root)
+    app = f"rendered/{SUBSTITUTING_APP}.yaml"
+    assert b"name: app-production" in kept[app]
+    again = run_gitops("render", cwd=root, env=env)
+    assert again.returncode == 0, again.stderr
+    assert _rendered(root) == kept
+    uncached = run_gitops("render", "--no-cache", cwd=root, env=env)
+    assert uncached.returncode == 0, uncached.stderr
+    assert _rendered(root) == kept
+    (root / "vars/cm.yaml").write_text((root / "vars/cm.yaml").read_text().replace("production", "staging"))
+    changed = run_gitops("render", cwd=root, env=env)
+    assert changed.returncode == 0, changed.stderr
+    assert b"name: app-staging" in _rendered(root)[app] and b"production" not in _rendered(root)[app]
+
+
+def test_a_second_run_takes_the_step_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitops.config import load_config
+    from gitops.workspace import open_workspace
+
+    monkeypatch.setenv("GITOPS_CACHE_DIR", str(tmp_path / "cache"))
+    root = _substituting_repo(tmp_path / "repo")
+    first = open_workspace(root, load_config(root))
+    assert first.flux is not None and target(first.flux, SUBSTITUTING_APP).text is None  # worked out here
+    written = {r.target: r.text for r in first.render()}
+    second = open_workspace(root, load_config(root))
+    assert second.flux is not None and target(second.flux, SUBSTITUTING_APP).text == written[SUBSTITUTING_APP]
+    assert {r.target: r.text for r in second.render()} == written
+
+
+def test_build_step_with_a_decrypted_secret_is_never_kept(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = copy_fixture("substitution", tmp_path)
+    _add_encrypted_secret(root)
+    cache = tmp_path / "cache"
+    env = {"GITOPS_CACHE_DIR": str(cache), "SOPS_AGE_KEY_FILE": str(TEST_KEY_FILE)}
+    for _ in range(2):
+        proc = run_gitops("render", cwd=root, env=env)
+        assert proc.returncode == 0, proc.stderr
+    assert b"s3cr3t" in _rendered(root)[f"rendered/{APP}.yaml"]  # substituted into the rendered object
+    stored = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    for sentinel in (b"s3cr3t", b"czNjcjN0", b"app-production"):  # plain, base64, a substituted name
+        assert sentinel not in stored
+    assert b"app-${CLUSTER}" in stored  # app's kustomize output is kept, as written

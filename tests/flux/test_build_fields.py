@@ -14,7 +14,8 @@ from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.graph import render_flux
 from gitops.flux.model import FluxRender
 from gitops.kustomize import Kustomize
-from tests.flux.helpers import copy_fixture, fixture, kinds_and_names, obj, target
+from tests.flux.helpers import SYNC, copy_fixture, fixture, kinds_and_names, obj, target
+from tests.helpers import write_tree
 
 FIELDS = fixture("fields")
 OWNER = {"kustomize.toolkit.fluxcd.io/name": "fields", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}
@@ -131,3 +132,54 @@ def test_repository_is_left_untouched(tmp_path: Path, kustomize: Kustomize) -> N
     before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
     render_flux(root, kustomize=kustomize)
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
+
+
+V1BETA2_APP = """
+    apiVersion: kustomize.toolkit.fluxcd.io/v1beta2
+    kind: Kustomization
+    metadata: {name: app, namespace: flux-system}
+    spec:
+      path: ./app
+      sourceRef: {kind: GitRepository, name: flux-system}
+      patchesStrategicMerge:
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec: {replicas: 3}
+      patchesJson6902:
+      - target: {group: apps, version: v1, kind: Deployment, name: web}
+        patch:
+        - {op: add, path: /metadata/annotations, value: {patched: "yes"}}
+"""
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_v1beta2_patch_fields_apply(with_file: bool, kustomize: Kustomize, tmp_path: Path) -> None:
+    """v1beta2's spec.patchesStrategicMerge and spec.patchesJson6902 (removed in v1; the controller's
+    generator writes them into the kustomization), on a path with and without a kustomization file."""
+    files = {
+        "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+        "clusters/c/app.yaml": V1BETA2_APP,
+        "app/deploy.yaml": """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web, namespace: default}
+            spec:
+              replicas: 1
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec: {containers: [{name: web, image: nginx}]}
+        """,
+    }
+    if with_file:
+        files["app/kustomization.yaml"] = "resources: [deploy.yaml]\n"
+    result = render_flux(write_tree(tmp_path / "repo", files), kustomize=kustomize)
+    assert result is not None
+    deployment = obj(target(result, "clusters/c/flux-system/app"), "Deployment", "web")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["metadata"]["annotations"] == {"patched": "yes"}
+    assert target(result, "clusters/c/flux-system/app").kustomization.flux_fields() == {
+        "patchesStrategicMerge": 1,
+        "patchesJson6902": 1,
+    }

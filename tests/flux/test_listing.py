@@ -14,7 +14,7 @@ from gitops.flux.inputs import cannot_yield_kustomization
 from gitops.flux.model import FluxRender
 from gitops.flux.rendering import listing_line
 from gitops.kustomize import Kustomize
-from tests.flux.helpers import fixture
+from tests.flux.helpers import SYNC, fixture, flux_kustomization
 from tests.helpers import run_gitops
 
 
@@ -81,33 +81,6 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-SYNC = """
-    apiVersion: source.toolkit.fluxcd.io/v1
-    kind: GitRepository
-    metadata: {name: flux-system, namespace: flux-system}
-    spec: {url: https://example.org/repo}
-    ---
-    apiVersion: kustomize.toolkit.fluxcd.io/v1
-    kind: Kustomization
-    metadata: {name: flux-system, namespace: flux-system}
-    spec:
-      path: ./clusters/c
-      sourceRef: {kind: GitRepository, name: flux-system}
-"""
-
-
-def _ks(name: str, path: str, extra: str = "") -> str:
-    return f"""
-    ---
-    apiVersion: kustomize.toolkit.fluxcd.io/v1
-    kind: Kustomization
-    metadata: {{name: {name}, namespace: flux-system}}
-    spec:
-      path: {path}
-      sourceRef: {{kind: GitRepository, name: flux-system}}
-{textwrap.indent(textwrap.dedent(extra), "      ")}"""
-
-
 def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
     kustomize: Kustomize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,8 +90,8 @@ def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
         tmp_path / "repo",
         {
             "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/ks.yaml": _ks("vars", "./vars")
-            + _ks(
+            "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
+            + flux_kustomization(
                 "apps",
                 "./apps",
                 """
@@ -133,7 +106,7 @@ def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
                 metadata: {name: vars, namespace: flux-system}
                 data: {env: prod}
             """,
-            "apps/ks.yaml": _ks("app", "./app/${env}"),
+            "apps/ks.yaml": flux_kustomization("app", "./app/${env}"),
             "app/prod/cm.yaml": """
                 apiVersion: v1
                 kind: ConfigMap
@@ -183,3 +156,114 @@ def test_render_list_cli_equals_full_listing(tmp_path: Path, monkeypatch: pytest
     full = render_flux(fixture("example"))
     assert full is not None
     assert proc.stdout.splitlines() == [listing_line(t) for t in full.targets]
+
+
+def _patched_components_repo(root: Path) -> Path:
+    """`apps` as its file writes it builds one ConfigMap (a leaf); the cluster's kustomization patches in a
+    component that adds the Flux Kustomization `nested`: as Flux applies it, `apps` is not a leaf."""
+    return _write(
+        root,
+        {
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/kustomization.yaml": """
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources: [flux-system/gotk-sync.yaml, apps.yaml]
+                patches:
+                - target: {kind: Kustomization, name: apps}
+                  patch: |
+                    - op: add
+                      path: /spec/components
+                      value: [../extra]
+            """,
+            "clusters/c/apps.yaml": flux_kustomization("apps", "./apps/main"),
+            "apps/main/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: app, namespace: default}
+            """,
+            "apps/extra/kustomization.yaml": """
+                apiVersion: kustomize.config.k8s.io/v1alpha1
+                kind: Component
+                resources: [nested.yaml]
+            """,
+            "apps/extra/nested.yaml": flux_kustomization("nested", "./nested"),
+            "nested/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: nested, namespace: default}
+            """,
+        },
+    )
+
+
+def test_leaf_answers_are_per_components(tmp_path: Path) -> None:
+    """Leaf answers are remembered per directory and components: the same path with a component added is
+    asked again, not answered from the Kustomization as the file wrote it."""
+    from gitops.flux.files import RepoFiles
+    from gitops.flux.inputs import LeafTest
+    from gitops.flux.objects import FluxKustomization, SourceRef
+    from gitops.targets import Tree
+
+    root = _patched_components_repo(tmp_path / "repo").resolve()
+    test = LeafTest(RepoFiles(root), Tree(root))
+    source = SourceRef("GitRepository", "flux-system", "flux-system")
+    as_written = FluxKustomization("apps", "flux-system", source, "apps/main")
+    as_applied = FluxKustomization("apps", "flux-system", source, "apps/main", components=("../extra",))
+    assert test.leaf_inputs(as_written, root / "apps/main") == {root / "apps/main/cm.yaml"}
+    assert test.leaf_inputs(as_applied, root / "apps/main") is None
+    assert test.leaf_inputs(as_written, root / "apps/main") == {root / "apps/main/cm.yaml"}
+
+
+def test_component_patched_in_by_the_parent_is_listed(
+    kustomize: Kustomize, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = _patched_components_repo(tmp_path / "repo")
+    with open_flux(root, ["clusters/c"], kustomize=kustomize, defer_leaves=True) as graph:
+        assert graph is not None
+        listed = graph.result()
+    full = render_flux(root, ["clusters/c"], kustomize=kustomize)
+    assert full is not None
+    _same_targets(listed, full)
+    assert "clusters/c/flux-system/nested" in {t.name for t in listed.targets}
+
+
+def test_render_list_goes_on_past_a_failed_build(tmp_path: Path) -> None:
+    """`apps` cannot be a leaf (its file names Flux's group) and its build fails (a missing resource): the
+    listing still shows every other target, names the failure, and exits 2 (the list is incomplete)."""
+    root = _write(
+        tmp_path / "repo",
+        {
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/ks.yaml": flux_kustomization("apps", "./apps") + flux_kustomization("infra", "./infra"),
+            "apps/kustomization.yaml": """
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources: [app.yaml, missing.yaml]
+            """,
+            "apps/app.yaml": flux_kustomization("app", "./app"),
+            "infra/cm.yaml": """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: infra, namespace: default}
+            """,
+        },
+    )
+    (root / "gitops.yaml").write_text("", encoding="utf-8")  # marks the repository root
+    proc = run_gitops("render", "--list", cwd=root, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert proc.returncode == 2
+    listed = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert listed == [
+        "clusters/c/flux-system/apps",
+        "clusters/c/flux-system/flux-system",
+        "clusters/c/flux-system/infra",
+    ]
+    errors = proc.stderr.splitlines()
+    assert (
+        errors[0].startswith("error: clusters/c/flux-system/apps: kustomize build failed")
+        and "missing.yaml" in errors[0]
+    )
+    assert errors[-1] == (
+        "gitops: error: 1 of 3 targets failed to build: the Flux Kustomizations they define are not listed"
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flux.helpers import copy_fixture
+from tests.flux.helpers import SYNC, copy_fixture, flux_kustomization
 from tests.helpers import run_gitops, write_tree
 
 
@@ -61,32 +61,19 @@ def test_more_shards_than_flux_targets_is_an_error_not_a_pass(tmp_path: Path) ->
 def test_a_leaf_substituting_from_another_leaf_still_shards_exactly(tmp_path: Path) -> None:
     # `app` takes its variables from the ConfigMap only the leaf `vars` renders: a shard holding `app` but not
     # `vars` cannot build it alone, so it builds everything and still writes only its own part.
-    sync = """\
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: flux-system, namespace: flux-system}
-spec: {url: https://example.org/repo}
----
-"""
-    ks = """\
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: {name}, namespace: flux-system}}
-spec:
-  path: {path}
-  sourceRef: {{kind: GitRepository, name: flux-system}}
-{extra}"""
     root = write_tree(
         tmp_path / "repo",
         {
-            "clusters/c/flux-system/gotk-sync.yaml": sync
-            + ks.format(name="flux-system", path="./clusters/c", extra=""),
-            "clusters/c/ks.yaml": ks.format(name="vars", path="./vars", extra="")
-            + ks.format(
-                name="app",
-                path="./app",
-                extra="  postBuild:\n    substituteFrom:\n    - {kind: ConfigMap, name: vars}\n",
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
+            + flux_kustomization(
+                "app",
+                "./app",
+                """
+                postBuild:
+                  substituteFrom:
+                  - {kind: ConfigMap, name: vars}
+                """,
             ),
             "vars/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars, namespace: flux-system}\n"
             "data: {env: prod}\n",

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.graph import render_flux
 from gitops.flux.sourceignore import Pattern, SourceIgnore, go_match, load
 from gitops.kustomize import Kustomize
-from tests.flux.helpers import copy_fixture, kinds_and_names, target
+from tests.flux.helpers import SYNC, copy_fixture, flux_kustomization, kinds_and_names, target
 from tests.helpers import write_tree
 
 
@@ -136,3 +137,95 @@ def test_the_screen_never_hides_a_match() -> None:
         for is_dir in (False, True):
             if pattern.matches(parts, is_dir):
                 assert _screen((pattern,)).search(rel), (pattern, rel)
+
+
+_SYNC = SYNC + flux_kustomization("web", "./web")
+_WEB = {
+    "clusters/c/flux-system/gotk-sync.yaml": _SYNC,
+    "web/kustomization.yaml": """
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources: [config.yaml]
+        configMapGenerator:
+        - name: branding
+          files: [logo.png]
+    """,
+    "web/config.yaml": """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: config, namespace: default}
+    """,
+    "web/logo.png": "not really a picture\n",
+}
+
+
+def test_a_file_the_artifact_leaves_out_fails_the_build_as_in_flux(tmp_path: Path, kustomize: Kustomize) -> None:
+    """source-controller's defaults leave `*.png` out of the artifact: kustomize-controller's build of `web`
+    cannot read logo.png, though kustomize on the checkout could."""
+    root = write_tree(tmp_path / "repo", _WEB)
+    with pytest.raises(GitopsError) as failure:
+        render_flux(root, kustomize=kustomize)
+    assert str(failure.value) == (
+        "clusters/c/flux-system/web: web/logo.png (named in web/kustomization.yaml) is not in the source artifact, "
+        "excluded by source-controller's default ignore pattern '*.png' (a .sourceignore replaces the defaults): "
+        "Flux's build cannot read it"
+    )
+
+
+def test_a_sourceignore_that_keeps_the_file_lets_it_build(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = write_tree(tmp_path / "repo", {**_WEB, ".sourceignore": "*.md\n"})  # replaces the defaults
+    result = render_flux(root, kustomize=kustomize)
+    assert result is not None
+    names = sorted(name for _kind, _namespace, name in kinds_and_names(target(result, "clusters/c/flux-system/web")))
+    assert len(names) == 2 and names[0].startswith("branding-") and names[1] == "config"
+
+
+def test_a_resource_a_sourceignore_excludes_is_named_with_its_pattern(tmp_path: Path, kustomize: Kustomize) -> None:
+    root = write_tree(tmp_path / "repo", {**_WEB, "web/.sourceignore": "config.yaml\n", "web/logo.png": ""})
+    with pytest.raises(GitopsError) as failure:
+        render_flux(root, kustomize=kustomize)
+    assert "web/config.yaml (named in web/kustomization.yaml) is not in the source artifact, excluded by " in str(
+        failure.value
+    )
+    assert "'config.yaml' in web/.sourceignore" in str(failure.value)
+
+
+def _with_spec_ignore(ignore: str) -> dict[str, str]:
+    sync = _SYNC.replace(
+        "spec: {url: https://example.org/repo}",
+        "spec:\n      url: https://example.org/repo\n      ignore: |\n"
+        + "".join(f"        {line}\n" for line in ignore.splitlines()),
+    )
+    return {
+        "clusters/c/flux-system/gotk-sync.yaml": sync,
+        "web/config.yaml": _WEB["web/config.yaml"],
+        "web/skip.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: skip, namespace: default}
+        """,
+    }
+
+
+def test_the_sync_gitrepositorys_spec_ignore_leaves_files_out(tmp_path: Path, kustomize: Kustomize) -> None:
+    """source-controller adds spec.ignore to the .sourceignore patterns: the generated kustomization of
+    `web` lists only what the artifact holds."""
+    root = write_tree(tmp_path / "repo", _with_spec_ignore("# not this one\n/web/skip.yaml"))
+    result = render_flux(root, kustomize=kustomize)
+    assert result is not None
+    assert kinds_and_names(target(result, "clusters/c/flux-system/web")) == {("ConfigMap", "default", "config")}
+    assert RepoFiles(root).in_artifact(root / "web/skip.yaml")  # without knowing the sync source's spec.ignore
+
+
+def test_spec_ignore_is_named_when_a_kustomization_needs_what_it_leaves_out(
+    tmp_path: Path, kustomize: Kustomize
+) -> None:
+    files = _with_spec_ignore("/*\n!/clusters\n!/web\n/web/skip.yaml")
+    files["web/kustomization.yaml"] = """
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources: [config.yaml, skip.yaml]
+    """
+    root = write_tree(tmp_path / "repo", files)
+    with pytest.raises(GitopsError, match=r"web/skip\.yaml .* excluded by '/web/skip\.yaml' in spec\.ignore"):
+        render_flux(root, kustomize=kustomize)

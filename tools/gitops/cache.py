@@ -6,8 +6,9 @@ kustomize binary's content and version, the build flags, the environment variabl
 mode and our own version. The value is what kustomize printed: SOPS values are still encrypted there, and
 nothing decrypted is ever stored. Full renders, checks and diffs store origin builds (render.py strips the
 annotations, origins.py), so one entry serves every command; renders of a few targets (a named one, those a
-change touched) build plain on a miss and store a plain entry, and plain_output serves them from either kind. Flux builds (flux/build.py) store kustomize's output of their
-scratch kustomization, keyed also by its text, before postBuild substitution.
+change touched) build plain on a miss and store a plain entry, and plain_output serves them from either kind.
+Flux builds (flux/build.py) store kustomize's output of their scratch kustomization, keyed also by its text,
+before postBuild substitution.
 
 Entries are single files written to a temporary name and renamed into place, so concurrent processes never
 see half an entry; each carries its length and SHA-256 in a header line, and an entry whose header does not

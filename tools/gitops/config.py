@@ -75,7 +75,7 @@ def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> Rep
 
 def _validated(text: str, source: str, schema_file: Path) -> dict[str, Any] | None:
     """gitops.yaml as plain JSON data that passed its schemas; None for an empty file."""
-    import jsonschema_rs  # these imports are a fifth of a small command's start-up: only for new content
+    import jsonschema_rs  # a fifth of a small command's start-up: only for content not validated before
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 

@@ -24,7 +24,8 @@ from gitops.config import RepoConfig
 from gitops.errors import GitopsError
 from gitops.flux.clusters import find_clusters
 from gitops.flux.discovery import LeavesNeeded
-from gitops.flux.graph import FluxGraph, open_flux, render_flux
+from gitops.flux.files import RepoFiles
+from gitops.flux.graph import FluxGraph, find_tool_soon, open_flux, render_flux
 from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
 from gitops.manifests import Manifest, dump_documents, identity_of
@@ -167,7 +168,11 @@ def flux_rendered(target: FluxTarget, root: Path) -> RenderedTarget:
         Manifest(identity_of(doc), doc, target.name, origin, index)
         for index, (doc, origin) in enumerate(zip(target.documents, target.origins, strict=True))
     ]
-    text = dump_documents(target.documents) if target.documents else ""
+    text = target.text
+    if text is None:
+        text = dump_documents(target.documents) if target.documents else ""
+        if target.keep_text is not None:
+            target.keep_text(target.documents, text)
     return RenderedTarget(target.name, text, root, _manifests=manifests)
 
 
@@ -211,7 +216,9 @@ def open_workspace(
     options = options or TargetOptions()
     root = root.resolve()
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
-    clusters = list(options.clusters) or list(config.clusters) or _found_clusters(root, config)
+    files = RepoFiles(root)  # one read of the repository's YAML for finding clusters and building them
+    tool_job = find_tool_soon()
+    clusters = list(options.clusters) or list(config.clusters) or _found_clusters(root, config, files)
     flux = None
     in_shard: set[str] | None = None
     if clusters:
@@ -227,6 +234,8 @@ def open_workspace(
                 keep_going=keep_going,
                 defer_leaves=defer_leaves,
                 origins=origins,
+                files=files,
+                tool_job=tool_job,
             )
 
         if options.shard is not None and not listing:
@@ -274,11 +283,11 @@ def is_flux_repository(root: Path, config: RepoConfig, options: TargetOptions | 
     return bool(options.clusters or config.clusters or _found_clusters(root.resolve(), config))
 
 
-def _found_clusters(root: Path, config: RepoConfig) -> list[str]:
+def _found_clusters(root: Path, config: RepoConfig, files: RepoFiles | None = None) -> list[str]:
     """Entries found without configuration. Flux Kustomizations none of which this repository's GitRepository
     syncs make no Flux repository: with directory targets it keeps them, without any it is render_flux's
     error asking for clusters:."""
-    entries = find_clusters(root, sync_source=config.sync_source)
+    entries = find_clusters(root, files, sync_source=config.sync_source)
     if entries == [] and not discover(root, Tree(root, limits=config.limits), config.target_roots):
         render_flux(root, None, sync_source=config.sync_source)  # raises the error naming the way out
     return entries or []

@@ -74,11 +74,23 @@ def command(
         for empty in render_all(root, config_from_context(ctx), options, out_dir).empty:
             click.echo(f"warning: {empty}: builds to zero documents", err=True)
         return
-    workspace = open_workspace(root, config_from_context(ctx), options, listing=list_only, origins=False)
+    # A listing goes on past a target that fails to build (a remote base offline, a broken file): every
+    # other target is listed, each failure named, and the exit is still an error (the list is incomplete).
+    workspace = open_workspace(
+        root, config_from_context(ctx), options, listing=list_only, origins=False, keep_going=list_only
+    )
     print_notices(workspace)
     if list_only:
         for line in workspace.listing():
             click.echo(line)
+        failed = workspace.failed
+        for error in failed.values():
+            click.echo(f"error: {error}", err=True)
+        if failed:
+            raise GitopsError(
+                f"{len(failed)} of {len(workspace.names)} targets failed to build: the Flux Kustomizations they"
+                " define are not listed"
+            )
         return
     names = workspace.select(targets)
     if shard is not None and workspace.tree is not None:  # Flux mode: the workspace holds the shard's part

@@ -17,6 +17,8 @@ anything else sees the object. render and diff build without them.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -89,6 +91,13 @@ def flux_kustomization_file(
         document["nameSuffix"] = ks.name_suffix
     if ks.patches:
         document["patches"] = [_patch(patch) for patch in ks.patches]
+    # v1beta2's patch fields, as the controller's generator writes them: each patch as JSON text.
+    if ks.patches_strategic_merge:
+        document["patchesStrategicMerge"] = [json.dumps(patch) for patch in ks.patches_strategic_merge]
+    if ks.patches_json6902:
+        document["patchesJson6902"] = [
+            {"patch": json.dumps(patch["patch"]), "target": patch["target"]} for patch in ks.patches_json6902
+        ]
     components = []
     for component in ks.components:
         if not is_local_relative(component):
@@ -155,6 +164,15 @@ def build_inputs(ks: FluxKustomization, directory: Path, files: RepoFiles, tree:
     kustomization's files, or spec.path and the components) and everything those walk to.
 
     A GitopsError or ValueError when the walk cannot tell (a remote base, a path outside the repository)."""
+    read: set[Path] = set()
+    for path in _listed(ks, directory, files):
+        read |= tree.inputs(path) if path.is_dir() else {path}
+    return read
+
+
+def _listed(ks: FluxKustomization, directory: Path, files: RepoFiles) -> list[Path]:
+    """What the scratch kustomization lists: spec.path (or the files a generated kustomization lists) and the
+    components."""
     if kustomization_file(directory) is not None:
         listed = [directory]
     else:
@@ -165,10 +183,43 @@ def build_inputs(ks: FluxKustomization, directory: Path, files: RepoFiles, tree:
         path = Path(os.path.normpath(directory / component))
         if path.exists() or not ks.ignore_missing_components:
             listed.append(path)
-    read: set[Path] = set()
-    for path in listed:
-        read |= tree.inputs(path) if path.is_dir() else {path}
-    return read
+    return listed
+
+
+def refuse_outside_artifact(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree, label: str) -> None:
+    """A GitopsError when a kustomization the build walks names a file the source artifact leaves out
+    (.sourceignore, spec.ignore or source-controller's defaults, e.g. `*.png`): the file exists in the
+    checkout, so kustomize would build here, but kustomize-controller reads the artifact and fails.
+
+    Only what kustomizations name counts (not every file beside them); a walk that cannot finish (a remote
+    base) is kustomize's to report."""
+    problem = _outside_artifact(ks, directory, files, tree)
+    if problem is not None:
+        raise GitopsError(f"{label}: {problem}")
+
+
+def _outside_artifact(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree) -> str | None:
+    try:
+        stack = [path for path in _listed(ks, directory, files) if path.is_dir()]
+        seen: set[Path] = set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            node = tree.load(current)
+            for path in (node.file, *node.files):
+                rel = files.rel(path)
+                why = files.ignore.explain(rel)
+                if why is not None:
+                    return (
+                        f"{rel} (named in {files.rel(node.file)}) is not in the source artifact, excluded by "
+                        f"{why}: Flux's build cannot read it"
+                    )
+            stack.extend(node.directories)
+    except (GitopsError, ValueError, OSError):
+        return None
+    return None
 
 
 def _cached_build(
@@ -197,6 +248,28 @@ def _cached_build(
     return cache.build(name, run, origin_prefix=prefix, extra=("flux", text), inputs_digest=digest)
 
 
+_PARSED = b"gitops-parsed-documents-1\0"
+
+
+def _parsed(cache: RunCache, output: str, label: str) -> list[dict[str, Any]]:
+    """kustomize's output parsed, remembered in the render cache as JSON by the output's digest: parsing
+    YAML in Python costs about as much as a small build, loading the same documents as JSON a fiftieth of it.
+    Only documents JSON keeps exactly are remembered (not dates, non-string keys, NaN)."""
+    key = hashlib.sha256(_PARSED + output.encode("utf-8")).hexdigest()
+    stored = cache.store.get(key)
+    if stored is not None:
+        with contextlib.suppress(ValueError):
+            documents = json.loads(stored)
+            if isinstance(documents, list) and all(isinstance(doc, dict) for doc in documents):
+                return documents
+    documents = load_documents(output, label)
+    with contextlib.suppress(TypeError, ValueError):
+        text = json.dumps(documents, ensure_ascii=False, separators=(",", ":"))
+        if json.loads(text) == documents:
+            cache.store.put(key, text.encode("utf-8"))
+    return documents
+
+
 def scratch_text(document: dict[str, Any]) -> str:
     """The scratch kustomization file's text: JSON, which is YAML to kustomize, written many times faster
     than PyYAML's pure-Python emitter would (raw UTF-8: escaped surrogate pairs are not YAML)."""
@@ -221,17 +294,22 @@ def build_documents(
     label: str,
     cache: RunCache | None = None,
     origins: bool = True,
+    tree: Tree | None = None,
 ) -> Built:
     """kustomize's output for `ks` at `directory` (its resolved spec.path), with each object's origin (all
     None without `origins`).
 
     With `cache`, kustomize's output comes from the render cache when the same inputs were built before. Only
     kustomize's output is stored: postBuild substitution (decrypted values included) happens later.
+    With `tree` (the run's walk of kustomizations), a file named that the source artifact leaves out is an
+    error, as it is for kustomize-controller.
     """
     if not directory.is_dir():
         raise GitopsError(
             f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
         )
+    if tree is not None:
+        refuse_outside_artifact(ks, directory, files, tree, label)
     target = scratch.new_dir()
     document = scratch_kustomization(ks, directory, target, files, label, origins=origins)
     (target / "kustomization.yaml").write_text(scratch_text(document), encoding="utf-8")
@@ -243,7 +321,7 @@ def build_documents(
             raise GitopsError(f"{label}: kustomize build failed: {exc}") from None
 
     output = run() if cache is None else _cached_build(cache, ks, directory, target, files, label, run, origins)
-    documents = load_documents(output, label)
+    documents = load_documents(output, label) if cache is None else _parsed(cache, output, label)
     for doc in documents:
         metadata = doc.get("metadata")
         if (

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles
 from gitops.flux.objects import (
     DEFAULT_SYNC_SOURCE,
+    FluxKustomization,
     SourceRef,
     flux_instance_sync_path,
     is_flux_instance,
@@ -48,44 +50,33 @@ def find_clusters(root: Path, files: RepoFiles | None = None, sync_source: str |
     """
     files = files or RepoFiles(root)
     sync_source = sync_source or infer_sync_source(files)
-    any_kustomization = False
+    apply_sync_ignore(files, sync_source)
     declared: set[str] = set()
     candidates: set[str] = set()
     covering: list[str] = []
     bootstrapped: set[str] = set()
     for path in files.yaml_files():
-        try:
-            if not files.mentions(path, FLUX_MARKERS):
-                if path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent != root:
-                    # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may
-                    # commit a placeholder there (the official example does) and leave the sync to bootstrap.
-                    bootstrapped.add(files.rel(path.parent.parent) if path.parent.parent != root else "")
-                continue
-            documents = files.documents(path)
-        except (GitopsError, OSError):
-            continue  # a file no build reads cannot stop discovery; one that is read fails its build
+        # `flux bootstrap --path=P` writes P/flux-system/gotk-sync.yaml syncing P; a repository may commit a
+        # placeholder there (the official example does) and leave the sync to bootstrap.
+        placeholder = path.name == BOOTSTRAP_SYNC_FILE and path.parent.name == ENTRY_NAMESPACE and path.parent != root
+        if placeholder and not files.mentions(path, FLUX_MARKERS):
+            bootstrapped.add(files.rel(path.parent.parent) if path.parent.parent != root else "")
+    for _path, doc in _marked_documents(files):
+        if is_flux_instance(doc):
+            sync_path = flux_instance_sync_path(doc)
+            if sync_path is not None:
+                candidates.add(sync_path)
+    written = _written_kustomizations(files)
+    for path, ks in written:
+        if ks is None or not is_sync_source(ks.source_ref, sync_source):
+            continue
         directory = files.rel(path.parent) if path.parent != root else ""
-        for doc in documents:
-            if not isinstance(doc, dict):
-                continue
-            if is_flux_instance(doc):
-                sync_path = flux_instance_sync_path(doc)
-                if sync_path is not None:
-                    candidates.add(sync_path)
-            if not is_flux_kustomization(doc):
-                continue
-            any_kustomization = True
-            try:
-                ks = parse_kustomization(doc, files.rel(path))
-            except GitopsError:
-                continue
-            if not is_sync_source(ks.source_ref, sync_source):
-                continue
-            if inside(directory, ks.path):
-                declared.add(ks.path)
-            else:
-                candidates.add(directory)
-                covering.append(ks.path)
+        if inside(directory, ks.path):
+            declared.add(ks.path)
+        else:
+            candidates.add(directory)
+            covering.append(ks.path)
+    any_kustomization = bool(written)
     # A placeholder gotk-sync.yaml declares no sync Kustomization: its cluster path is the entry bootstrap makes.
     candidates |= {p for p in bootstrapped if p not in declared and not any(inside(p, d) for d in covering)}
     if not any_kustomization and not candidates:
@@ -101,33 +92,89 @@ def infer_sync_source(files: RepoFiles) -> str:
     `flux-system` (bootstrap's and the Flux Operator's name) unless no Kustomization of the repository builds
     from it and exactly one GitRepository defined in the repository (namespace flux-system) is what its
     Kustomizations build from: repositories that define their own sync source (e.g. `home-ops-kubernetes`)."""
+    return str(files.once("sync-source", lambda: _infer_sync_source(files)))
+
+
+def _infer_sync_source(files: RepoFiles) -> str:
     referenced: set[str] = set()
-    defined: set[str] = set()
-    for path in files.yaml_files():
-        try:
-            if not files.mentions(path, FLUX_MARKERS):
-                continue
-            documents = files.documents(path)
-        except (GitopsError, OSError):
-            continue
-        for doc in documents:
-            if not isinstance(doc, dict):
-                continue
-            metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            if doc.get("kind") == "GitRepository" and str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP + "/"):
-                if (metadata or {}).get("namespace", ENTRY_NAMESPACE) == ENTRY_NAMESPACE:
-                    defined.add(str((metadata or {}).get("name")))
-            elif is_flux_kustomization(doc):
-                try:
-                    ref = parse_kustomization(doc, files.rel(path)).source_ref
-                except GitopsError:
-                    continue
-                if ref.kind == "GitRepository" and ref.namespace == ENTRY_NAMESPACE:
-                    referenced.add(ref.name)
+    defined = {str(_metadata(doc).get("name")) for doc in _sync_namespace_repositories(files)}
+    for _path, ks in _written_kustomizations(files):
+        if ks is not None and ks.source_ref.kind == "GitRepository" and ks.source_ref.namespace == ENTRY_NAMESPACE:
+            referenced.add(ks.source_ref.name)
     if DEFAULT_SYNC_SOURCE in referenced:
         return DEFAULT_SYNC_SOURCE
     candidates = referenced & defined
     return candidates.pop() if len(candidates) == 1 else DEFAULT_SYNC_SOURCE
+
+
+def defined_kustomizations(files: RepoFiles) -> list[FluxKustomization]:
+    """The Flux Kustomizations the repository's files define as written (before any build)."""
+    return [ks for _path, ks in _written_kustomizations(files) if ks is not None]
+
+
+def _written_kustomizations(files: RepoFiles) -> list[tuple[Path, FluxKustomization | None]]:
+    """Every Flux Kustomization document in the repository's files, parsed once per run (None: malformed)."""
+
+    def collect() -> list[tuple[Path, FluxKustomization | None]]:
+        found: list[tuple[Path, FluxKustomization | None]] = []
+        for path, doc in _marked_documents(files):
+            if is_flux_kustomization(doc):
+                try:
+                    found.append((path, parse_kustomization(doc, files.rel(path))))
+                except GitopsError:
+                    found.append((path, None))
+        return found
+
+    return list(files.once("flux-kustomizations", collect))
+
+
+def apply_sync_ignore(files: RepoFiles, sync_source: str) -> None:
+    """source-controller adds the sync GitRepository's `spec.ignore` to the `.sourceignore` patterns. When the
+    repository defines that GitRepository (in a file with Flux's markers, as bootstrap's gotk-sync.yaml), and
+    every definition has the same `spec.ignore`, its patterns decide the artifact's files from here on."""
+    ignores: set[str | None] = set()
+    for doc in _sync_namespace_repositories(files):
+        if _metadata(doc).get("name") == sync_source:
+            spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+            ignore = (spec or {}).get("ignore")
+            ignores.add(ignore if isinstance(ignore, str) else None)
+    if len(ignores) == 1:
+        files.apply_spec_ignore(ignores.pop())
+
+
+def _marked_documents(files: RepoFiles) -> list[tuple[Path, dict[str, Any]]]:
+    """The documents of every file holding Flux's markers, with the file, once per run. A file that does not
+    parse is left out: no build reads it yet (one that is read fails its build)."""
+
+    def collect() -> list[tuple[Path, dict[str, Any]]]:
+        found: list[tuple[Path, dict[str, Any]]] = []
+        for path in files.yaml_files():
+            try:
+                if not files.mentions(path, FLUX_MARKERS):
+                    continue
+                documents = files.documents(path)
+            except (GitopsError, OSError):
+                continue
+            found.extend((path, doc) for doc in documents if isinstance(doc, dict))
+        return found
+
+    return list(files.once("marked-documents", collect))
+
+
+def _sync_namespace_repositories(files: RepoFiles) -> list[dict[str, Any]]:
+    """The GitRepository objects the repository's files define in flux-system, where the sync source lives."""
+    return [
+        doc
+        for _path, doc in _marked_documents(files)
+        if doc.get("kind") == "GitRepository"
+        and str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP + "/")
+        and _metadata(doc).get("namespace", ENTRY_NAMESPACE) == ENTRY_NAMESPACE
+    ]
+
+
+def _metadata(doc: dict[str, Any]) -> dict[str, Any]:
+    metadata = doc.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def is_sync_source(ref: SourceRef, sync_source: str) -> bool:

@@ -15,13 +15,14 @@ leaves unbuilt (flux.inputs) for listing and the diff; flux.graph opens runs and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitops import cache
 from gitops.errors import GitopsError
+from gitops.flux import step_cache
 from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts, is_artifact_generator
 from gitops.flux.build import Built, Scratch, build_documents
 from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, is_sync_source
@@ -37,6 +38,7 @@ from gitops.flux.objects import (
 )
 from gitops.flux.postbuild import load_variables, set_metadata, substitute_objects
 from gitops.kustomize import Kustomize
+from gitops.targets import Tree
 
 
 @dataclass
@@ -75,9 +77,13 @@ class DiscoveryRun:
         self.workers = 1
         self.keep_going = False
         self.cache: cache.RunCache | None = None
+        self.tree: Tree | None = None
+        """The run's walk of kustomizations (shared with the cache and the leaf test)."""
         self.leaf_test: LeafTest | None = None
         self.origins = True
         self.deferred: list[TargetState] = []
+        self.ahead: list[tuple[FluxKustomization, Path]] = []
+        """Kustomizations whose leaf test can run while builds do (see _test_leaves_ahead)."""
         self.states: dict[tuple[str, str], TargetState] = {}
         self.to_build: list[TargetState] = []
         self.waiting: list[TargetState] = []
@@ -100,6 +106,15 @@ class DiscoveryRun:
         self.states[(cluster, ks.key)] = state
         if skipped is None:
             self.to_build.append(state)
+
+    def expect(self, kustomizations: Sequence[FluxKustomization]) -> None:
+        """Kustomizations the repository's files define: their leaf tests can run while builds do."""
+        for ks in kustomizations:
+            if ks.source_ref.kind == "ExternalArtifact" or self._source_base(ks.source_ref) is None:
+                continue
+            path, _skipped = self._source_path("", ks)
+            if path is not None:
+                self.ahead.append((ks, (self.root / path).resolve()))
 
     def _source_base(self, ref: SourceRef) -> str | None:
         if is_sync_source(ref, self.sync_source):
@@ -159,6 +174,13 @@ class DiscoveryRun:
                 self.deferred.append(state)
         return kept
 
+    def _test_leaves_ahead(self, builds: list[Future[Any]]) -> None:
+        """While builds run (kustomize processes, the interpreter idle), the leaf test of Kustomizations the
+        repository's files define (`ahead`): the builds will likely yield them, and LeafTest keeps answers."""
+        while self.ahead and self.leaf_test is not None and not all(build.done() for build in builds):
+            ks, directory = self.ahead.pop()
+            self.leaf_test.leaf_inputs(ks, directory)
+
     def _build_one(self, state: TargetState) -> Built:
         target = state.target
         assert target.path is not None
@@ -171,11 +193,15 @@ class DiscoveryRun:
             label=target.name,
             cache=self.cache,
             origins=self.origins,
+            # The artifact checks hold for the sync source's ignore rules; a mapped source has its own.
+            tree=self.tree if is_sync_source(target.kustomization.source_ref, self.sync_source) else None,
         )
 
     def _build(self, batch: list[TargetState]) -> None:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
-            results = list(pool.map(_capture(self._build_one), batch))
+            futures = [pool.submit(_capture(self._build_one), state) for state in batch]
+            self._test_leaves_ahead(futures)
+            results = [future.result() for future in futures]
         errors = [r for r in results if isinstance(r, GitopsError)]
         if errors and not self.keep_going:
             raise sorted(errors, key=str)[0]
@@ -241,11 +267,22 @@ class DiscoveryRun:
     def _finish(self, state: TargetState, *, stuck: bool) -> None:
         target, ks = state.target, state.target.kustomization
         documents = state.raw or []
+        values = None
         if ks.post_build:
             variables = load_variables(ks, self._lookup(target.cluster, stuck), self.identities, target.name)
             target.warnings.extend(variables.warnings)
-            documents = substitute_objects(ks, documents, variables.values, target.name, strict=self.strict)
-        set_metadata(ks, documents)
+            values = variables.values
+        key = step_cache.step_key(ks, documents, values, self.strict) if self.cache is not None else None
+        remembered = step_cache.load(self.cache, key) if self.cache is not None and key is not None else None
+        if remembered is not None:
+            documents, target.text = remembered.documents, remembered.text
+        else:
+            if values is not None:
+                documents = substitute_objects(ks, documents, values, target.name, strict=self.strict)
+            set_metadata(ks, documents)
+            if self.cache is not None and key is not None:
+                # Kept once render has written the documents as text (check and diff never need the text).
+                target.keep_text = step_cache.keeper(self.cache, key, documents)
         target.documents, target.origins = documents, state.origins
         if not documents:
             target.warnings.append(f"{target.name}: builds to zero documents ({target.path})")

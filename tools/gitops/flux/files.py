@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +24,31 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 NOT_SOURCES = frozenset({"rendered", "node_modules"})
 
 
+# Facts (RepoFiles.once) that stay when the artifact's file list changes: the sync source is what decides
+# which spec.ignore applies.
+_LIST_INDEPENDENT = frozenset({"sync-source"})
+
+
 class RepoFiles:
     """Parsed YAML documents per file, shared by discovery and the generated-kustomization scan (thread-safe)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_prefix = str(root).rstrip("/") + "/"
         self._documents: dict[Path, list[Any]] = {}
         self._lock = threading.Lock()
         self._ignore: SourceIgnore | None = None
         self._all_yaml: list[Path] | None = None
         self._mentions: dict[tuple[Path, tuple[str, ...]], bool] = {}
+        self._facts: dict[str, Any] = {}
+        self._spec_ignore: str | None = None
+        self._walked: tuple[list[Path], list[Path]] | None = None
+
+    def once(self, fact: str, compute: Callable[[], Any]) -> Any:
+        """A fact about the repository's files, computed once per run (every caller passes the same compute)."""
+        if fact not in self._facts:
+            self._facts[fact] = compute()
+        return self._facts[fact]
 
     @property
     def ignore(self) -> SourceIgnore:
@@ -46,18 +61,33 @@ class RepoFiles:
     def _scan(self) -> None:
         """One walk of the repository: its YAML files and its `.sourceignore` files, whose patterns then
         decide which of those files the artifact holds."""
-        candidates: list[Path] = []
-        ignore_files: list[Path] = []
-        for path in self._walk(self.root):
-            (ignore_files if path.name == IGNORE_FILE else candidates).append(path)
-        self._ignore = from_files(self.root, ignore_files)
+        if self._walked is None:
+            candidates: list[Path] = []
+            ignore_files: list[Path] = []
+            for path in self._walk(self.root):
+                (ignore_files if path.name == IGNORE_FILE else candidates).append(path)
+            self._walked = (candidates, ignore_files)
+        candidates, ignore_files = self._walked
+        self._ignore = from_files(self.root, ignore_files, self._spec_ignore)
         self._all_yaml = [p for p in candidates if not self._ignore.excludes(self.rel(p))]
+
+    def apply_spec_ignore(self, text: str | None) -> None:
+        """The sync GitRepository's `spec.ignore`, which source-controller adds to the `.sourceignore`
+        patterns: the artifact's files are decided again (facts drawn from the file list are forgotten)."""
+        if text == self._spec_ignore:
+            return
+        self._spec_ignore = text
+        self._ignore = self._all_yaml = None
+        self._facts = {fact: value for fact, value in self._facts.items() if fact in _LIST_INDEPENDENT}
 
     def in_artifact(self, path: Path, is_dir: bool = False) -> bool:
         return not self.ignore.excludes(self.rel(path), is_dir)
 
     def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+        text = str(path)  # string slicing: pathlib's relative_to costs more than the rest of a lookup
+        if text.startswith(self._root_prefix):
+            return text[len(self._root_prefix) :]
+        return path.relative_to(self.root).as_posix()  # the root itself, or a ValueError as before
 
     def documents(self, path: Path) -> list[Any]:
         """The documents of one YAML file; invalid YAML is a GitopsError naming the file (and line)."""

@@ -3,19 +3,22 @@ leaves unbuilt (flux.inputs) while it is open and build some of them later (list
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from gitops import cache
+from gitops.cache_location import caching_enabled
 from gitops.flux.build import scratch_space
-from gitops.flux.clusters import infer_sync_source, resolve_entries
+from gitops.flux.clusters import apply_sync_ignore, defined_kustomizations, infer_sync_source, resolve_entries
 from gitops.flux.discovery import DiscoveryRun, LeavesNeeded, TargetState
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
 from gitops.flux.model import FluxRender, FluxTarget
-from gitops.kustomize import Kustomize, find_kustomize
+from gitops.kustomize import Kustomize, find_kustomize, memo_directory
 from gitops.render import default_jobs
 from gitops.targets import Tree
 
@@ -67,32 +70,41 @@ def open_flux(
     keep_going: bool = False,
     defer_leaves: bool = False,
     origins: bool = True,
+    files: RepoFiles | None = None,
+    tool_job: Future[Kustomize] | None = None,
 ) -> Iterator[FluxGraph | None]:
     """The clusters' targets, found as render_flux finds them, while the scratch space lives (None: not a
     Flux repository). With `defer_leaves`, leaves (flux.inputs) are not built: listing needs only the
     Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
     waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
-    Without `origins`, documents do not know their source files (render and diff do not need them)."""
+    Without `origins`, documents do not know their source files (render and diff do not need them).
+    `files`: the run's RepoFiles when the caller already read the repository (finding its clusters);
+    `tool_job`: find_tool_soon's answer, when the caller started it before reading the repository."""
     root = root.resolve()
-    files = RepoFiles(root)
+    files = files if files is not None and files.root == root else RepoFiles(root)
+    tool_job = tool_job or find_tool_soon(kustomize)
     sync_source = sync_source or infer_sync_source(files)
+    apply_sync_ignore(files, sync_source)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
     if resolved is None:
         yield None
         return
     entries, source_dirs = resolved
-    tool = kustomize or find_kustomize()
+    tool = tool_job.result()
     tree = Tree(root)
     with scratch_space() as scratch:
 
         def start(leaf_test: LeafTest | None) -> DiscoveryRun:
             run = DiscoveryRun(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
             run.cache = cache.for_run(tool, tree)
+            run.tree = tree
             run.keep_going = keep_going
             # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
             # it) would otherwise leave a CPU idle between kustomize processes.
             run.workers = max(1, jobs or default_jobs() + 1)
             run.leaf_test = leaf_test
+            if leaf_test is not None:
+                run.expect(defined_kustomizations(files))
             run.origins = origins
             for entry in entries:
                 run.add_entry(entry)
@@ -108,6 +120,25 @@ def open_flux(
         finally:
             if run.cache is not None:
                 run.cache.store.trim()
+
+
+def find_tool_soon(kustomize: Kustomize | None = None) -> Future[Kustomize]:
+    """kustomize (`kustomize`, else found) with its cache identity known, worked out in the background.
+
+    Finding kustomize asks its version (a process) and the cache identity digests the binary (tens of
+    megabytes); both are remembered, but a first run pays for them: while it reads the repository."""
+    early = ThreadPoolExecutor(max_workers=1)
+    job = early.submit(_tool_with_identity, kustomize)
+    early.shutdown(wait=False)
+    return job
+
+
+def _tool_with_identity(kustomize: Kustomize | None) -> Kustomize:
+    tool = kustomize or find_kustomize()
+    if caching_enabled():
+        with contextlib.suppress(OSError):
+            cache.tool_identity(tool, memo_directory())  # remembered: the run cache's own call is then cheap
+    return tool
 
 
 class FluxGraph:

@@ -41,10 +41,25 @@ class LeafTest:
     def __init__(self, files: RepoFiles, tree: Tree) -> None:
         self.files, self.tree = files, tree
         self._plain: dict[Path, bool] = {}
+        self._answers: dict[tuple[Path, tuple[str, ...], bool], set[Path] | None] = {}
         self._lock = threading.Lock()
 
     def leaf_inputs(self, ks: FluxKustomization, directory: Path) -> set[Path] | None:
-        """The files the build reads when it is a leaf; None when it may yield Flux Kustomizations."""
+        """The files the build reads when it is a leaf; None when it may yield Flux Kustomizations.
+
+        Answered once per run for each directory and components (all of the Kustomization that build_inputs
+        reads): answers can be worked out ahead, while the builds that find the Kustomizations run."""
+        key = (directory, ks.components, ks.ignore_missing_components)
+        with self._lock:
+            if key in self._answers:
+                known = self._answers[key]
+                return None if known is None else set(known)
+        answer = self._leaf_inputs(ks, directory)
+        with self._lock:
+            self._answers[key] = answer
+        return None if answer is None else set(answer)
+
+    def _leaf_inputs(self, ks: FluxKustomization, directory: Path) -> set[Path] | None:
         if not directory.is_dir():
             return None  # the build reports it
         try:

@@ -3,7 +3,7 @@ by the names a user types."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,10 @@ class FluxTarget:
     origins: list[str | None] = field(default_factory=list)
     """The repository-relative source file of each document, in step with `documents`."""
     warnings: list[str] = field(default_factory=list)
+    text: str | None = None
+    """`documents` as render writes them (manifests.dump_documents), when the run already has that text."""
+    keep_text: Callable[[list[dict[str, Any]], str], None] | None = field(default=None, repr=False, compare=False)
+    """Where render hands the text it wrote, to remember the build step (flux.step_cache)."""
     unbuilt: bool = False
     """Not built (open_flux with defer_leaves): a leaf, whose build cannot yield a Flux Kustomization, and
     nothing asked for its output yet. Its documents are unknown, not empty."""

@@ -65,6 +65,10 @@ class FluxKustomization:
     common_labels: dict[str, str] = field(default_factory=dict)
     common_annotations: dict[str, str] = field(default_factory=dict)
     patches: tuple[dict[str, Any], ...] = ()
+    patches_strategic_merge: tuple[dict[str, Any], ...] = ()
+    """v1beta2's spec.patchesStrategicMerge (removed in v1; the controller's generator still writes them)."""
+    patches_json6902: tuple[dict[str, Any], ...] = ()
+    """v1beta2's spec.patchesJson6902: each a `target` selector and a `patch` list of JSON 6902 operations."""
     images: tuple[dict[str, Any], ...] = ()
     components: tuple[str, ...] = ()
     ignore_missing_components: bool = False
@@ -91,6 +95,8 @@ class FluxKustomization:
             "nameSuffix": self.name_suffix,
             "commonMetadata": bool(self.common_labels or self.common_annotations) or None,
             "patches": len(self.patches) or None,
+            "patchesStrategicMerge": len(self.patches_strategic_merge) or None,
+            "patchesJson6902": len(self.patches_json6902) or None,
             "images": len(self.images) or None,
             "components": list(self.components) or None,
             "substitute": sorted(self.substitute) if self.substitute else None,
@@ -107,6 +113,8 @@ class FluxKustomization:
             or self.name_prefix is not None
             or self.name_suffix is not None
             or self.patches
+            or self.patches_strategic_merge
+            or self.patches_json6902
             or self.images
             or self.components
         )
@@ -193,6 +201,15 @@ def parse_kustomization(body: dict[str, Any], source: str) -> FluxKustomization:
         references.append(SubstituteReference(kind, ref_name, bool(entry.get("optional", False))))
     decryption = _mapping(spec.get("decryption"), "spec.decryption", where)
     patches = [_mapping(p, "spec.patches[]", where) for p in _list(spec.get("patches"), "spec.patches", where)]
+    strategic = [
+        _mapping(p, "spec.patchesStrategicMerge[]", where)
+        for p in _list(spec.get("patchesStrategicMerge"), "spec.patchesStrategicMerge", where)
+    ]
+    json6902 = []
+    for entry in _list(spec.get("patchesJson6902"), "spec.patchesJson6902", where):
+        entry = _mapping(entry, "spec.patchesJson6902[]", where)
+        operations = _list(entry.get("patch"), "spec.patchesJson6902[].patch", where)
+        json6902.append({"patch": operations, "target": _mapping(entry.get("target"), "target", where)})
     images = [_mapping(i, "spec.images[]", where) for i in _list(spec.get("images"), "spec.images", where)]
     components = [str(c) for c in _list(spec.get("components"), "spec.components", where)]
     path = _optional_string(spec.get("path"), "spec.path", where) or ""
@@ -208,6 +225,8 @@ def parse_kustomization(body: dict[str, Any], source: str) -> FluxKustomization:
         common_labels=_strings(common.get("labels"), "spec.commonMetadata.labels", where),
         common_annotations=_strings(common.get("annotations"), "spec.commonMetadata.annotations", where),
         patches=tuple(patches),
+        patches_strategic_merge=tuple(strategic),
+        patches_json6902=tuple(json6902),
         images=tuple(images),
         components=tuple(components),
         ignore_missing_components=bool(spec.get("ignoreMissingComponents", False)),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,9 +43,11 @@ class Pattern:
     dir_only: bool
     anchored: bool
     """Contains a `/`: matched from the domain down, not against any component."""
+    origin: str = field(default="", compare=False)
+    """The file it was read from (`apps/.sourceignore`, `spec.ignore`); "" for source-controller's defaults."""
 
     @classmethod
-    def parse(cls, text: str, domain: tuple[str, ...] = ()) -> Pattern:
+    def parse(cls, text: str, domain: tuple[str, ...] = (), origin: str = "") -> Pattern:
         include = text.startswith("!")
         if include:
             text = text[1:]
@@ -54,7 +56,7 @@ class Pattern:
         dir_only = text.endswith("/")
         if dir_only:
             text = text[:-1]
-        return cls(domain, tuple(text.split("/")), include, dir_only, "/" in text)
+        return cls(domain, tuple(text.split("/")), include, dir_only, "/" in text, origin)
 
     def matches(self, path: tuple[str, ...], is_dir: bool) -> bool:
         if len(path) <= len(self.domain) or path[: len(self.domain)] != self.domain:
@@ -107,13 +109,27 @@ class SourceIgnore:
     patterns: tuple[Pattern, ...]
 
     def excludes(self, rel: str, is_dir: bool = False) -> bool:
+        return self.excluding(rel, is_dir) is not None
+
+    def excluding(self, rel: str, is_dir: bool = False) -> Pattern | None:
+        """The pattern that leaves `rel` out of the artifact (the last one matching, not a `!`), or None."""
         if _screen(self.patterns).search(rel) is None:  # no pattern can match: most files of a repository
-            return False
+            return None
         path = tuple(part for part in rel.split("/") if part)
         for pattern in reversed(self.patterns):
             if pattern.matches(path, is_dir):
-                return not pattern.include
-        return False
+                return None if pattern.include else pattern
+        return None
+
+    def explain(self, rel: str) -> str | None:
+        """Why `rel` is not in the artifact, for messages: the pattern and where it comes from; None if it is."""
+        pattern = self.excluding(rel)
+        if pattern is None:
+            return None
+        text = "/".join(pattern.parts) + ("/" if pattern.dir_only else "")
+        if pattern.origin:
+            return f"'{text}' in {pattern.origin}"
+        return f"source-controller's default ignore pattern '{text}' (a .sourceignore replaces the defaults)"
 
 
 @lru_cache(maxsize=16)
@@ -145,19 +161,20 @@ def load(root: Path, spec_ignore: str | None = None) -> SourceIgnore:
     return _with_defaults(_read_tree(root, ()), spec_ignore)
 
 
-def from_files(root: Path, ignore_files: list[Path]) -> SourceIgnore:
+def from_files(root: Path, ignore_files: list[Path], spec_ignore: str | None = None) -> SourceIgnore:
     """As `load`, from `.sourceignore` files a walk of `root` already found, in its depth-first order."""
     found: list[Pattern] = []
     for file in ignore_files:
         domain = file.parent.relative_to(root).parts
         with contextlib.suppress(OSError):
-            found += _read_patterns(file.read_text(encoding="utf-8", errors="replace"), tuple(domain))
-    return _with_defaults(found, None)
+            text = file.read_text(encoding="utf-8", errors="replace")
+            found += _read_patterns(text, tuple(domain), "/".join((*domain, IGNORE_FILE)))
+    return _with_defaults(found, spec_ignore)
 
 
 def _with_defaults(found: list[Pattern], spec_ignore: str | None) -> SourceIgnore:
     if spec_ignore is not None:
-        found = [*found, *_read_patterns(spec_ignore, ())]
+        found = [*found, *_read_patterns(spec_ignore, (), "spec.ignore")]
     vcs = [Pattern.parse(p) for p in VCS_PATTERNS]
     defaults = [] if found else [Pattern.parse(p) for p in DEFAULT_PATTERNS]
     return SourceIgnore((*vcs, *defaults, *found))
@@ -166,7 +183,8 @@ def _with_defaults(found: list[Pattern], spec_ignore: str | None) -> SourceIgnor
 def _read_tree(directory: Path, domain: tuple[str, ...]) -> list[Pattern]:
     patterns: list[Pattern] = []
     with contextlib.suppress(OSError):
-        patterns += _read_patterns((directory / IGNORE_FILE).read_text(encoding="utf-8", errors="replace"), domain)
+        text = (directory / IGNORE_FILE).read_text(encoding="utf-8", errors="replace")
+        patterns += _read_patterns(text, domain, "/".join((*domain, IGNORE_FILE)))
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
@@ -178,8 +196,10 @@ def _read_tree(directory: Path, domain: tuple[str, ...]) -> list[Pattern]:
     return patterns
 
 
-def _read_patterns(text: str, domain: tuple[str, ...]) -> list[Pattern]:
-    return [Pattern.parse(line, domain) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+def _read_patterns(text: str, domain: tuple[str, ...], origin: str) -> list[Pattern]:
+    return [
+        Pattern.parse(line, domain, origin) for line in text.splitlines() if line.strip() and not line.startswith("#")
+    ]
 
 
 def go_match(pattern: str, name: str) -> bool:
