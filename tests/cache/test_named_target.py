@@ -141,3 +141,24 @@ def test_references_resolve_alike_without_the_symlink_scan(tmp_path: Path) -> No
         assert direct.inputs(root / name) == scanned.inputs(root / name), name
         assert direct.digest(root / name) == scanned.digest(root / name), name
         direct.preflight(root / name)
+
+
+@pytest.mark.parametrize(
+    "kustomization",
+    [
+        "resources: [../../../outside]\n",  # leaves the repository
+        "resources: [https://github.com/example/app//base]\n",  # a remote base
+        "helmCharts: [{name: app, repo: https://charts.example}]\n",  # runs helm
+    ],
+)
+def test_no_build_starts_before_the_structural_guard_passed(
+    tmp_path: Path, kustomize: Kustomize, monkeypatch: pytest.MonkeyPatch, kustomization: str
+) -> None:
+    from tests.diff.test_diff_base_side import logging_kustomize
+
+    write_tree(tmp_path / "outside", {"kustomization.yaml": "resources: []\n"})
+    root = write_tree(tmp_path / "repo", {"overlays/bad/kustomization.yaml": kustomization}).resolve()
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    monkeypatch.setenv("KUSTOMIZE", str(wrapper))
+    assert render_named(root, load_config(root), str(root / "overlays/bad")) is None
+    assert not log.exists(), "kustomize ran"
