@@ -199,3 +199,27 @@ def test_the_cli_warns_about_empty_targets_on_both_paths(tmp_path: Path) -> None
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr == "warning: overlays/empty: builds to zero documents\n"
     assert (root / "rendered/overlays/empty.yaml").read_text(encoding="utf-8") == ""
+
+
+def test_a_changed_target_is_built_plain_and_a_check_after_it_still_sees_origins(
+    tmp_path: Path, kustomize: Kustomize
+) -> None:
+    from tests.diff.test_diff_base_side import logging_kustomize
+
+    root = write_tree(tmp_path / "repo", REPO).resolve()
+    wrapper, log = logging_kustomize(tmp_path, kustomize)
+    env = {"KUSTOMIZE": str(wrapper), "GITOPS_CACHE_DIR": str(tmp_path / "cache")}
+    assert run_gitops("render", cwd=root, env=env).returncode == 0
+    log.unlink()
+    _edit(root / "overlays/two/kustomization.yaml", "C=3", "C=4")
+    assert run_gitops("render", cwd=root, env=env).returncode == 0
+    builds = log.read_text(encoding="utf-8").splitlines()
+    # the touched target (and overlays/one, which reads a transformer config and so is always rendered, here
+    # from its entry) is built as itself, not through an origin wrapper
+    assert builds == [str(root / "overlays/two")]
+    _assert_fresh(root, kustomize)
+    log.unlink()
+    check = run_gitops("check", "-o", "json", cwd=root, env=env)
+    assert check.returncode in (0, 1), check.stderr
+    (build,) = log.read_text(encoding="utf-8").splitlines()  # the other targets' origin entries hit
+    assert "gitops-wrap-" in build, "check builds the touched target with origins"

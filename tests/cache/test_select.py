@@ -24,18 +24,41 @@ TREE = {
     "overlays/parent/kustomization.yaml": "resources: [../../base/app]\n",
     "overlays/parent/child/kustomization.yaml": "namePrefix: c-\nresources:\n- ..\n",
     "overlays/comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n",
+    # included by a grandchild through '../..' (no bare dot, no name): not a target
+    "overlays/grand/kustomization.yaml": "resources: [../../base/app]\n",
+    "overlays/grand/x/y/kustomization.yaml": "namePrefix: g-\nresources:\n- ../..\n",
+    # included by a sibling that spells its name with a YAML escape: not a target
+    "overlays/spelled/kustomization.yaml": "resources: [../../base/app]\n",
+    "overlays/speller/kustomization.yaml": 'resources:\n- "../\\x73pelled"\n',
     "clusters/prod/kustomization.yaml": "resources: [../../overlays/plain]\n",
 }
 
 
 @pytest.mark.parametrize(
     "name",
-    ["overlays/plain", "overlays/part", "overlays/whole", "overlays/parent", "overlays/parent/child", "clusters/prod"],
+    [
+        "overlays/plain",
+        "overlays/part",
+        "overlays/whole",
+        "overlays/parent",
+        "overlays/parent/child",
+        "overlays/grand",
+        "overlays/grand/x/y",
+        "overlays/spelled",
+        "overlays/speller",
+        "clusters/prod",
+    ],
 )
 def test_a_named_directory_is_selected_exactly_as_discover_says(tmp_path: Path, name: str) -> None:
     root = write_tree(tmp_path / "repo", TREE).resolve()
     targets = discover(root)
-    assert targets == ["clusters/prod", "overlays/parent/child", "overlays/whole"]
+    assert targets == [
+        "clusters/prod",
+        "overlays/grand/x/y",
+        "overlays/parent/child",
+        "overlays/speller",
+        "overlays/whole",
+    ]
     expected = [t for t in targets if t == name or t.startswith(name + "/")]
     if expected:
         assert select(root, [str(root / name)], Tree(root)) == expected
@@ -46,7 +69,12 @@ def test_a_named_directory_is_selected_exactly_as_discover_says(tmp_path: Path, 
 
 def test_a_directory_of_targets_and_a_component(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "repo", TREE).resolve()
-    assert select(root, [str(root / "overlays")], Tree(root)) == ["overlays/parent/child", "overlays/whole"]
+    assert select(root, [str(root / "overlays")], Tree(root)) == [
+        "overlays/grand/x/y",
+        "overlays/parent/child",
+        "overlays/speller",
+        "overlays/whole",
+    ]
     with pytest.raises(GitopsError, match="not a render target"):
         select(root, [str(root / "overlays/comp")], Tree(root))
 

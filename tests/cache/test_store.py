@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops import cache
+from gitops import cache, render_record
 from gitops.errors import GitopsError
 from gitops.kustomize import Kustomize
 from gitops.targets import Tree
@@ -138,3 +139,26 @@ def test_two_processes_rendering_the_same_targets_share_the_cache(tmp_path: Path
         assert (tmp_path / "out0" / rel).read_bytes() == expected
         assert (tmp_path / "out1" / rel).read_bytes() == expected
         assert (tmp_path / "warm" / rel).read_bytes() == expected
+
+
+def test_render_records_count_toward_the_bound_and_a_used_one_is_kept(tmp_path: Path) -> None:
+    payload = b"x" * 1000
+    entry_size = len(cache._pack(payload))
+    records = tmp_path / "records"
+    records.mkdir()
+    store = cache.RenderCache(tmp_path / "render", max_bytes=4 * entry_size, bounded_with=(records,))
+    old, used = records / "old.json", records / "used.json"
+    context = "a context"
+    record = json.dumps({"format": render_record.FORMAT, "context": context}).encode()
+    for age, path in enumerate((used, old)):  # the record about to be used is the oldest file of all
+        path.write_bytes(record + b" " * (entry_size - len(record)))
+        os.utime(path, ns=(10**18 + age, 10**18 + age))
+    keys = [f"{i:02x}" + "0" * 62 for i in range(3)]
+    for key in keys:
+        store.put(key, payload)
+    assert store.size() == 5 * entry_size
+    assert render_record.load(used, context) is not None  # a use makes it the newest
+    store.trim()
+    assert not old.exists() and used.exists()
+    assert all((tmp_path / "render" / k[:2] / k).exists() for k in keys)
+    assert store.size() <= 4 * entry_size

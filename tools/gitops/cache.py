@@ -4,14 +4,17 @@ The key is a digest of everything a build's output depends on: the bytes and rep
 every file the target walk (targets.Tree.inputs) lists (files named only inside plugin configs included), the
 kustomize binary's content and version, the build flags, the environment variables kustomize reads, the build
 mode and our own version. The value is what kustomize printed: SOPS values are still encrypted there, and
-nothing decrypted is ever stored. render stores origin builds only (render.py strips the annotations,
-origins.py), so one entry serves every command. Flux builds (flux/build.py) store kustomize's output of their
-scratch kustomization, keyed also by its text, before postBuild substitution.
+nothing decrypted is ever stored. Full renders, checks and diffs store origin builds (render.py strips the
+annotations, origins.py), so one entry serves every command; renders of a few targets (a named one, those a
+change touched) build plain on a miss and store a plain entry, and plain_output serves them from either kind.
+Flux builds (flux/build.py) store kustomize's output of their scratch kustomization, keyed also by its text,
+before postBuild substitution.
 
-Entries are single files written to a temporary name, fsynced and renamed into place, so concurrent
-processes never see half an entry; each carries its length and SHA-256 in a header line, and an entry whose
-header does not match (truncated, garbage) is treated as a miss and replaced. The total size is bounded:
-`trim` removes least recently used entries (a hit refreshes the entry's mtime) once per run.
+Entries are single files written to a temporary name and renamed into place, so concurrent processes never
+see half an entry; each carries its length and SHA-256 in a header line, and an entry whose header does not
+match (truncated by a crash, garbage) is treated as a miss and replaced. The total size is bounded:
+`trim` removes least recently used entries (a hit refreshes the entry's mtime) once per run; the render
+records beside the cache (render_record.py) count toward the same bound and are evicted the same way.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import __version__
-from gitops.cache_location import cache_directory, caching_enabled
+from gitops.cache_location import cache_directory, caching_enabled, memo_directory
 from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
-from gitops.kustomize import BUILD_FLAGS, Kustomize, memo_directory
+from gitops.kustomize import BUILD_FLAGS, Kustomize
+from gitops.origins import without_origins
 from gitops.targets import Tree
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -56,7 +60,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> RenderCache | 
     if not caching_enabled(env):
         return None
     size = env.get("GITOPS_CACHE_SIZE")
-    return RenderCache(cache_directory(env) / "render", parse_size(size) if size else DEFAULT_MAX_BYTES)
+    where = cache_directory(env)
+    return RenderCache(where / "render", parse_size(size) if size else DEFAULT_MAX_BYTES, (where / "records",))
 
 
 _TRIMMED: set[Path] = set()
@@ -66,6 +71,9 @@ _TRIMMED: set[Path] = set()
 class RenderCache:
     directory: Path
     max_bytes: int = DEFAULT_MAX_BYTES
+    bounded_with: tuple[Path, ...] = ()
+    """Directories of flat files that count toward `max_bytes` and are evicted in the same order (render
+    records, render_record.py; a record in use has its mtime refreshed like an entry)."""
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / key
@@ -96,9 +104,10 @@ class RenderCache:
             return
         try:
             with os.fdopen(fd, "wb") as handle:
+                # No fsync: another process sees the old file or the whole new one either way, and what a
+                # crash may leave (a short or empty entry) fails the header check and is rebuilt. An fsync
+                # cost about 3 ms per entry, a few seconds of a cold render of 1,000 targets.
                 handle.write(_pack(payload))
-                handle.flush()
-                os.fsync(handle.fileno())
             os.replace(scratch, path)
         except OSError:
             Path(scratch).unlink(missing_ok=True)
@@ -125,18 +134,17 @@ class RenderCache:
 
     def _entries(self) -> list[tuple[int, Path, int]]:
         """(last use in ns, path, size) of every entry."""
-        found = []
+        found: list[tuple[int, Path, int]] = []
         try:
-            shards = list(os.scandir(self.directory))
+            shards = [shard.path for shard in os.scandir(self.directory) if shard.is_dir()]
         except OSError:
-            return []
-        for shard in shards:
-            if not shard.is_dir():
-                continue
+            shards = []
+        for directory in [*shards, *map(str, self.bounded_with)]:
             try:
-                for entry in os.scandir(shard.path):
-                    info = entry.stat()
-                    found.append((info.st_mtime_ns, Path(entry.path), info.st_size))
+                for entry in os.scandir(directory):
+                    if entry.is_file(follow_symlinks=False):
+                        info = entry.stat()
+                        found.append((info.st_mtime_ns, Path(entry.path), info.st_size))
             except OSError:
                 continue
         return found
@@ -194,7 +202,7 @@ def binary_digest(path: str, cache_dir: Path) -> str:
 def tool_identity(tool: Kustomize, cache_dir: Path) -> str:
     """What of the kustomize run (besides its inputs) decides the output: binary, version, flags, env, us.
 
-    `cache_dir`: where the binary's digest is remembered (kustomize.memo_directory(), beside its version)."""
+    `cache_dir`: where the binary's digest is remembered (cache_location.memo_directory(), beside its version)."""
     try:
         binary = binary_digest(tool.argv[0], cache_dir)
     except OSError:
@@ -274,24 +282,47 @@ class RunCache:
         `inputs_digest`: the digest of the files the build reads, when they are not `target`'s walk (a Flux
         build of a directory without a kustomization reads the files the generated one lists).
         """
-        mode = "origins" if origin_prefix is not None else "plain"
-        digest = inputs_digest if inputs_digest is not None else self.tree.digest(self.tree.root / target)
-        key = build_key(self.identity, target, mode, digest, extra)
-        stored = self.store.get(key)
+        key = self._key(target, origin_prefix is not None, extra, inputs_digest)
+        stored = self._stored(key)
         if stored is not None:
-            try:
-                text = stored.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-            if text is not None:
-                self.hits += 1
-                return text if origin_prefix is None else at_location(text, origin_prefix)
+            return stored if origin_prefix is None else at_location(stored, origin_prefix)
         self.misses += 1
         output = run()
         canonical = output if origin_prefix is None else location_independent(output, origin_prefix)
         if canonical is not None:
             self.store.put(key, canonical.encode("utf-8"))
         return output
+
+    def plain_output(self, target: str) -> str | None:
+        """What a plain build of `target` prints, when the cache knows it: a plain entry, or an origin entry whose
+        annotations strip exactly (origins.without_origins). None: not known."""
+        stored = self._stored(self._key(target, False))
+        if stored is not None:
+            return stored
+        with_origins = self._stored(self._key(target, True))
+        plain = without_origins(with_origins) if with_origins is not None else None
+        # the placeholder outside the stripped annotations: a value the location substitution touched
+        return plain if plain is not None and _ROOT_PLACEHOLDER not in plain else None
+
+    def store_plain(self, target: str, output: str) -> None:
+        """Remember what a plain build of `target` printed (after a miss of plain_output)."""
+        self.misses += 1
+        self.store.put(self._key(target, False), output.encode("utf-8"))
+
+    def _key(self, target: str, origins: bool, extra: Sequence[str] = (), inputs_digest: str | None = None) -> str:
+        digest = inputs_digest if inputs_digest is not None else self.tree.digest(self.tree.root / target)
+        return build_key(self.identity, target, "origins" if origins else "plain", digest, extra)
+
+    def _stored(self, key: str) -> str | None:
+        stored = self.store.get(key)
+        if stored is None:
+            return None
+        try:
+            text = stored.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        self.hits += 1
+        return text
 
 
 def for_run(tool: Kustomize, tree: Tree, store: RenderCache | None = None) -> RunCache | None:

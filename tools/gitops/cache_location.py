@@ -27,3 +27,12 @@ def cache_directory(environ: Mapping[str, str] | None = None) -> Path:
         return Path(env["GITOPS_CACHE_DIR"])
     base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "gitops"
+
+
+def memo_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """Where facts that hold whichever render cache a run uses are remembered: kustomize binaries' versions
+    and content digests, gitops.yaml contents that passed validation. The user's cache ($XDG_CACHE_HOME/gitops,
+    else ~/.cache/gitops), never GITOPS_CACHE_DIR: a fresh render cache still knows them."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gitops"

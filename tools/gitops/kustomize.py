@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from gitops.atomic import write_text_atomically
+from gitops.cache_location import memo_directory
 from gitops.errors import BuildError, GitopsError, MissingInputError
 from gitops.limits import BUILD_ADDRESS_SPACE, DEFAULT_BUILD_TIMEOUT
 from gitops.processes import run_bounded
@@ -105,13 +106,6 @@ def build_error(stderr: str) -> str:
         line_number, problem, file = cause.groups()
         return f"{file}{':' + line_number if line_number else ''}: {problem}"
     return text if len(text) <= _MAX_MESSAGE else "..." + text[-(_MAX_MESSAGE - 3) :]
-
-
-def memo_directory() -> Path:
-    """Where facts about kustomize binaries are remembered (versions, content digests): the user's cache, not
-    a render cache's GITOPS_CACHE_DIR; a binary's facts hold whichever render cache a run uses."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "gitops"
 
 
 def _version_cache_file() -> Path:

@@ -92,12 +92,16 @@ def render_targets(
     progress: Progress | None = None,
     limits: Limits | None = None,
     tree: Tree | None = None,
+    plain_misses: bool = False,
 ) -> list[RenderedTarget]:
     """Build each target (all discovered ones by default); results keep the order of `targets`.
 
     With `origins`, each manifest knows its source file: the target is built through a throw-away wrapper
     kustomization (outside the repository) that turns on `buildMetadata: [originAnnotations]`; the
     annotations are stripped from the manifests, and `text` is the plain build output without them.
+    Without, the cache still stores origin builds (one entry serves render, check and diff), unless
+    `plain_misses`: then a target the cache knows in neither form is built plain (cheaper by the origin
+    wrapper's cost) and stored as a plain entry; a few targets re-rendered after a change take that way.
     """
     limits = limits or limits_from({})  # callers without a config still honour the environment's bounds
     root = repo_root.resolve()
@@ -128,16 +132,18 @@ def render_targets(
             directory = root / name
             if not origins and cached is None:
                 return RenderedTarget(name, _build(tool, directory, name, limits), root)
+            if not origins and cached is not None and plain_misses:
+                known = cached.plain_output(name)
+                if known is None:
+                    known = _build(tool, directory, name, limits)
+                    cached.store_plain(name, known)
+                return RenderedTarget(name, known, root)
             # With the cache, every build carries origins: one entry serves render, check and diff alike.
             wrapper = Path(scratch) / str(index)
 
             def build_wrapped() -> str:
                 # written only when kustomize runs: a hit needs no wrapper (origins resolve from its path alone)
-                wrapper.mkdir()
-                rel = os.path.relpath(directory, wrapper)
-                (wrapper / "kustomization.yaml").write_text(
-                    f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
-                )
+                write_origin_wrapper(wrapper, directory)
                 return _build(tool, wrapper, name, limits)
 
             if cached is not None:
@@ -176,6 +182,15 @@ def render_targets(
     if errors:
         raise sorted(errors, key=str)[0]
     return [r for r in results if r is not None]
+
+
+def write_origin_wrapper(wrapper: Path, directory: Path) -> None:
+    """A new directory `wrapper` whose kustomization builds `directory` with origin annotations."""
+    wrapper.mkdir(parents=True)
+    rel = os.path.relpath(directory, wrapper)
+    (wrapper / "kustomization.yaml").write_text(
+        f"resources:\n- {rel}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
+    )
 
 
 def _build(tool: Kustomize, directory: Path, name: str, limits: Limits) -> str:

@@ -102,6 +102,8 @@ def load(path: Path, context: str) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("context") != context:
         return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # last use: records count toward the render cache's size bound (cache.RenderCache.trim)
     return data
 
 

@@ -8,7 +8,6 @@ would build. What each target reads is targets.Tree's business.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -26,16 +25,15 @@ def discover(repo_root: Path, tree: Tree | None = None, roots: Sequence[str] = T
     )
 
 
-# A reference that names no directory: `.`, `..`, `../` (a kustomization including its own parent).
-_BARE_DOTS = re.compile(rb"(?<![\w./-])\.{1,2}/?(?![\w./-])")
+def is_target(tree: Tree, directory: Path, roots: Sequence[str] = TARGET_ROOTS) -> bool:
+    """Whether `directory` is a target (what discover would say), without parsing every kustomization.
 
-
-def _is_target(tree: Tree, directory: Path, roots: Sequence[str] = TARGET_ROOTS) -> bool:
-    """Whether `directory` is a target, without parsing every kustomization of the repository.
-
-    Naming one target in a large repository must cost about one build, not a walk of all of them: only
-    kustomization files whose text could reference `directory` (they mention its name, or a bare `.`/`..`)
-    are parsed. With symlinks in the repository a reference can use another name: no shortcut is taken.
+    Naming one target in a large repository must cost about one build, not a parse of all of them. A
+    reference resolves either to a path ending in one of its own named segments, so a kustomization including
+    `directory` that way mentions its name, or (all named segments cancelled by `..`) to its own directory
+    or an ancestor, so it lies inside `directory`. Only such kustomization files are parsed, and those holding
+    a backslash (a YAML escape can spell the name otherwise). With symlinks in the repository a reference can
+    use another name: no shortcut is taken.
     """
     parts = tree.rel(directory).split("/")
     if parts[0] not in roots or len(parts) < 2 or tree.files.virtual:
@@ -45,12 +43,22 @@ def _is_target(tree: Tree, directory: Path, roots: Sequence[str] = TARGET_ROOTS)
     if tree.has_symlinks():
         return False
     name = directory.name.encode()
+    inside = str(directory) + "/"
     for candidate in tree.files.kustomization_dirs(tree.root, roots):
+        if candidate == directory:
+            continue
         text = tree.files.read(kustomization_file(candidate, tree.files) or candidate)
-        mentions = name in text or _BARE_DOTS.search(text)
-        if mentions and candidate != directory and directory in tree.load(candidate).directories:
+        mentions = name in text or b"\\" in text or str(candidate).startswith(inside)
+        if mentions and directory in tree.load(candidate).directories:
             return False
     return True
+
+
+def candidates(tree: Tree, selector: str) -> list[Path]:
+    """Where a command-line selector may point, in the order select tries them: relative to the current
+    directory, else to the repository root (the form `--list` prints)."""
+    path = Path(selector)
+    return [path.resolve()] if path.is_absolute() else [(Path.cwd() / path).resolve(), (tree.root / path).resolve()]
 
 
 def select(
@@ -68,14 +76,10 @@ def select(
     available: list[str] | None = None
     chosen: list[str] = []
     for raw in requested:
-        path = Path(raw)
-        # relative to the current directory, else to the root (the form `--list` prints)
-        candidates = [path] if path.is_absolute() else [Path.cwd() / path, tree.root / path]
         matches: list[str] = []
-        for candidate in candidates:
-            absolute = candidate.resolve()
+        for absolute in candidates(tree, raw):
             rel = tree.rel(absolute)
-            if _is_target(tree, absolute, roots):
+            if is_target(tree, absolute, roots):
                 matches = [rel]
                 break
             if not absolute.is_dir():

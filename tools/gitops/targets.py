@@ -77,11 +77,11 @@ class Files:
             base = root / top
             if not base.is_dir():
                 continue
-            for dirpath, dirnames, _ in os.walk(base):
+            for dirpath, dirnames, filenames in os.walk(base):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                directory = Path(dirpath)
-                if kustomization_file(directory) is not None:
-                    yield directory
+                # the walk's listing says which names may be kustomization files: a stat only for those
+                if any(n in filenames and os.path.isfile(os.path.join(dirpath, n)) for n in KUSTOMIZATION_FILES):
+                    yield Path(dirpath)
 
 
 DISK = Files()
@@ -133,8 +133,13 @@ class Reference:
 class Tree:
     """Parses kustomization files once per run and checks every reference against the repository root."""
 
-    def __init__(self, root: Path, files: Files = DISK, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, root: Path, files: Files = DISK, limits: Limits = DEFAULT_LIMITS, *, scan_symlinks: bool = True
+    ) -> None:
+        """`scan_symlinks=False`: references resolve with os.path.realpath each, instead of through one scan of
+        the repository's symlinks (cheaper for one target's few references than a walk of every directory)."""
         self.files = files
+        self._scan_symlinks = scan_symlinks
         self.limits = limits
         self.root = root if files.virtual else root.resolve()
         self._root_prefix = str(self.root).rstrip("/") + "/"
@@ -194,7 +199,7 @@ class Tree:
         normal = os.path.normpath(path)
         if self.files.virtual:
             return normal
-        if not normal.startswith(self._root_prefix):
+        if not normal.startswith(self._root_prefix) or (not self._scan_symlinks and self._symlinks is None):
             self.resolved_unscanned = True
             return os.path.realpath(normal)
         if self._symlinks is None:

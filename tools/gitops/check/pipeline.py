@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops import cache, render_record
-from gitops.cache_location import caching_enabled
+from gitops.cache_location import caching_enabled, memo_directory
 from gitops.check.attribution import attribute_to_setters, target_inputs
 from gitops.check.coverage import empty_target_findings, not_rendered_findings, skipped_target_findings
 from gitops.check.findings import CheckResult, Finding
@@ -34,7 +34,7 @@ from gitops.check.secret_gate import check_hygiene
 from gitops.check.sourcemap import SourceIndex
 from gitops.config import RepoConfig, load_config
 from gitops.errors import GitopsError
-from gitops.kustomize import find_kustomize, memo_directory
+from gitops.kustomize import find_kustomize
 from gitops.manifests import Manifest, group_by_target
 from gitops.policy.runner import run_policy
 from gitops.policy.suppress import suppress_findings

@@ -10,12 +10,8 @@ import click
 from gitops.commands.cache_options import no_cache_option, shard_option
 from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
-from gitops.full_render import render_all
-from gitops.outdir import check_output_dir
-from gitops.render import tty_progress, write_rendered
 from gitops.repo import config_from_context, root_from_context
-from gitops.shards import Shard, shard_targets
-from gitops.workspace import TargetOptions, open_workspace, print_notices
+from gitops.shards import Shard
 
 
 def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -58,6 +54,20 @@ def command(
     Flux targets are named <cluster path>/<namespace>/<name> (docs/flux.md); --list shows each one's source
     path, dependsOn and Flux fields, and every skipped target with its reason."""
     root = root_from_context(ctx)
+    if out == "-" and len(targets) == 1 and not (list_only or clusters or sources or shard is not None):
+        # the named-target path imports only what it uses: most of this command's cost is its start-up
+        from gitops.named_target import render_named
+
+        text = render_named(root, config_from_context(ctx), targets[0])
+        if text is not None:
+            sys.stdout.write(text)
+            return
+    from gitops.full_render import render_all
+    from gitops.outdir import check_output_dir
+    from gitops.render import tty_progress, write_rendered
+    from gitops.shards import shard_targets
+    from gitops.workspace import TargetOptions, open_workspace, print_notices
+
     options = TargetOptions(clusters, sources, jobs, shard)
     if not (targets or list_only or shard is not None or out == "-"):
         out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)

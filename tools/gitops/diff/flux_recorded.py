@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops import cache, git, source_memo
+from gitops.cache_location import memo_directory
 from gitops.diff.flux import FluxOptions, FluxSide
 from gitops.errors import GitopsError
 from gitops.flux.build import scratch_space
@@ -36,7 +37,7 @@ from gitops.flux.model import FluxTarget
 from gitops.flux.objects import parse_kustomization
 from gitops.flux.record import FluxRecord, context_of, is_structural, load, mentions_structure
 from gitops.flux.sourceignore import IGNORE_FILE
-from gitops.kustomize import Kustomize, memo_directory
+from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
 from gitops.render import default_jobs
 from gitops.targets import Tree

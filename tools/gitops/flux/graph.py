@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from gitops import cache
-from gitops.cache_location import caching_enabled
+from gitops.cache_location import caching_enabled, memo_directory
 from gitops.flux.build import scratch_space
 from gitops.flux.clusters import apply_sync_ignore, defined_kustomizations, infer_sync_source, resolve_entries
 from gitops.flux.discovery import DiscoveryRun, LeavesNeeded, TargetState
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
 from gitops.flux.model import FluxRender, FluxTarget
-from gitops.kustomize import Kustomize, find_kustomize, memo_directory
+from gitops.kustomize import Kustomize, find_kustomize
 from gitops.render import default_jobs
 from gitops.targets import Tree
 

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
-
 from gitops.errors import GitopsError
 from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
 
@@ -17,6 +15,8 @@ SCHEMA_FILE = SCHEMAS_DIR / "policy-config.schema.json"
 
 def validate_config(config: dict[str, Any], schema_file: Path = SCHEMA_FILE) -> None:
     """Check the policy part of gitops.yaml (`environments`) against schemas/policy-config.schema.json."""
+    import jsonschema_rs  # only when gitops.yaml content is validated (config.py remembers what passed)
+
     try:
         schema = json.loads(schema_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
