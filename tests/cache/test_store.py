@@ -162,3 +162,18 @@ def test_render_records_count_toward_the_bound_and_a_used_one_is_kept(tmp_path: 
     assert not old.exists() and used.exists()
     assert all((tmp_path / "render" / k[:2] / k).exists() for k in keys)
     assert store.size() <= 4 * entry_size
+
+
+def test_flux_records_count_toward_the_bound_too(tmp_path: Path) -> None:
+    env = {"GITOPS_CACHE_DIR": str(tmp_path), "GITOPS_CACHE_SIZE": "4k"}
+    store = cache.from_environment(env)
+    assert store is not None
+    records = tmp_path / "flux-records"
+    records.mkdir()
+    old = records / "0123.json"
+    old.write_bytes(b"{}" + b" " * 5000)
+    os.utime(old, ns=(10**18, 10**18))
+    store.put("ab" + "0" * 62, b"x" * 100)
+    assert store.size() > 5000
+    store.trim()
+    assert not old.exists() and store.size() <= 4096

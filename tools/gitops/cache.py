@@ -14,7 +14,8 @@ Entries are single files written to a temporary name and renamed into place, so 
 see half an entry; each carries its length and SHA-256 in a header line, and an entry whose header does not
 match (truncated by a crash, garbage) is treated as a miss and replaced. The total size is bounded:
 `trim` removes least recently used entries (a hit refreshes the entry's mtime) once per run; the render
-records beside the cache (render_record.py) count toward the same bound and are evicted the same way.
+records beside the cache (render_record.py, flux/record.py) count toward the same bound and are evicted the
+same way.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import __version__
-from gitops.cache_location import cache_directory, caching_enabled, memo_directory
+from gitops.cache_location import FLUX_RECORDS, RENDER_RECORDS, cache_directory, caching_enabled, memo_directory
 from gitops.cache_location import set_enabled as set_enabled
 from gitops.errors import GitopsError
 from gitops.kustomize import BUILD_FLAGS, Kustomize
@@ -61,7 +62,11 @@ def from_environment(environ: Mapping[str, str] | None = None) -> RenderCache | 
         return None
     size = env.get("GITOPS_CACHE_SIZE")
     where = cache_directory(env)
-    return RenderCache(where / "render", parse_size(size) if size else DEFAULT_MAX_BYTES, (where / "records",))
+    return RenderCache(
+        where / "render",
+        parse_size(size) if size else DEFAULT_MAX_BYTES,
+        (where / RENDER_RECORDS, where / FLUX_RECORDS),
+    )
 
 
 _TRIMMED: set[Path] = set()

@@ -36,3 +36,9 @@ def memo_directory(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "gitops"
+
+
+# Records beside the render cache, bounded with it (cache.from_environment): render_record.py's and
+# flux/record.py's.
+RENDER_RECORDS = "records"
+FLUX_RECORDS = "flux-records"

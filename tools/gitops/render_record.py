@@ -32,7 +32,7 @@ from typing import Any
 
 from gitops import __version__
 from gitops.atomic import write_text_atomically
-from gitops.cache_location import cache_directory
+from gitops.cache_location import RENDER_RECORDS, cache_directory
 from gitops.config import RepoConfig
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS
@@ -68,7 +68,7 @@ def _sha(path: str) -> str | None:
 
 def record_path(root: Path, out_dir: Path | None) -> Path:
     where = hashlib.sha256(f"{root}\0{out_dir}".encode()).hexdigest()[:32]
-    return cache_directory() / "records" / f"{where}.json"
+    return cache_directory() / RENDER_RECORDS / f"{where}.json"
 
 
 def context_of(root: Path, config: RepoConfig, out_dir: Path | None, tool_identity: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 
 from gitops import git
 from gitops.atomic import write_text_atomically
-from gitops.cache_location import cache_directory
+from gitops.cache_location import FLUX_RECORDS, cache_directory
 from gitops.errors import GitopsError
 from gitops.flux.build import build_inputs
 from gitops.flux.discovery import object_key
@@ -116,7 +116,7 @@ class FluxRecord:
 
 
 def records_directory() -> Path:
-    return cache_directory() / "flux-records"
+    return cache_directory() / FLUX_RECORDS
 
 
 def find(repo: git.Repository, commit: str) -> Path | None:
