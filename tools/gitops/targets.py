@@ -360,8 +360,15 @@ class Tree:
         of their own (a PatchTransformer's `path:`) that no walk of kustomization fields sees, and a change
         the digest misses would be a diff that silently shows nothing.
         """
-        seen: set[Path] = set()
         files: set[Path] = set()
+        for current, node in self.walk(directory):
+            files.update(self._own_inputs(current, node))
+        return files
+
+    def walk(self, directory: Path) -> Iterator[tuple[Path, Kustomization]]:
+        """Every kustomization a build of `directory` reaches (through resources, bases and components),
+        once each, with its resolved directory."""
+        seen: set[Path] = set()
         stack = [Path(self._real(str(directory)))]
         while stack:
             current = stack.pop()
@@ -369,9 +376,8 @@ class Tree:
                 continue
             seen.add(current)
             node = self.load(current)
-            files.update(self._own_inputs(current, node))
+            yield current, node
             stack.extend(node.directories)
-        return files
 
     def _own_inputs(self, directory: Path, node: Kustomization) -> frozenset[Path]:
         """The files one kustomization reads itself, once per run: every target walks the same bases."""

@@ -200,23 +200,18 @@ def refuse_outside_artifact(ks: FluxKustomization, directory: Path, files: RepoF
 
 def _outside_artifact(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree) -> str | None:
     try:
-        stack = [path for path in _listed(ks, directory, files) if path.is_dir()]
-        seen: set[Path] = set()
-        while stack:
-            current = stack.pop()
-            if current in seen:
+        for listed in _listed(ks, directory, files):
+            if not listed.is_dir():
                 continue
-            seen.add(current)
-            node = tree.load(current)
-            for path in (node.file, *node.files):
-                rel = files.rel(path)
-                why = files.ignore.explain(rel)
-                if why is not None:
-                    return (
-                        f"{rel} (named in {files.rel(node.file)}) is not in the source artifact, excluded by "
-                        f"{why}: Flux's build cannot read it"
-                    )
-            stack.extend(node.directories)
+            for _directory, node in tree.walk(listed):
+                for path in (node.file, *node.files):
+                    rel = files.rel(path)
+                    why = files.ignore.explain(rel)
+                    if why is not None:
+                        return (
+                            f"{rel} (named in {files.rel(node.file)}) is not in the source artifact, excluded by "
+                            f"{why}: Flux's build cannot read it"
+                        )
     except (GitopsError, ValueError, OSError):
         return None
     return None
