@@ -43,6 +43,30 @@ def flux_kustomization(name: str, path: str, extra: str = "") -> str:
 {textwrap.indent(textwrap.dedent(extra), "      ")}"""
 
 
+def substituting_from_vars(name: str, path: str, data: str) -> dict[str, str]:
+    """Files of a cluster `clusters/c` whose Kustomization `name` (at `path`) substitutes from the ConfigMap
+    `vars` that the leaf `vars` renders with `data` (a flow mapping)."""
+    return {
+        "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+        "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
+        + flux_kustomization(
+            name,
+            path,
+            """
+            postBuild:
+              substituteFrom:
+              - {kind: ConfigMap, name: vars}
+            """,
+        ),
+        "vars/cm.yaml": f"""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {{name: vars, namespace: flux-system}}
+            data: {data}
+        """,
+    }
+
+
 def fixture(name: str) -> Path:
     return FIXTURES / name
 

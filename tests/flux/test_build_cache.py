@@ -13,7 +13,7 @@ from gitops.flux.graph import render_flux
 from gitops.kustomize import Kustomize
 from gitops.sops import parse_identities
 from tests.diff.test_diff_base_side import logging_kustomize
-from tests.flux.helpers import SYNC, copy_fixture, flux_kustomization, obj, target
+from tests.flux.helpers import copy_fixture, obj, substituting_from_vars, target
 from tests.flux.test_substitution import APP, _add_encrypted_secret
 from tests.helpers import run_gitops, write_tree
 from tests.sops_helpers import TEST_KEY_FILE
@@ -142,23 +142,7 @@ def _substituting_repo(root: Path) -> Path:
     return write_tree(
         root,
         {
-            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
-            + flux_kustomization(
-                "app",
-                "./app",
-                """
-                postBuild:
-                  substituteFrom:
-                  - {kind: ConfigMap, name: vars}
-                """,
-            ),
-            "vars/cm.yaml": """
-                apiVersion: v1
-                kind: ConfigMap
-                metadata: {name: vars, namespace: flux-system}
-                data: {CLUSTER: production}
-            """,
+            **substituting_from_vars("app", "./app", "{CLUSTER: production}"),
             "app/cm.yaml": """
                 apiVersion: v1
                 kind: ConfigMap

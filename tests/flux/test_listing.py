@@ -14,7 +14,7 @@ from gitops.flux.inputs import cannot_yield_kustomization
 from gitops.flux.model import FluxRender
 from gitops.flux.rendering import listing_line
 from gitops.kustomize import Kustomize
-from tests.flux.helpers import SYNC, fixture, flux_kustomization
+from tests.flux.helpers import SYNC, fixture, flux_kustomization, substituting_from_vars
 from tests.helpers import run_gitops
 
 
@@ -89,23 +89,7 @@ def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
     root = _write(
         tmp_path / "repo",
         {
-            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
-            + flux_kustomization(
-                "apps",
-                "./apps",
-                """
-                postBuild:
-                  substituteFrom:
-                  - {kind: ConfigMap, name: vars}
-                """,
-            ),
-            "vars/cm.yaml": """
-                apiVersion: v1
-                kind: ConfigMap
-                metadata: {name: vars, namespace: flux-system}
-                data: {env: prod}
-            """,
+            **substituting_from_vars("apps", "./apps", "{env: prod}"),
             "apps/ks.yaml": flux_kustomization("app", "./app/${env}"),
             "app/prod/cm.yaml": """
                 apiVersion: v1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flux.helpers import SYNC, copy_fixture, flux_kustomization
+from tests.flux.helpers import copy_fixture, substituting_from_vars
 from tests.helpers import run_gitops, write_tree
 
 
@@ -64,19 +64,7 @@ def test_a_leaf_substituting_from_another_leaf_still_shards_exactly(tmp_path: Pa
     root = write_tree(
         tmp_path / "repo",
         {
-            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/ks.yaml": flux_kustomization("vars", "./vars")
-            + flux_kustomization(
-                "app",
-                "./app",
-                """
-                postBuild:
-                  substituteFrom:
-                  - {kind: ConfigMap, name: vars}
-                """,
-            ),
-            "vars/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars, namespace: flux-system}\n"
-            "data: {env: prod}\n",
+            **substituting_from_vars("app", "./app", "{env: prod}"),
             "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-${env}\n",
         },
     )
