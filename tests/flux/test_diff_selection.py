@@ -12,6 +12,7 @@ clusters) and `other` (targetNamespace ${TEAM_NS}, set by the parent's substitut
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from gitops.diff.model import DiffResult
 from gitops.diff.refs import diff_refs
 from gitops.errors import GitopsError
 from tests.diff.support import commit, init_repo
+from tests.flux.helpers import flux_kustomization
 
 
 def _sync(cluster: str) -> str:
@@ -39,14 +41,8 @@ spec:
 
 
 def _ks(name: str, path: str, extra: str = "") -> str:
-    return f"""---
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: {name}, namespace: flux-system}}
-spec:
-  path: {path}
-  sourceRef: {{kind: GitRepository, name: flux-system}}
-{extra}"""
+    """One Flux Kustomization document (`---` first), unindented as this module's files are written."""
+    return textwrap.dedent(flux_kustomization(name, path, extra)).lstrip("\n")
 
 
 def _vars(domain: str) -> str:
