@@ -35,7 +35,7 @@ from gitops.atomic import write_text_atomically
 from gitops.cache_location import RENDER_RECORDS, cache_directory
 from gitops.config import RepoConfig
 from gitops.errors import GitopsError
-from gitops.flux.clusters import FLUX_MARKERS
+from gitops.flux.clusters import FLUX_MARKERS, file_mentions_flux
 from gitops.flux.files import NOT_SOURCES, RepoFiles
 from gitops.targets import KUSTOMIZATION_FILES, Tree
 
@@ -313,14 +313,6 @@ def _changed_since(path: Path, started: int) -> bool:
     return now is None or max(now[1], now[2]) >= started
 
 
-def _mentions_flux(path: Path) -> bool:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return True
-    return any(marker.encode() in data for marker in FLUX_MARKERS)
-
-
 def new_record(context: str, directories: list[list[Any]]) -> dict[str, Any]:
     return {"format": FORMAT, "context": context, "dirs": directories, "files": [], "kustomizations": {}}
 
@@ -374,7 +366,9 @@ def _update(
         rels |= set(scanned)
         # the files the Flux mode decision reads (flux.discovery.find_clusters): any edit of one is in doubt
         # (one changed while the run read it counts too: what the decision saw is not known)
-        data["marked"] = sorted(rel for rel, p in scanned.items() if _mentions_flux(p) or _changed_since(p, started))
+        data["marked"] = sorted(
+            rel for rel, p in scanned.items() if file_mentions_flux(p) or _changed_since(p, started)
+        )
         for directory in tree.files.kustomization_dirs(tree.root, roots):
             node = tree.load(directory)
             data["kustomizations"][tree.rel(directory)] = [node.kind, sorted(tree.rel(d) for d in node.directories)]

@@ -38,6 +38,7 @@ from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
 from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
+from gitops.flux.clusters import file_mentions_flux
 from gitops.flux.files import NOT_SOURCES
 from gitops.flux.record import find as find_record
 from gitops.kustomize import Kustomize, find_kustomize
@@ -359,19 +360,11 @@ def _flux_repository(
     in_head = {p for p in paths if (root / p).is_file()} if head is None else git.existing(repo, head, paths)
     if set(paths) != in_head or git.existing(repo, base, paths) != in_head:
         return True  # added or removed paths
-    if head is None and any(_mentions_flux(root / p) for p in paths):
+    if head is None and any(file_mentions_flux(root / p) for p in paths):
         return True
     return (head is not None and git.mentions(repo, head, FLUX_MARKERS, paths)) or git.mentions(
         repo, base, FLUX_MARKERS, paths
     )
-
-
-def _mentions_flux(path: Path) -> bool:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return True  # unreadable: let the Flux check decide
-    return any(marker in text for marker in FLUX_MARKERS)
 
 
 def _flux_result(

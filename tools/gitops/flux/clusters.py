@@ -33,6 +33,16 @@ SYNC_SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket")
 BOOTSTRAP_SYNC_FILE = "gotk-sync.yaml"
 
 
+def file_mentions_flux(path: Path) -> bool:
+    """Whether a file's bytes hold Flux's markers (what the Flux mode decision reads); an unreadable file
+    counts as holding them, so that a caller in doubt takes the path that decides again."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return True
+    return any(marker.encode() in data for marker in FLUX_MARKERS)
+
+
 def inside(path: str, ancestor: str) -> bool:
     """Whether repository-relative `path` is `ancestor` or below it (\"\" is the root)."""
     return ancestor == "" or path == ancestor or path.startswith(ancestor + "/")
