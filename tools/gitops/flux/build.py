@@ -32,6 +32,7 @@ from typing import Any
 from gitops.cache import RunCache
 from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles, generated_resources
+from gitops.flux.gather import gathered_documents
 from gitops.flux.objects import FluxKustomization
 from gitops.kustomize import Kustomize
 from gitops.manifests import load_documents, origin_path, strip_build_metadata
@@ -290,6 +291,7 @@ def build_documents(
     cache: RunCache | None = None,
     origins: bool = True,
     tree: Tree | None = None,
+    gather: bool = False,
 ) -> Built:
     """kustomize's output for `ks` at `directory` (its resolved spec.path), with each object's origin (all
     None without `origins`).
@@ -298,6 +300,7 @@ def build_documents(
     kustomize's output is stored: postBuild substitution (decrypted values included) happens later.
     With `tree` (the run's walk of kustomizations), a file named that the source artifact leaves out is an
     error, as it is for kustomize-controller.
+    With `gather` (listing), a build that only gathers files is read from them without kustomize (flux.gather).
     """
     if not directory.is_dir():
         raise GitopsError(
@@ -305,6 +308,10 @@ def build_documents(
         )
     if tree is not None:
         refuse_outside_artifact(ks, directory, files, tree, label)
+    if gather and tree is not None:
+        gathered = gathered_documents(ks, directory, files, tree)
+        if gathered is not None:
+            return Built(gathered, [None] * len(gathered))
     target = scratch.new_dir()
     document = scratch_kustomization(ks, directory, target, files, label, origins=origins)
     (target / "kustomization.yaml").write_text(scratch_text(document), encoding="utf-8")

@@ -81,6 +81,8 @@ class DiscoveryRun:
         """The run's walk of kustomizations (shared with the cache and the leaf test)."""
         self.leaf_test: LeafTest | None = None
         self.origins = True
+        self.gather = False
+        """Listing: builds that only gather files are read without kustomize (flux.gather)."""
         self.deferred: list[TargetState] = []
         self.ahead: list[tuple[FluxKustomization, Path]] = []
         """Kustomizations whose leaf test can run while builds do (see _test_leaves_ahead)."""
@@ -195,6 +197,7 @@ class DiscoveryRun:
             origins=self.origins,
             # The artifact checks hold for the sync source's ignore rules; a mapped source has its own.
             tree=self.tree if is_sync_source(target.kustomization.source_ref, self.sync_source) else None,
+            gather=self.gather,
         )
 
     def _build(self, batch: list[TargetState]) -> None:
@@ -272,7 +275,9 @@ class DiscoveryRun:
             variables = load_variables(ks, self._lookup(target.cluster, stuck), self.identities, target.name)
             target.warnings.extend(variables.warnings)
             values = variables.values
-        key = step_cache.step_key(ks, documents, values, self.strict) if self.cache is not None else None
+        # A listing keeps no text and reads gathered objects: nothing to remember.
+        remembering = self.cache is not None and not self.gather
+        key = step_cache.step_key(ks, documents, values, self.strict) if remembering else None
         remembered = step_cache.load(self.cache, key) if self.cache is not None and key is not None else None
         if remembered is not None:
             documents, target.text = remembered.documents, remembered.text

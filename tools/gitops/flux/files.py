@@ -101,6 +101,11 @@ class RepoFiles:
             return text[len(self._root_prefix) :]
         return path.relative_to(self.root).as_posix()  # the root itself, or a ValueError as before
 
+    def parsed(self, path: Path) -> bool:
+        """Whether the file's documents were parsed in this run already."""
+        with self._lock:
+            return path in self._documents
+
     def documents(self, path: Path) -> list[Any]:
         """The documents of one YAML file; invalid YAML is a GitopsError naming the file (and line)."""
         with self._lock:

@@ -69,6 +69,7 @@ def open_flux(
     kustomize: Kustomize | None = None,
     keep_going: bool = False,
     defer_leaves: bool = False,
+    gather: bool = False,
     origins: bool = True,
     files: RepoFiles | None = None,
     tool_job: Future[Kustomize] | None = None,
@@ -78,6 +79,8 @@ def open_flux(
     Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
     waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
     Without `origins`, documents do not know their source files (render and diff do not need them).
+    With `gather` (listing only: the targets' objects, not kustomize's text), builds that only gather files
+    are read from those files (flux.gather).
     `files`: the run's RepoFiles when the caller already read the repository (finding its clusters);
     `tool_job`: find_tool_soon's answer, when the caller started it before reading the repository."""
     root = root.resolve()
@@ -106,6 +109,7 @@ def open_flux(
             if leaf_test is not None:
                 run.expect(defined_kustomizations(files))
             run.origins = origins
+            run.gather = gather
             for entry in entries:
                 run.add_entry(entry)
             run.run()
