@@ -195,6 +195,10 @@ class Tree:
         self._collect(node, data)
         return node
 
+    def real(self, path: Path) -> Path:
+        """`path` resolved as Path.resolve() would, without system calls where no symlink lies on the way."""
+        return Path(self._real(str(path)))
+
     def _real(self, path: str) -> str:
         """os.path.realpath, without its per-component system calls when no symlink lies on the way.
 

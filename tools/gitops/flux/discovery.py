@@ -84,7 +84,7 @@ class DiscoveryRun:
         self.gather = False
         """Listing: builds that only gather files are read without kustomize (flux.gather)."""
         self.deferred: list[TargetState] = []
-        self.ahead: list[tuple[FluxKustomization, Path]] = []
+        self.ahead: list[tuple[FluxKustomization, str]] = []
         """Kustomizations whose leaf test can run while builds do (see _test_leaves_ahead)."""
         self.states: dict[tuple[str, str], TargetState] = {}
         self.to_build: list[TargetState] = []
@@ -116,7 +116,14 @@ class DiscoveryRun:
                 continue
             path, _skipped = self._source_path("", ks)
             if path is not None:
-                self.ahead.append((ks, (self.root / path).resolve()))
+                self.ahead.append((ks, path))
+
+    def directory(self, path: str) -> Path:
+        """A target's resolved directory (symlinks followed), through the run's walk when there is one: it
+        knows where the repository has symlinks, so most paths need no system call."""
+        if self.tree is None:
+            return (self.root / path).resolve()
+        return self.tree.real(self.root / path)
 
     def _source_base(self, ref: SourceRef) -> str | None:
         if is_sync_source(ref, self.sync_source):
@@ -168,7 +175,7 @@ class DiscoveryRun:
             assert target.path is not None
             inputs = None
             if not state.forced:
-                inputs = self.leaf_test.leaf_inputs(target.kustomization, (self.root / target.path).resolve())
+                inputs = self.leaf_test.leaf_inputs(target.kustomization, self.directory(target.path))
             if inputs is None:
                 kept.append(state)
             else:
@@ -180,15 +187,15 @@ class DiscoveryRun:
         """While builds run (kustomize processes, the interpreter idle), the leaf test of Kustomizations the
         repository's files define (`ahead`): the builds will likely yield them, and LeafTest keeps answers."""
         while self.ahead and self.leaf_test is not None and not all(build.done() for build in builds):
-            ks, directory = self.ahead.pop()
-            self.leaf_test.leaf_inputs(ks, directory)
+            ks, path = self.ahead.pop()
+            self.leaf_test.leaf_inputs(ks, self.directory(path))
 
     def _build_one(self, state: TargetState) -> Built:
         target = state.target
         assert target.path is not None
         return build_documents(
             target.kustomization,
-            (self.root / target.path).resolve(),
+            self.directory(target.path),
             files=self.files,
             scratch=self.scratch,
             kustomize=self.kustomize,
