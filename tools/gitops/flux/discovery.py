@@ -229,7 +229,7 @@ class DiscoveryRun:
         if target.parent is not None or state.raw is None:
             return
         for doc in state.raw:
-            if not is_flux_kustomization(doc):
+            if not is_flux_kustomization(doc) or not _may_build(doc, target.kustomization.path):
                 continue
             ks = parse_kustomization(doc, target.name)
             if not is_sync_source(ks.source_ref, self.sync_source) or ks.path != target.kustomization.path:
@@ -320,6 +320,13 @@ class DiscoveryRun:
         if (cluster, ks.key) in self.states:
             return
         self._add(cluster, ks, parent.target.name, parent.chain)
+
+
+def _may_build(doc: dict[str, Any], path: str) -> bool:
+    """Whether a Flux Kustomization object may have spec.path `path` (a malformed one may: parsing names it)."""
+    spec = doc.get("spec")
+    written = spec.get("path") if isinstance(spec, dict) else None
+    return not isinstance(written, str) or normalise_path(written) == path
 
 
 def _capture(function: Any) -> Any:
