@@ -239,3 +239,30 @@ def test_listing_leaves_the_parsed_files_as_written(kustomize: Kustomize, tmp_pa
     assert any(t.name == "clusters/c/flux-system/apps" for t in listed.targets)
     [written] = [d for d in files.documents(root / "clusters/c/apps.yaml") if d]
     assert "labels" not in written["metadata"]
+
+
+def test_listing_finds_kustomize_only_when_a_build_needs_it(tmp_path: Path) -> None:
+    """Every build of the first repository only gathers files: it lists without kustomize. The second one's
+    entry patches its Kustomization: the listing needs kustomize and says it is missing."""
+    gathering = _write(
+        tmp_path / "gathering",
+        {
+            "gitops.yaml": "",
+            "clusters/c/flux-system/gotk-sync.yaml": SYNC,
+            "clusters/c/apps.yaml": flux_kustomization("apps", "./apps"),
+            "apps/cm.yaml": _config_map("app"),
+        },
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "KUSTOMIZE": str(tmp_path / "no-kustomize")}
+    proc = run_gitops("render", "--list", cwd=gathering, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == [
+        "clusters/c/flux-system/apps",
+        "clusters/c/flux-system/flux-system",
+    ]
+    (gathering / "clusters/c/kustomization.yaml").write_text(
+        KUSTOMIZATION + "resources: [flux-system/gotk-sync.yaml, apps.yaml]\nnamePrefix: team-\n", encoding="utf-8"
+    )
+    proc = run_gitops("render", "--list", cwd=gathering, env=env)
+    assert proc.returncode == 2
+    assert "no-kustomize" in proc.stderr and "Traceback" not in proc.stderr

@@ -272,6 +272,25 @@ def scratch_text(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
 
+def gathered_build(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree, label: str) -> Built | None:
+    """For listing: the objects of a build that only gathers files, read without kustomize (flux.gather), after
+    the checks build_documents makes; None when kustomize must build it."""
+    _refuse_unbuildable(ks, directory, files, tree, label)
+    gathered = gathered_documents(ks, directory, files, tree)
+    return Built(gathered, [None] * len(gathered)) if gathered is not None else None
+
+
+def _refuse_unbuildable(
+    ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree | None, label: str
+) -> None:
+    if not directory.is_dir():
+        raise GitopsError(
+            f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
+        )
+    if tree is not None:
+        refuse_outside_artifact(ks, directory, files, tree, label)
+
+
 @dataclass
 class Built:
     """kustomize's output for one Flux Kustomization: plain documents and, in step, their source files."""
@@ -291,7 +310,6 @@ def build_documents(
     cache: RunCache | None = None,
     origins: bool = True,
     tree: Tree | None = None,
-    gather: bool = False,
 ) -> Built:
     """kustomize's output for `ks` at `directory` (its resolved spec.path), with each object's origin (all
     None without `origins`).
@@ -300,18 +318,8 @@ def build_documents(
     kustomize's output is stored: postBuild substitution (decrypted values included) happens later.
     With `tree` (the run's walk of kustomizations), a file named that the source artifact leaves out is an
     error, as it is for kustomize-controller.
-    With `gather` (listing), a build that only gathers files is read from them without kustomize (flux.gather).
     """
-    if not directory.is_dir():
-        raise GitopsError(
-            f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
-        )
-    if tree is not None:
-        refuse_outside_artifact(ks, directory, files, tree, label)
-    if gather and tree is not None:
-        gathered = gathered_documents(ks, directory, files, tree)
-        if gathered is not None:
-            return Built(gathered, [None] * len(gathered))
+    _refuse_unbuildable(ks, directory, files, tree, label)
     target = scratch.new_dir()
     document = scratch_kustomization(ks, directory, target, files, label, origins=origins)
     (target / "kustomization.yaml").write_text(scratch_text(document), encoding="utf-8")

@@ -14,6 +14,7 @@ leaves unbuilt (flux.inputs) for listing and the diff; flux.graph opens runs and
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from gitops import cache
 from gitops.errors import GitopsError
 from gitops.flux import step_cache
 from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts, is_artifact_generator
-from gitops.flux.build import Built, Scratch, build_documents
+from gitops.flux.build import Built, Scratch, build_documents, gathered_build
 from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, is_sync_source
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
@@ -66,7 +67,7 @@ class DiscoveryRun:
         root: Path,
         files: RepoFiles,
         scratch: Scratch,
-        kustomize: Kustomize,
+        kustomize: Kustomize | None,
         sources: dict[str, str],
         sync_source: str,
         identities: Sequence[Any],
@@ -83,6 +84,11 @@ class DiscoveryRun:
         self.origins = True
         self.gather = False
         """Listing: builds that only gather files are read without kustomize (flux.gather)."""
+        self.tool_job: Future[Kustomize] | None = None
+        """When set, kustomize is still being found: the first build that needs it waits for it."""
+        self.cache_for: Any = None
+        """With tool_job: makes the run's cache for the tool found."""
+        self._tool_lock = threading.Lock()
         self.deferred: list[TargetState] = []
         self.ahead: list[tuple[FluxKustomization, str]] = []
         """Kustomizations whose leaf test can run while builds do (see _test_leaves_ahead)."""
@@ -193,19 +199,33 @@ class DiscoveryRun:
     def _build_one(self, state: TargetState) -> Built:
         target = state.target
         assert target.path is not None
+        directory = self.directory(target.path)
+        # The artifact checks hold for the sync source's ignore rules; a mapped source has its own.
+        tree = self.tree if is_sync_source(target.kustomization.source_ref, self.sync_source) else None
+        if self.gather and tree is not None:
+            gathered = gathered_build(target.kustomization, directory, self.files, tree, target.name)
+            if gathered is not None:
+                return gathered
+        self._tool_found()
+        assert self.kustomize is not None
         return build_documents(
             target.kustomization,
-            self.directory(target.path),
+            directory,
             files=self.files,
             scratch=self.scratch,
             kustomize=self.kustomize,
             label=target.name,
             cache=self.cache,
             origins=self.origins,
-            # The artifact checks hold for the sync source's ignore rules; a mapped source has its own.
-            tree=self.tree if is_sync_source(target.kustomization.source_ref, self.sync_source) else None,
-            gather=self.gather,
+            tree=tree,
         )
+
+    def _tool_found(self) -> None:
+        with self._tool_lock:
+            if self.tool_job is not None:
+                self.kustomize = self.tool_job.result()
+                self.cache = self.cache_for(self.kustomize)
+                self.tool_job = None
 
     def _build(self, batch: list[TargetState]) -> None:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:

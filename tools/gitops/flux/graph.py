@@ -93,13 +93,17 @@ def open_flux(
         yield None
         return
     entries, source_dirs = resolved
-    tool = tool_job.result()
+    # A listing may need no build that kustomize makes (flux.gather): it waits for kustomize only when one does.
+    tool = tool_job.result() if not gather else None
     tree = Tree(root)
     with scratch_space() as scratch:
 
         def start(leaf_test: LeafTest | None) -> DiscoveryRun:
             run = DiscoveryRun(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
-            run.cache = cache.for_run(tool, tree)
+            if tool is not None:
+                run.cache = cache.for_run(tool, tree)
+            else:
+                run.tool_job, run.cache_for = tool_job, lambda found: cache.for_run(found, tree)
             run.tree = tree
             run.keep_going = keep_going
             # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
