@@ -86,3 +86,17 @@ def test_the_anchor_redefining_loader_builds_directly_too() -> None:
 def test_very_deep_nesting_is_left_to_pyyaml() -> None:
     text = "[" * 2000 + "]" * 2000
     assert _loaded(text, YAML_LOADER) == _loaded(text, _PyYAMLConstruction)
+
+
+def test_plain_scalar_tags_are_remembered_per_resolver_table() -> None:
+    """PyYAML's own table resolves a plain `=` to its `value` tag (no constructor: an error); ours, as Go's
+    YAML libraries, to a string. Whichever loads first, each keeps its own answer."""
+    from gitops.yaml_objects import DirectConstruction
+
+    class YAML11(DirectConstruction, yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    for _ in range(2):
+        assert yaml.load("a: =\n", Loader=YAML_LOADER) == {"a": "="}
+        with pytest.raises(yaml.constructor.ConstructorError):
+            yaml.load("a: =\n", Loader=YAML11)

@@ -4,6 +4,7 @@ PyYAML's SafeConstructor builds every node through `construct_object`: a recursi
 per mapping and sequence, a method lookup per tag. On Kubernetes files that is about a third of parsing with
 libyaml. Most documents hold only plain mappings and sequences of str, null, bool and int scalars: for those
 `DirectConstruction` builds the same objects directly (an alias gives the same object, as PyYAML's does).
+A plain scalar's tag depends on its text alone (the loaders have no path resolvers): it is looked up once.
 Any other scalar (a float, a timestamp, an octal or hex int, an explicit tag) is built by PyYAML's own method;
 a document with a merge key, another collection tag, an unhashable key or very deep nesting is built again
 by PyYAML whole, which also raises its own errors. tests/test_yaml_objects.py holds PyYAML as the oracle.
@@ -26,8 +27,27 @@ class _NotDirect(Exception):
     """The document holds something only PyYAML's constructor builds as PyYAML would."""
 
 
+# Plain scalars resolve to a tag by their text alone: repositories repeat the same ones (kinds, API versions,
+# names), and PyYAML tries its regular expressions on each occurrence. Answers are kept, boundedly.
+_PLAIN_TAGS: dict[tuple[int, str], str] = {}  # (id of the loader's resolver table, text) -> tag
+_MAX_PLAIN_TAGS = 65_536
+
+
 class DirectConstruction:
-    """A mixin for a SafeLoader: `construct_document` builds plain documents directly (module docstring)."""
+    """A mixin for a SafeLoader: `construct_document` builds plain documents directly (module docstring), and
+    plain scalars' tags are looked up once per text."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or not implicit[0] or self.yaml_path_resolvers:  # type: ignore[attr-defined]
+            return super().resolve(kind, value, implicit)  # type: ignore[misc]
+        key = (id(self.yaml_implicit_resolvers), value)  # type: ignore[attr-defined]
+        tag = _PLAIN_TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[misc]
+            if len(_PLAIN_TAGS) >= _MAX_PLAIN_TAGS:
+                _PLAIN_TAGS.clear()
+            _PLAIN_TAGS[key] = tag
+        return tag
 
     def construct_document(self, node: Any) -> Any:
         try:
