@@ -152,6 +152,10 @@ NOT_GATHERING = {
         "kustomization.yaml": KUSTOMIZATION + "resources: [https://github.com/example/repo//base?ref=v1]\n"
     },
     "a file that does not parse": {"broken.yaml": "apiVersion: v1\nkind: [ConfigMap\n"},
+    "a cycle": {
+        "kustomization.yaml": KUSTOMIZATION + "resources: [cm.yaml, sub]\n",
+        "sub/kustomization.yaml": KUSTOMIZATION + "resources: [..]\n",
+    },
     "a value Go reads differently": {
         "flags.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata: {enabled: yes}\n"
     },

@@ -70,16 +70,16 @@ def _own_metadata(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "metadata": metadata}
 
 
-def _gathered_files(tree: Tree, directory: Path) -> list[Path] | None:
+def _gathered_files(tree: Tree, directory: Path, within: tuple[Path, ...] = ()) -> list[Path] | None:
     """The files the kustomization at `directory` gathers, through gathering kustomizations; None when one
-    of them transforms anything (or the walk refuses a path)."""
+    of them transforms anything, the walk refuses a path or comes back to a kustomization it is in."""
     node = tree.load(directory)
-    if node.gathered is None:
+    if node.gathered is None or directory in within:
         return None
     found: list[Path] = []
     for path in node.gathered:
         if path.is_dir():
-            below = _gathered_files(tree, path)
+            below = _gathered_files(tree, path, (*within, directory))
             if below is None:
                 return None
             found.extend(below)
