@@ -61,6 +61,33 @@ def _canonical(documents: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(doc, sort_keys=True) for doc in documents)
 
 
+# Spellings kustomize reads as plain YAML like any other: CRLF line ends, anchors and aliases, comments around
+# document markers, an explicit document end, flow style, quoted keys, non-ASCII text.
+_UNUSUAL_SPELLINGS = (
+    "# leading comment\r\n---\r\napiVersion: v1\r\nkind: ConfigMap\r\nmetadata: {name: crlf, namespace: default}\r\n"
+    "data: {a: 'b'}\r\n---\r\n"
+    + textwrap.dedent(
+        """
+        # between documents
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: anchored
+          namespace: default
+          labels: &labels {app: web, "quoted key": "value"}
+          annotations: *labels
+        data:
+          text: "grüße, 世界"
+          block: |
+            line one
+            line two
+        ...
+        ---
+        {apiVersion: v1, kind: ConfigMap, metadata: {name: flow, namespace: default}, data: {n: "3"}}
+        """
+    )
+)
+
 GATHERING_LAYOUTS = {
     "bootstrap": (
         "clusters/c/flux-system",
@@ -94,6 +121,13 @@ GATHERING_LAYOUTS = {
             "clusters/c/vars/deeper/infra.yaml": flux_kustomization("infra", "./infra"),
             "apps/cm.yaml": _config_map("app"),
             "infra/cm.yaml": _config_map("infra"),
+        },
+    ),
+    "unusual spellings": (
+        "clusters/c",
+        {
+            "clusters/c/kustomization.yaml": KUSTOMIZATION + "resources: [objects.yaml]\n",
+            "clusters/c/objects.yaml": _UNUSUAL_SPELLINGS,
         },
     ),
     "nested resource directories": (
