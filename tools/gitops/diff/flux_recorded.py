@@ -93,6 +93,9 @@ def _affected(record: FluxRecord, repo: git.Repository, root: Path, base: str, c
     for rel in sorted(changed):
         if is_structural(rel, record.structural):
             return None
+        if rel not in readers and _out_of_discovery(rel):
+            elsewhere.append(rel)  # what the head holds there does not matter (render output: no stat each)
+            continue
         path = root / rel
         on_head = path.is_file() and not path.is_symlink()
         if on_head and not _out_of_discovery(rel) and mentions_structure(path.read_bytes()):
@@ -101,23 +104,24 @@ def _affected(record: FluxRecord, repo: git.Repository, root: Path, base: str, c
             elsewhere.append(rel)
         elif not on_head:
             return None  # a leaf's input removed
-    in_base = git.existing(repo, base, elsewhere) if elsewhere else set()
-    for rel in elsewhere:
-        if rel in in_base and (root / rel).is_file() and not (root / rel).is_symlink():
-            continue  # modified, read by no target
-        if not _unseen(rel, record):
-            return None
+    # An unseen path needs no answer from git: added, removed or modified, no walk and no target reads it.
+    # (A render leaves hundreds of untracked files under rendered/, and a leaf's change is one path.)
+    target_paths = {target.path for target in record.targets.values() if target.path is not None}
+    seen = [rel for rel in elsewhere if not _unseen(rel, target_paths)]
+    in_base = git.existing(repo, base, seen) if seen else set()
+    for rel in seen:
+        if rel not in in_base or not (root / rel).is_file() or (root / rel).is_symlink():
+            return None  # added or removed where discovery or a generated kustomization may look
     return sorted({name for rel in changed for name in readers.get(rel, ())})
 
 
-def _unseen(rel: str, record: FluxRecord) -> bool:
-    """Whether an added or removed path is one no discovery walk and no generated kustomization lists."""
-    if not _out_of_discovery(rel):
+def _unseen(rel: str, target_paths: set[str]) -> bool:
+    """Whether an added or removed path is one no discovery walk and no generated kustomization lists:
+    out of discovery's walk, and no target's path (`target_paths`) is "." or a directory above it."""
+    if not _out_of_discovery(rel) or "." in target_paths:
         return False
-    for target in record.targets.values():
-        if target.path is not None and (target.path == "." or rel.startswith(f"{target.path}/")):
-            return False
-    return True
+    parts = rel.split("/")
+    return not any("/".join(parts[:depth]) in target_paths for depth in range(1, len(parts)))
 
 
 def _out_of_discovery(rel: str) -> bool:
