@@ -13,9 +13,8 @@ from gitops.diff.flux import FluxOptions
 from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
 from gitops.diff.refs import diff_refs
 from gitops.flux.rendering import parse_source_options
+from gitops.identities import LazyIdentities
 from gitops.repo import config_from_context, root_from_context
-from gitops.shards import merge_diff_reports
-from gitops.workspace import LazyIdentities
 
 
 @click.command("diff")
@@ -68,6 +67,8 @@ def command(
     In a Flux repository (or with --cluster/--source) a target is a Flux Kustomization,
     <cluster path>/<namespace>/<name>; targets whose source is not mapped are named as skipped."""
     if merge:
+        from gitops.shards import merge_diff_reports
+
         write_merged(*merge_diff_reports(reports))
     if base is None or reports:
         raise click.UsageError("Missing option '--base'." if base is None else "report files go with --merge")

@@ -19,16 +19,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops import git
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
 from gitops.flux.discovery import LeavesNeeded
-from gitops.flux.graph import FluxGraph, open_flux
-from gitops.flux.model import FluxRender, FluxTarget
-from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
+
+if TYPE_CHECKING:
+    from gitops.flux.graph import FluxGraph
+    from gitops.flux.model import FluxRender, FluxTarget
+    from gitops.kustomize import Kustomize
 
 __all__ = [
     "FLUX_MARKERS",
@@ -104,6 +106,8 @@ def _open_graph(
     root: Path, entries: list[str], options: FluxOptions, jobs: int, tool: Kustomize, *, defer_leaves: bool
 ) -> AbstractContextManager[FluxGraph | None]:
     """A side's Flux graph as a diff builds it: without origin annotations (the diff does not show them)."""
+    from gitops.flux.graph import open_flux  # the recorded diff (diff.flux_recorded) opens no graph
+
     return open_flux(
         root,
         entries,

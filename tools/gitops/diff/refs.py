@@ -19,8 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitops import cache, git, render_record
+from gitops import cache, git
 from gitops.cache_location import caching_enabled, memo_directory
 from gitops.config import RepoConfig, load_config
 from gitops.diff.engine import compare
@@ -36,7 +37,6 @@ from gitops.diff.flux import (
 from gitops.diff.flux_recorded import recorded_diff
 from gitops.diff.model import DiffResult, Side
 from gitops.diff.secrets import Decrypt, sops_plaintext_digests
-from gitops.diff.shared_builds import SharedBuilds
 from gitops.errors import GitopsError, MissingInputError
 from gitops.flux.clusters import file_mentions_flux
 from gitops.flux.files import NOT_SOURCES
@@ -47,6 +47,9 @@ from gitops.manifests import Manifest
 from gitops.render import default_jobs, render_targets
 from gitops.target_selection import discover
 from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, Tree
+
+if TYPE_CHECKING:
+    from gitops import render_record
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ def diff_refs(
     known = None
     if head_commit is None and changed and caching_enabled() and not flux_options_given(flux):
         # a verified record of the working tree's last render or check: directory mode, targets and inputs
+        from gitops import render_record  # read by directory-mode diffs alone (a Flux diff keeps flux.record)
+
         identity = cache.tool_identity(kustomize or find_kustomize(), memo_directory())
         known = render_record.current_sources(root, config, identity, [root / "rendered", None], started)
     if _flux_repository(repo, root, base_commit, head_commit, changed, flux, head_known=known is not None):
@@ -414,6 +419,8 @@ def _diff_flux(
     """Both sides rendered as Flux targets (the base from a temporary checkout, both at once, a build whose
     inputs are the same on both sides made once: diff.shared_builds); None when
     neither side has a Flux Kustomization; a GitopsError when neither yields a rendered target."""
+    from gitops.diff.shared_builds import SharedBuilds  # both sides built: the recorded diff builds one
+
     shared = SharedBuilds(kustomize or find_kustomize())
     workers = max(1, jobs or default_jobs())
 
