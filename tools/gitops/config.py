@@ -15,8 +15,7 @@ from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
 from gitops.cache_location import caching_enabled, memo_directory
 from gitops.errors import GitopsError
 from gitops.limits import DEFAULT_LIMITS, Limits, limits_from
-from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
-from gitops.targets import TARGET_ROOTS
+from gitops.paths import CONFIG_FILE, SCHEMAS_DIR, TARGET_ROOTS
 
 CONFIG_SCHEMA = "gitops-config.schema.json"
 DEFAULT_KUBERNETES_VERSION = "1.33"

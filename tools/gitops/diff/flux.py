@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitops import git
+from gitops.commit_files import commit_files
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
 from gitops.flux.discovery import LeavesNeeded
@@ -146,7 +147,7 @@ def commit_tree(repo: git.Repository, commit: str) -> Iterator[Path]:
         with git.checkout(repo, commit) as root:
             yield root
         return
-    with git.commit_files(repo, commit, listing) as files:
+    with commit_files(repo, commit, listing) as files:
         files.materialize(sorted(listing.files))
         yield files.root
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from gitops import cache, git
 from gitops.cache_location import caching_enabled, memo_directory
+from gitops.commit_files import commit_files
 from gitops.config import RepoConfig, load_config
 from gitops.diff.engine import compare
 from gitops.diff.flux import (
@@ -44,9 +45,10 @@ from gitops.flux.record import find as find_record
 from gitops.kustomize import Kustomize, find_kustomize
 from gitops.limits import Limits
 from gitops.manifests import Manifest
+from gitops.paths import TARGET_ROOTS
 from gitops.render import default_jobs, render_targets
 from gitops.target_selection import discover
-from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, Tree
+from gitops.targets import KUSTOMIZATION_FILES, Tree
 
 if TYPE_CHECKING:
     from gitops import render_record
@@ -144,7 +146,7 @@ def _base_side(repo: git.Repository, commit: str) -> Iterator[tuple[Tree, Materi
         with git.checkout(repo, commit) as root:
             yield Tree(root), _nothing
         return
-    with git.commit_files(repo, commit, listing) as files:
+    with commit_files(repo, commit, listing) as files:
         tree = Tree(files.root, files)
 
         def materialize(names: Sequence[str]) -> None:
