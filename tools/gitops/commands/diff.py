@@ -9,10 +9,9 @@ import click
 
 from gitops.atomic import write_text_atomically
 from gitops.commands.cache_options import no_cache_option, write_merged
-from gitops.diff.flux import FluxOptions
+from gitops.diff.flux_options import FluxOptions
 from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
 from gitops.diff.refs import diff_refs
-from gitops.flux.rendering import parse_source_options
 from gitops.identities import LazyIdentities
 from gitops.repo import config_from_context, root_from_context
 
@@ -74,9 +73,14 @@ def command(
         raise click.UsageError("Missing option '--base'." if base is None else "report files go with --merge")
     root = root_from_context(ctx)
     config = config_from_context(ctx)  # the head's gitops.yaml names the clusters and sources of both sides
+    given: dict[str, str] = {}
+    if sources:
+        from gitops.flux.rendering import parse_source_options  # only a run given --source pays for it
+
+        given = parse_source_options(sources)
     flux = FluxOptions(
         clusters or config.clusters,
-        {**config.sources, **parse_source_options(sources)},
+        {**config.sources, **given},
         sync_source=config.sync_source,
         identities=LazyIdentities(),  # no key: encrypted substituteFrom Secrets stay unsubstituted
     )

@@ -14,15 +14,16 @@ rendered whole, as before.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gitops import git
 from gitops.commit_files import commit_files
+from gitops.diff.flux_options import FluxOptions, flux_options_given
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
 from gitops.flux.discovery import LeavesNeeded
@@ -46,16 +47,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class FluxOptions:
-    """What selects and maps Flux targets: cluster entry paths (empty: found on each side), source mappings."""
-
-    clusters: tuple[str, ...] = ()
-    sources: Mapping[str, str] = field(default_factory=dict)
-    sync_source: str | None = None
-    identities: Sequence[Any] = ()
-
-
 @dataclass
 class FluxSide:
     """One side's targets as the diff engine reads them, and the targets it could not build (with why)."""
@@ -67,10 +58,6 @@ class FluxSide:
     warnings: list[str] = field(default_factory=list)
     unchanged: set[str] = field(default_factory=set)
     """Targets on both sides that cannot differ, so neither side rendered them."""
-
-
-def flux_options_given(options: FluxOptions) -> bool:
-    return bool(options.clusters or options.sources)
 
 
 def cluster_entries(root: Path, options: FluxOptions) -> list[str] | None:

@@ -27,7 +27,8 @@ from typing import Any
 
 from gitops import cache, git, source_memo
 from gitops.cache_location import memo_directory
-from gitops.diff.flux import FluxOptions, FluxSide
+from gitops.diff.flux import FluxSide
+from gitops.diff.flux_options import FluxOptions
 from gitops.errors import GitopsError
 from gitops.flux.build import scratch_space
 from gitops.flux.discovery import DiscoveryRun, TargetState, object_key
