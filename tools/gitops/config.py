@@ -46,6 +46,8 @@ class RepoConfig:
 
 def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> RepoConfig:
     """Parse and validate gitops.yaml content; any problem is a GitopsError naming `source`."""
+    if not text.strip(" \r\n"):  # an empty YAML stream, as most gitops.yaml files that only mark the root:
+        return RepoConfig(limits=limits_from({}))  # no parser and no validator to load (nothing is remembered)
     schema_file = (schemas_dir or SCHEMAS_DIR) / CONFIG_SCHEMA
     memo_key = _memo_key(text, schema_file)
     data = _remembered(memo_key) if memo_key is not None else None
