@@ -59,3 +59,14 @@ def test_a_named_target_loads_no_workspace(tmp_path: Path) -> None:
     assert "gitops.named_target" in modules  # its preflight finds duplicate keys as check does (check.sourcemap)
     general = {"gitops.workspace", "gitops.flux.graph", "gitops.flux.discovery", "gitops.render_record"}
     assert loaded(modules, NEVER | general | {"gitops.flux.record", "gitops.diff"}) == set()
+
+
+def test_a_directory_mode_diff_loads_no_flux_record_and_no_flux_graph(tmp_path: Path) -> None:
+    files = {"overlays/x/kustomization.yaml": "resources: [cm.yaml]\n", "overlays/x/cm.yaml": _cm("x", "1")}
+    root = init_repo(tmp_path / "repo", files)
+    (root / "overlays/x/cm.yaml").write_text(_cm("x", "2"), encoding="utf-8")
+    code, modules = _imports(tmp_path / "cache", "-C", str(root), "diff", "--base", "main", "-o", "json")
+    assert code == 1
+    assert "gitops.diff.directory" in modules
+    flux = {"gitops.diff.flux_recorded", "gitops.flux.record", "gitops.flux.graph", "gitops.diff.shared_builds"}
+    assert loaded(modules, NEVER | flux | {"gitops.workspace"}) == set()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitops import git
-from gitops.cache_location import caching_enabled, memo_directory
+from gitops.cache_location import FLUX_RECORDS, cache_directory, caching_enabled, memo_directory
 from gitops.config import RepoConfig, load_config
 from gitops.diff.flux_options import FluxOptions, flux_options_given
 from gitops.errors import GitopsError
@@ -109,6 +109,8 @@ def diff_refs(
 
 def _find_record(repo: git.Repository, commit: str) -> Path | None:
     """flux.record.find, in a pool thread: the recorded diff, which needs it, loads here meanwhile."""
+    if not (cache_directory() / FLUX_RECORDS).is_dir():
+        return None  # no Flux render was ever recorded (directory mode): nothing to load
     import gitops.diff.flux_recorded  # noqa: F401  (the import is the point: off the main thread)
     from gitops.flux.record import find
 
