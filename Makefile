@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# An editable install compiles nothing; under PYTHONDONTWRITEBYTECODE every run would compile every module.
+	$(BIN)/python -m compileall -q tools/gitops >/dev/null
 	@touch $@
 
 venv: $(STAMP)

@@ -1,6 +1,7 @@
-"""Listing builds only the targets whose build can yield Flux Kustomizations (flux.inputs): the targets, their
-Kustomization objects and listing lines equal those of a full render, on every fixture and when a parent's
-substitution needs a ConfigMap only a leaf provides (then everything is built)."""
+"""Listing builds only the targets whose build can yield Flux Kustomizations (flux.inputs), and reads those that
+only gather files without kustomize (flux.gather): the targets, their Kustomization objects and listing lines
+equal those of a full render, on every fixture and when a parent's substitution needs a ConfigMap only a leaf
+provides (then everything is built)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from tests.helpers import run_gitops
 
 
 def _listed(root: Path, kustomize: Kustomize) -> FluxRender:
-    with open_flux(root, kustomize=kustomize, defer_leaves=True) as graph:
+    """As `render --list` opens the graph: leaves deferred, gathering builds read without kustomize."""
+    with open_flux(root, kustomize=kustomize, defer_leaves=True, gather=True) as graph:
         assert graph is not None
         return graph.result()
 
@@ -204,7 +206,7 @@ def test_component_patched_in_by_the_parent_is_listed(
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     root = _patched_components_repo(tmp_path / "repo")
-    with open_flux(root, ["clusters/c"], kustomize=kustomize, defer_leaves=True) as graph:
+    with open_flux(root, ["clusters/c"], kustomize=kustomize, defer_leaves=True, gather=True) as graph:
         assert graph is not None
         listed = graph.result()
     full = render_flux(root, ["clusters/c"], kustomize=kustomize)

@@ -101,6 +101,8 @@ def _flux_recorder(config: RepoConfig, options: TargetOptions) -> Callable[[Flux
     started = time.time_ns()
 
     def save(graph: FluxGraph) -> None:
+        if graph.run.kustomize is None:
+            return  # a listing's graph (kustomize possibly never found): not a render
         identity = cache.tool_identity(graph.run.kustomize, memo_directory())
         sources = {**config.sources, **parse_source_options(options.sources)}
         clusters = options.clusters or tuple(config.clusters)

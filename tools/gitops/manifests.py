@@ -13,6 +13,7 @@ import yaml
 
 from gitops.errors import GitopsError
 from gitops.origins import ORIGIN_ANNOTATION, origin_source
+from gitops.yaml_objects import DirectConstruction
 
 # Annotations kustomize adds when buildMetadata is on; none of them may reach rendered files.
 BUILD_METADATA_ANNOTATIONS = (
@@ -26,7 +27,7 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 _NOT_IN_GO_YAML = frozenset({"tag:yaml.org,2002:value"})
 
 
-class _GoCompatibleLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
+class _GoCompatibleLoader(DirectConstruction, _SAFE_LOADER):  # type: ignore[valid-type,misc]
     yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
         first: [(tag, pattern) for tag, pattern in resolvers if tag not in _NOT_IN_GO_YAML]
         for first, resolvers in _SAFE_LOADER.yaml_implicit_resolvers.items()
@@ -37,7 +38,7 @@ class _GoCompatibleLoader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
 YAML_LOADER: type[yaml.SafeLoader] = _GoCompatibleLoader
 
 
-class _AnchorRedefiningLoader(yaml.SafeLoader):
+class _AnchorRedefiningLoader(DirectConstruction, yaml.SafeLoader):
     """Pure-Python twin of YAML_LOADER for text that defines an anchor twice: YAML allows it (an alias refers
     to the latest definition; yaml.v3 does so), PyYAML's composer refuses it and libyaml's cannot be hooked."""
 

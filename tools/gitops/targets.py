@@ -43,6 +43,9 @@ _PATH_LISTS = (
 _PLUGIN_LISTS = ("generators", "transformers", "validators")
 _PATCH_LISTS = ("patches", "patchesJson6902", "replacements")
 _GENERATORS = ("configMapGenerator", "secretGenerator")
+# A kustomization with no other field only gathers its resources: kustomize outputs their objects unchanged.
+_GATHERING_FIELDS = frozenset({"apiVersion", "kind", "resources"})
+_KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 
 
 class Files:
@@ -116,6 +119,8 @@ class Kustomization:
     """Transformer/generator/validator config files: they may name files of their own (`path:`, `files:`)."""
     plugin_dirs: list[Path] = field(default_factory=list)
     """Transformer/generator/validator entries that are kustomizations whose resources are plugin configs."""
+    gathered: tuple[Path, ...] | None = None
+    """Its resources in order when it sets nothing else (flux.gather); None when it transforms anything."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,10 @@ class Tree:
         self._collect(node, data)
         return node
 
+    def real(self, path: Path) -> Path:
+        """`path` resolved as Path.resolve() would, without system calls where no symlink lies on the way."""
+        return Path(self._real(str(path)))
+
     def _real(self, path: str) -> str:
         """os.path.realpath, without its per-component system calls when no symlink lies on the way.
 
@@ -225,6 +234,8 @@ class Tree:
             for ref in _as_list(data.get(key)):
                 if isinstance(ref, str) and "\n" not in ref:  # multi-line entries are inline YAML
                     self._add(node, key, ref)
+        if _only_gathers(data):
+            node.gathered = tuple(Path(self._real(os.path.join(node.directory, ref))) for ref in data["resources"])
         for key in _PATCH_LISTS:
             for entry in _as_list(data.get(key)):
                 if isinstance(entry, dict) and isinstance(entry.get("path"), str):
@@ -522,6 +533,18 @@ def _strings_in(documents: list[Any]) -> list[str]:
         elif isinstance(value, str) and value and "\n" not in value and "://" not in value and len(value) < 4096:
             found.append(value)
     return found
+
+
+def _only_gathers(data: dict[str, Any]) -> bool:
+    """Whether a kustomization lists resources (plain local paths) and sets nothing else."""
+    resources = data.get("resources")
+    return (
+        data.keys() <= _GATHERING_FIELDS
+        and data.get("kind", "Kustomization") == "Kustomization"
+        and data.get("apiVersion", _KUSTOMIZE_API) == _KUSTOMIZE_API
+        and isinstance(resources, list)
+        and all(isinstance(ref, str) and ref and "\n" not in ref for ref in resources)
+    )
 
 
 def _as_list(value: Any) -> list[Any]:

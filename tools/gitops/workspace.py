@@ -215,6 +215,7 @@ def open_workspace(
                 jobs=options.jobs,
                 keep_going=keep_going,
                 defer_leaves=defer_leaves,
+                gather=listing,
                 origins=origins,
                 files=files,
                 tool_job=tool_job,

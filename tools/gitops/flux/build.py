@@ -32,6 +32,7 @@ from typing import Any
 from gitops.cache import RunCache
 from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles, generated_resources
+from gitops.flux.gather import gathered_documents
 from gitops.flux.objects import FluxKustomization
 from gitops.kustomize import Kustomize
 from gitops.manifests import load_documents, origin_path, strip_build_metadata
@@ -271,6 +272,25 @@ def scratch_text(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
 
+def gathered_build(ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree, label: str) -> Built | None:
+    """For listing: the objects of a build that only gathers files, read without kustomize (flux.gather), after
+    the checks build_documents makes; None when kustomize must build it."""
+    _refuse_unbuildable(ks, directory, files, tree, label)
+    gathered = gathered_documents(ks, directory, files, tree)
+    return Built(gathered, [None] * len(gathered)) if gathered is not None else None
+
+
+def _refuse_unbuildable(
+    ks: FluxKustomization, directory: Path, files: RepoFiles, tree: Tree | None, label: str
+) -> None:
+    if not directory.is_dir():
+        raise GitopsError(
+            f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
+        )
+    if tree is not None:
+        refuse_outside_artifact(ks, directory, files, tree, label)
+
+
 @dataclass
 class Built:
     """kustomize's output for one Flux Kustomization: plain documents and, in step, their source files."""
@@ -299,12 +319,7 @@ def build_documents(
     With `tree` (the run's walk of kustomizations), a file named that the source artifact leaves out is an
     error, as it is for kustomize-controller.
     """
-    if not directory.is_dir():
-        raise GitopsError(
-            f"{label}: spec.path '{ks.path or '.'}' not found ({files.rel(directory)} is not a directory)"
-        )
-    if tree is not None:
-        refuse_outside_artifact(ks, directory, files, tree, label)
+    _refuse_unbuildable(ks, directory, files, tree, label)
     target = scratch.new_dir()
     document = scratch_kustomization(ks, directory, target, files, label, origins=origins)
     (target / "kustomization.yaml").write_text(scratch_text(document), encoding="utf-8")

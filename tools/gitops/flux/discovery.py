@@ -14,6 +14,7 @@ leaves unbuilt (flux.inputs) for listing and the diff; flux.graph opens runs and
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from gitops import cache
 from gitops.errors import GitopsError
 from gitops.flux import step_cache
 from gitops.flux.artifacts import GeneratedArtifact, generated_artifacts, is_artifact_generator
-from gitops.flux.build import Built, Scratch, build_documents
+from gitops.flux.build import Built, Scratch, build_documents, gathered_build
 from gitops.flux.clusters import ENTRY_NAME, ENTRY_NAMESPACE, is_sync_source
 from gitops.flux.files import RepoFiles
 from gitops.flux.inputs import LeafTest
@@ -66,7 +67,7 @@ class DiscoveryRun:
         root: Path,
         files: RepoFiles,
         scratch: Scratch,
-        kustomize: Kustomize,
+        kustomize: Kustomize | None,
         sources: dict[str, str],
         sync_source: str,
         identities: Sequence[Any],
@@ -81,8 +82,15 @@ class DiscoveryRun:
         """The run's walk of kustomizations (shared with the cache and the leaf test)."""
         self.leaf_test: LeafTest | None = None
         self.origins = True
+        self.gather = False
+        """Listing: builds that only gather files are read without kustomize (flux.gather)."""
+        self.tool_job: Future[Kustomize] | None = None
+        """When set, kustomize is still being found: the first build that needs it waits for it."""
+        self.cache_for: Any = None
+        """With tool_job: makes the run's cache for the tool found."""
+        self._tool_lock = threading.Lock()
         self.deferred: list[TargetState] = []
-        self.ahead: list[tuple[FluxKustomization, Path]] = []
+        self.ahead: list[tuple[FluxKustomization, str]] = []
         """Kustomizations whose leaf test can run while builds do (see _test_leaves_ahead)."""
         self.states: dict[tuple[str, str], TargetState] = {}
         self.to_build: list[TargetState] = []
@@ -114,7 +122,14 @@ class DiscoveryRun:
                 continue
             path, _skipped = self._source_path("", ks)
             if path is not None:
-                self.ahead.append((ks, (self.root / path).resolve()))
+                self.ahead.append((ks, path))
+
+    def directory(self, path: str) -> Path:
+        """A target's resolved directory (symlinks followed), through the run's walk when there is one: it
+        knows where the repository has symlinks, so most paths need no system call."""
+        if self.tree is None:
+            return (self.root / path).resolve()
+        return self.tree.real(self.root / path)
 
     def _source_base(self, ref: SourceRef) -> str | None:
         if is_sync_source(ref, self.sync_source):
@@ -166,7 +181,7 @@ class DiscoveryRun:
             assert target.path is not None
             inputs = None
             if not state.forced:
-                inputs = self.leaf_test.leaf_inputs(target.kustomization, (self.root / target.path).resolve())
+                inputs = self.leaf_test.leaf_inputs(target.kustomization, self.directory(target.path))
             if inputs is None:
                 kept.append(state)
             else:
@@ -178,24 +193,39 @@ class DiscoveryRun:
         """While builds run (kustomize processes, the interpreter idle), the leaf test of Kustomizations the
         repository's files define (`ahead`): the builds will likely yield them, and LeafTest keeps answers."""
         while self.ahead and self.leaf_test is not None and not all(build.done() for build in builds):
-            ks, directory = self.ahead.pop()
-            self.leaf_test.leaf_inputs(ks, directory)
+            ks, path = self.ahead.pop()
+            self.leaf_test.leaf_inputs(ks, self.directory(path))
 
     def _build_one(self, state: TargetState) -> Built:
         target = state.target
         assert target.path is not None
+        directory = self.directory(target.path)
+        # The artifact checks hold for the sync source's ignore rules; a mapped source has its own.
+        tree = self.tree if is_sync_source(target.kustomization.source_ref, self.sync_source) else None
+        if self.gather and tree is not None:
+            gathered = gathered_build(target.kustomization, directory, self.files, tree, target.name)
+            if gathered is not None:
+                return gathered
+        self._tool_found()
+        assert self.kustomize is not None
         return build_documents(
             target.kustomization,
-            (self.root / target.path).resolve(),
+            directory,
             files=self.files,
             scratch=self.scratch,
             kustomize=self.kustomize,
             label=target.name,
             cache=self.cache,
             origins=self.origins,
-            # The artifact checks hold for the sync source's ignore rules; a mapped source has its own.
-            tree=self.tree if is_sync_source(target.kustomization.source_ref, self.sync_source) else None,
+            tree=tree,
         )
+
+    def _tool_found(self) -> None:
+        with self._tool_lock:
+            if self.tool_job is not None:
+                self.kustomize = self.tool_job.result()
+                self.cache = self.cache_for(self.kustomize)
+                self.tool_job = None
 
     def _build(self, batch: list[TargetState]) -> None:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
@@ -219,7 +249,7 @@ class DiscoveryRun:
         if target.parent is not None or state.raw is None:
             return
         for doc in state.raw:
-            if not is_flux_kustomization(doc):
+            if not is_flux_kustomization(doc) or not _may_build(doc, target.kustomization.path):
                 continue
             ks = parse_kustomization(doc, target.name)
             if not is_sync_source(ks.source_ref, self.sync_source) or ks.path != target.kustomization.path:
@@ -272,7 +302,9 @@ class DiscoveryRun:
             variables = load_variables(ks, self._lookup(target.cluster, stuck), self.identities, target.name)
             target.warnings.extend(variables.warnings)
             values = variables.values
-        key = step_cache.step_key(ks, documents, values, self.strict) if self.cache is not None else None
+        # A listing keeps no text and reads gathered objects: nothing to remember.
+        remembering = self.cache is not None and not self.gather
+        key = step_cache.step_key(ks, documents, values, self.strict) if remembering else None
         remembered = step_cache.load(self.cache, key) if self.cache is not None and key is not None else None
         if remembered is not None:
             documents, target.text = remembered.documents, remembered.text
@@ -308,6 +340,13 @@ class DiscoveryRun:
         if (cluster, ks.key) in self.states:
             return
         self._add(cluster, ks, parent.target.name, parent.chain)
+
+
+def _may_build(doc: dict[str, Any], path: str) -> bool:
+    """Whether a Flux Kustomization object may have spec.path `path` (a malformed one may: parsing names it)."""
+    spec = doc.get("spec")
+    written = spec.get("path") if isinstance(spec, dict) else None
+    return not isinstance(written, str) or normalise_path(written) == path
 
 
 def _capture(function: Any) -> Any:

@@ -19,6 +19,8 @@ from gitops.targets import kustomization_file
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# Files up to this size stay in memory for the run once read (Kustomization files, manifests; not CRD bundles).
+_KEPT_BYTES = 256 * 1024
 # Discovery also skips hidden directories (.git, .venv, ...) and what tools write into a checkout: render's
 # output holds rendered Flux Kustomizations that must not count as sources.
 NOT_SOURCES = frozenset({"rendered", "node_modules"})
@@ -40,6 +42,7 @@ class RepoFiles:
         self._ignore: SourceIgnore | None = None
         self._all_yaml: list[Path] | None = None
         self._mentions: dict[tuple[Path, tuple[str, ...]], bool] = {}
+        self._data: dict[Path, bytes] = {}
         self._facts: dict[str, Any] = {}
         self._spec_ignore: str | None = None
         self._walked: tuple[list[Path], list[Path]] | None = None
@@ -101,6 +104,11 @@ class RepoFiles:
             return text[len(self._root_prefix) :]
         return path.relative_to(self.root).as_posix()  # the root itself, or a ValueError as before
 
+    def parsed(self, path: Path) -> bool:
+        """Whether the file's documents were parsed in this run already."""
+        with self._lock:
+            return path in self._documents
+
     def documents(self, path: Path) -> list[Any]:
         """The documents of one YAML file; invalid YAML is a GitopsError naming the file (and line)."""
         with self._lock:
@@ -110,7 +118,7 @@ class RepoFiles:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise GitopsError(f"{self.rel(path)}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-            text = path.read_text(encoding="utf-8")
+            text = self.data(path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise GitopsError(f"{self.rel(path)}: cannot read: {exc}") from None
         # Remembered across runs by content (source_memo): discovery reads every Flux file of the repository.
@@ -143,16 +151,29 @@ class RepoFiles:
         assert self._all_yaml is not None
         yield from self._all_yaml
 
+    def data(self, path: Path) -> bytes:
+        """A file's bytes, read once per run (kept when small: discovery, the parse and the leaf test each
+        read most files). OSError as reading raises it."""
+        with self._lock:
+            kept = self._data.get(path)
+        if kept is not None:
+            return kept
+        data = path.read_bytes()
+        if len(data) <= _KEPT_BYTES:
+            with self._lock:
+                self._data[path] = data
+        return data
+
     def mentions(self, path: Path, words: tuple[str, ...]) -> bool:
-        """Whether the file's text holds any of `words` (read once per run); an unreadable file does not."""
+        """Whether the file's text holds any of `words` (ASCII; read once per run); an unreadable file does not."""
         key = (path, words)
         found = self._mentions.get(key)
         if found is None:
             try:
-                text = path.read_text(encoding="utf-8", errors="replace")
+                data = self.data(path)
             except OSError:
-                text = ""
-            found = self._mentions[key] = any(word in text for word in words)
+                data = b""
+            found = self._mentions[key] = any(word.encode() in data for word in words)
         return found
 
     def _walk(self, top: Path) -> Iterator[Path]:

@@ -69,6 +69,7 @@ def open_flux(
     kustomize: Kustomize | None = None,
     keep_going: bool = False,
     defer_leaves: bool = False,
+    gather: bool = False,
     origins: bool = True,
     files: RepoFiles | None = None,
     tool_job: Future[Kustomize] | None = None,
@@ -78,6 +79,8 @@ def open_flux(
     Kustomization objects, the diff builds the leaves a change can reach (FluxGraph.build). When a target
     waits for substituteFrom objects a leaf could provide, every target is built, as without deferral.
     Without `origins`, documents do not know their source files (render and diff do not need them).
+    With `gather` (listing only: the targets' objects, not kustomize's text), builds that only gather files
+    are read from those files (flux.gather).
     `files`: the run's RepoFiles when the caller already read the repository (finding its clusters);
     `tool_job`: find_tool_soon's answer, when the caller started it before reading the repository."""
     root = root.resolve()
@@ -90,13 +93,17 @@ def open_flux(
         yield None
         return
     entries, source_dirs = resolved
-    tool = tool_job.result()
+    # A listing may need no build that kustomize makes (flux.gather): it waits for kustomize only when one does.
+    tool = tool_job.result() if not gather else None
     tree = Tree(root)
     with scratch_space() as scratch:
 
         def start(leaf_test: LeafTest | None) -> DiscoveryRun:
             run = DiscoveryRun(root, files, scratch, tool, source_dirs, sync_source, identities, strict)
-            run.cache = cache.for_run(tool, tree)
+            if tool is not None:
+                run.cache = cache.for_run(tool, tree)
+            else:
+                run.tool_job, run.cache_for = tool_job, lambda found: cache.for_run(found, tree)
             run.tree = tree
             run.keep_going = keep_going
             # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
@@ -106,6 +113,7 @@ def open_flux(
             if leaf_test is not None:
                 run.expect(defined_kustomizations(files))
             run.origins = origins
+            run.gather = gather
             for entry in entries:
                 run.add_entry(entry)
             run.run()

@@ -73,7 +73,10 @@ class LeafTest:
         with self._lock:
             known = self._plain.get(path)
         if known is None:
-            known = cannot_yield_kustomization(path)
+            try:
+                known = text_cannot_yield_kustomization(self.files.data(path))
+            except OSError:
+                known = False
             with self._lock:
                 self._plain[path] = known
         return known
@@ -85,6 +88,11 @@ def cannot_yield_kustomization(path: Path) -> bool:
         data = path.read_bytes()
     except OSError:
         return False
+    return text_cannot_yield_kustomization(data)
+
+
+def text_cannot_yield_kustomization(data: bytes) -> bool:
+    """The text rule (module docstring) on a file's bytes."""
     if any(group in data for group in _GROUPS):
         return False
     for match in _API_VERSION.finditer(data):

@@ -20,7 +20,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 IGNORE_FILE = ".sourceignore"
@@ -113,13 +113,18 @@ class SourceIgnore:
 
     def excluding(self, rel: str, is_dir: bool = False) -> Pattern | None:
         """The pattern that leaves `rel` out of the artifact (the last one matching, not a `!`), or None."""
-        if _screen(self.patterns).search(rel) is None:  # no pattern can match: most files of a repository
+        if self._screen.search(rel) is None:  # no pattern can match: most files of a repository
             return None
         path = tuple(part for part in rel.split("/") if part)
         for pattern in reversed(self.patterns):
             if pattern.matches(path, is_dir):
                 return None if pattern.include else pattern
         return None
+
+    @cached_property
+    def _screen(self) -> re.Pattern[str]:
+        # Kept on the instance: an lru_cache would hash every pattern again for each of thousands of paths.
+        return _screen(self.patterns)
 
     def explain(self, rel: str) -> str | None:
         """Why `rel` is not in the artifact, for messages: the pattern and where it comes from; None if it is."""
