@@ -66,15 +66,20 @@ def recorded_diff(
     `found` (flux.record.find); None when it does not fit or the change is not one it can bound."""
     identity = cache.tool_identity(tool, memo_directory())
     context = context_of(identity, options.clusters, options.sources, options.sync_source)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # git lists ignored files while the leaves build
+    files = RepoFiles(root)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the repository walk a leaf's artifact check reads (flux.build), while the record is read and the
+        # change bounded; git lists ignored files while the leaves build
+        walked = pool.submit(files.walked)
         ignored = pool.submit(_discovery_sees_ignored, repo, root)
         record = load(found, context)
         try:
             affected = _affected(record, repo, root, base, changed) if record is not None else None
             if record is None or affected is None:
                 return None
+            walked.result()
             with source_memo.paused():
-                built = _rebuild(record, root, affected, options, tool, jobs)
+                built = _rebuild(record, root, files, affected, options, tool, jobs)
             if ignored.result():
                 return None  # what was built stays in the render cache, where the ordinary path finds it
         except (GitopsError, OSError, ValueError):
@@ -149,12 +154,19 @@ def _discovery_sees_ignored(repo: git.Repository, root: Path) -> bool:
 
 
 def _rebuild(
-    record: FluxRecord, root: Path, names: list[str], options: FluxOptions, tool: Kustomize, jobs: int | None
+    record: FluxRecord,
+    root: Path,
+    files: RepoFiles,
+    names: list[str],
+    options: FluxOptions,
+    tool: Kustomize,
+    jobs: int | None,
 ) -> dict[str, FluxTarget] | None:
-    """The affected leaves built from the working tree as the ordinary path's head side builds them."""
+    """The affected leaves built from the working tree as the ordinary path's head side builds them
+    (`files`: the run's, its walk done or not)."""
     if not names:
         return {}
-    files, tree = RepoFiles(root), Tree(root)
+    tree = Tree(root)
     files.apply_spec_ignore(record.spec_ignore)  # as the ordinary path's graph applies it (flux.clusters)
     leaf_test = LeafTest(files, tree)
     sync_source = record.sync_source
