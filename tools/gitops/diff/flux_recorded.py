@@ -69,7 +69,7 @@ def recorded_diff(
     files = RepoFiles(root)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the repository walk a leaf's artifact check reads (flux.build), while the record is read and the
-        # change bounded; git lists ignored files while the leaves build
+        # change bounded; then git lists ignored files
         walked = pool.submit(files.walked)
         ignored = pool.submit(_discovery_sees_ignored, repo, root)
         record = load(found, context)
@@ -79,7 +79,7 @@ def recorded_diff(
                 return None
             walked.result()
             with source_memo.paused():
-                built = _rebuild(record, root, files, affected, options, tool, jobs)
+                built = _rebuild(record, root, files, affected, options, tool, jobs, pool)
             if ignored.result():
                 return None  # what was built stays in the render cache, where the ordinary path finds it
         except (GitopsError, OSError, ValueError):
@@ -87,6 +87,10 @@ def recorded_diff(
     if built is None:
         return None
     return _sides(record, built)
+
+
+def _load_comparison() -> None:
+    import gitops.diff.engine  # noqa: F401  (the import is the point: in the pool's thread)
 
 
 def _affected(record: FluxRecord, repo: git.Repository, root: Path, base: str, changed: set[str]) -> list[str] | None:
@@ -161,9 +165,11 @@ def _rebuild(
     options: FluxOptions,
     tool: Kustomize,
     jobs: int | None,
+    pool: ThreadPoolExecutor,
 ) -> dict[str, FluxTarget] | None:
     """The affected leaves built from the working tree as the ordinary path's head side builds them
-    (`files`: the run's, its walk done or not)."""
+    (`files`: the run's, its walk done or not). While they build, `pool` loads the modules that compare
+    the sides, the caller's next step (loaded earlier, they would delay the builds' start)."""
     if not names:
         return {}
     tree = Tree(root)
@@ -196,6 +202,7 @@ def _rebuild(
             run.states[(recorded.cluster, ks.key)] = state
             run.to_build.append(state)
         count = len(run.states)
+        pool.submit(_load_comparison)
         run.run()
         if len(run.states) != count:
             return None  # it yielded a Kustomization after all

@@ -7,7 +7,7 @@ kustomize directory (gitops.diff.directory).
 
 Each mode's machinery is imported inside the function that runs it, so a diff loads the mode it takes:
 start-up is most of what a one-line diff costs. The recorded diff's modules load in a pool thread while git
-says what changed, and the comparison's while the leaves build (both are waits on subprocesses).
+says what changed (and the comparison's while its leaves build: diff.flux_recorded).
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ def diff_refs(
             from gitops.diff.flux_recorded import recorded_diff
             from gitops.kustomize import find_kustomize
 
-            pool.submit(_load_comparison)  # while the leaves build
             recorded = recorded_diff(found, repo, root, base_commit, changed, flux, kustomize or find_kustomize(), jobs)
     from gitops.diff.model import Side
 
@@ -115,11 +114,6 @@ def _find_record(repo: git.Repository, commit: str) -> Path | None:
     from gitops.flux.record import find
 
     return find(repo, commit)
-
-
-def _load_comparison() -> None:
-    """Loads what compares the sides, in a pool thread while the recorded diff's leaves build."""
-    import gitops.diff.engine  # noqa: F401  (the import is the point: off the main thread)
 
 
 def _flux_repository(
