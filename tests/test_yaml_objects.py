@@ -100,3 +100,31 @@ def test_plain_scalar_tags_are_remembered_per_resolver_table() -> None:
         assert yaml.load("a: =\n", Loader=YAML_LOADER) == {"a": "="}
         with pytest.raises(yaml.constructor.ConstructorError):
             yaml.load("a: =\n", Loader=YAML11)
+
+
+@pytest.mark.parametrize(
+    ("text", "alike"),
+    [
+        ("a: true\nb: False\nc: null\nd: ~\ne:\nf: 3\ng: -12\n", True),
+        ("interval: 10m\ntimeout: 5m0s\nimage: nginx:1.27\nversion: v1.2.3\nname: .hidden\n", True),
+        ("a: 'yes'\nb: \"1:30\"\nc: |\n  on\n", True),
+        ("a: yes\n", False),
+        ("a: On\n", False),
+        ("yes: key\n", False),
+        ("a: 1:30\n", False),
+        ("a: 2001-12-14\n", False),
+        ("a: 1e3\n", False),
+        ("a: 1.5\n", False),
+        ("a: 0777\n", False),
+        ("a: 1.2\n", False),
+        ("tag: 1.0.0\naddress: 10.0.0.1\n", True),
+    ],
+)
+def test_load_all_tells_whether_go_reads_plain_scalars_alike(text: str, alike: bool) -> None:
+    """yaml.v3 (kustomize) reads only true/false spellings as booleans, sexagesimal and timestamps not as
+    PyYAML does, `1e3` as a number; `10m` and quoted or block scalars are strings to both. In doubt: False."""
+    from gitops.yaml_objects import load_all
+
+    documents, read_alike = load_all(text, YAML_LOADER)
+    assert documents == list(yaml.load_all(text, Loader=_PyYAMLConstruction))
+    assert read_alike is alike

@@ -19,7 +19,7 @@ from gitops.flux.graph import open_flux
 from gitops.flux.objects import FluxKustomization, SourceRef
 from gitops.kustomize import Kustomize
 from gitops.targets import Tree
-from tests.flux.helpers import SYNC, flux_kustomization
+from tests.flux.helpers import SYNC, flux_kustomization, substituting_from_vars
 from tests.helpers import run_gitops
 
 KUSTOMIZATION = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
@@ -152,6 +152,13 @@ NOT_GATHERING = {
         "kustomization.yaml": KUSTOMIZATION + "resources: [https://github.com/example/repo//base?ref=v1]\n"
     },
     "a file that does not parse": {"broken.yaml": "apiVersion: v1\nkind: [ConfigMap\n"},
+    "a cycle": {
+        "kustomization.yaml": KUSTOMIZATION + "resources: [cm.yaml, sub]\n",
+        "sub/kustomization.yaml": KUSTOMIZATION + "resources: [..]\n",
+    },
+    "a value Go reads differently": {
+        "flags.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata: {enabled: yes}\n"
+    },
 }
 
 
@@ -266,3 +273,21 @@ def test_listing_finds_kustomize_only_when_a_build_needs_it(tmp_path: Path) -> N
     proc = run_gitops("render", "--list", cwd=gathering, env=env)
     assert proc.returncode == 2
     assert "no-kustomize" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_listing_substitutes_what_kustomize_reads(tmp_path: Path) -> None:
+    """`vars` renders a ConfigMap saying `ENV: on`, unquoted: a boolean to YAML 1.1, the string "on" to Go's
+    YAML, so Flux substitutes `on` into the spec.path of `apps`' child."""
+    root = _write(
+        tmp_path / "repo",
+        {
+            "gitops.yaml": "",
+            **substituting_from_vars("apps", "./apps", "{ENV: on}"),
+            "apps/ks.yaml": flux_kustomization("app", "./app/${ENV}"),
+            "app/on/cm.yaml": _config_map("app"),
+        },
+    )
+    proc = run_gitops("render", "--list", cwd=root, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    [app] = [line for line in proc.stdout.splitlines() if line.startswith("clusters/c/flux-system/app ")]
+    assert "path=app/on" in app

@@ -12,6 +12,7 @@ by PyYAML whole, which also raises its own errors. tests/test_yaml_objects.py ho
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -29,25 +30,57 @@ class _NotDirect(Exception):
 
 # Plain scalars resolve to a tag by their text alone: repositories repeat the same ones (kinds, API versions,
 # names), and PyYAML tries its regular expressions on each occurrence. Answers are kept, boundedly.
-_PLAIN_TAGS: dict[tuple[int, str], str] = {}  # (id of the loader's resolver table, text) -> tag
+_PLAIN_TAGS: dict[tuple[int, str], tuple[str, bool]] = {}  # (resolver table id, text) -> (tag, Go reads alike)
 _MAX_PLAIN_TAGS = 65_536
+
+# How Go's yaml.v3 (kustomize, Flux) reads a plain scalar, where it can differ from PyYAML's YAML 1.1 reading:
+# only these spellings are booleans and nulls to it (`yes`, `on` are strings), it reads sexagesimal numbers and
+# some numbers PyYAML leaves as strings (`1e3`, `0o17`) differently, and writes timestamps back as RFC 3339.
+_GO_BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+_GO_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+# Every character a number or a timestamp can be written with: a plain string holding another is a string to Go.
+_NUMBER_CHARACTERS = frozenset("0123456789abcdefABCDEFxXoO_.+-:tTzZ ")
+
+
+def _go_reads_alike(value: str, tag: str) -> bool:
+    """Whether yaml.v3 reads plain scalar `value` as PyYAML did (tagged `tag`); False when in doubt."""
+    if tag == _STR:
+        first = value[:1]
+        if first and first in "0123456789+-.":
+            # Two dots (a version, an address) make no number and no timestamp.
+            return value.count(".") > 1 or not set(value) <= _NUMBER_CHARACTERS
+        return value not in _GO_BOOLS and value not in _GO_NULLS and value != "<<"
+    if tag == _BOOL:
+        return value in _GO_BOOLS
+    if tag == _NULL:
+        return value in _GO_NULLS
+    if tag == _INT:
+        return _DECIMAL.match(value) is not None
+    return False  # floats (kustomize writes 1.0 as 1), timestamps, merge keys
 
 
 class DirectConstruction:
     """A mixin for a SafeLoader: `construct_document` builds plain documents directly (module docstring), and
-    plain scalars' tags are looked up once per text."""
+    plain scalars' tags are looked up once per text. `go_differs` tells whether a plain scalar of what was read
+    is one Go's YAML reads differently (see load_all)."""
+
+    go_differs = False
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is not yaml.ScalarNode or not implicit[0] or self.yaml_path_resolvers:  # type: ignore[attr-defined]
             return super().resolve(kind, value, implicit)  # type: ignore[misc]
         key = (id(self.yaml_implicit_resolvers), value)  # type: ignore[attr-defined]
-        tag = _PLAIN_TAGS.get(key)
-        if tag is None:
+        known = _PLAIN_TAGS.get(key)
+        if known is None:
             tag = super().resolve(kind, value, implicit)  # type: ignore[misc]
+            known = (tag, _go_reads_alike(value, tag))
             if len(_PLAIN_TAGS) >= _MAX_PLAIN_TAGS:
                 _PLAIN_TAGS.clear()
-            _PLAIN_TAGS[key] = tag
-        return tag
+            _PLAIN_TAGS[key] = known
+        if not known[1]:
+            self.go_differs = True
+        return known[0]
 
     def construct_document(self, node: Any) -> Any:
         try:
@@ -109,3 +142,16 @@ class _Builder:
         if tag == _INT and value.isascii() and value.isdigit() and (value[0] != "0" or value == "0"):
             return int(value)  # decimal digits only: octal, hex, sexagesimal and signs go to PyYAML
         return self.loader.construct_object(node, deep=True)
+
+
+def load_all(text: str, loader: Any) -> tuple[list[Any], bool]:
+    """Every document of `text` (as yaml.load_all), and whether Go's YAML reads each plain scalar alike
+    (True: kustomize's output of these objects parses back to the same values)."""
+    instance = loader(text)
+    try:
+        documents = []
+        while instance.check_data():
+            documents.append(instance.get_data())
+        return documents, not instance.go_differs
+    finally:
+        instance.dispose()

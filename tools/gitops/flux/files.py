@@ -16,6 +16,7 @@ from gitops.flux.sourceignore import IGNORE_FILE, SourceIgnore, from_files
 from gitops.manifests import source_loader
 from gitops.repo import ROOT_MARKERS
 from gitops.targets import kustomization_file
+from gitops.yaml_objects import load_all
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -43,6 +44,7 @@ class RepoFiles:
         self._all_yaml: list[Path] | None = None
         self._mentions: dict[tuple[Path, tuple[str, ...]], bool] = {}
         self._data: dict[Path, bytes] = {}
+        self._go_alike: dict[Path, bool] = {}
         self._facts: dict[str, Any] = {}
         self._spec_ignore: str | None = None
         self._walked: tuple[list[Path], list[Path]] | None = None
@@ -121,20 +123,30 @@ class RepoFiles:
         except (OSError, UnicodeDecodeError) as exc:
             raise GitopsError(f"{self.rel(path)}: cannot read: {exc}") from None
         # Remembered across runs by content (source_memo): discovery reads every Flux file of the repository.
-        memo_key = source_memo.content_key(text) + ":flux-documents-2"
-        docs = source_memo.parsed(memo_key)
-        if docs is None:
+        memo_key = source_memo.content_key(text) + ":flux-documents-3"
+        remembered = source_memo.parsed(memo_key)
+        if isinstance(remembered, dict):
+            docs, alike = remembered["documents"], remembered["goAlike"]
+        else:
             try:
-                docs = [d for d in yaml.load_all(text, Loader=source_loader(text)) if d is not None]
+                loaded, alike = load_all(text, source_loader(text))
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 line = f":{mark.line + 1}" if mark is not None else ""
                 problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
                 raise GitopsError(f"{self.rel(path)}{line}: not valid YAML: {problem}") from None
-            source_memo.remember_parsed(memo_key, docs)
+            docs = [d for d in loaded if d is not None]
+            source_memo.remember_parsed(memo_key, {"documents": docs, "goAlike": alike})
         with self._lock:
             self._documents[path] = docs
+            self._go_alike[path] = alike
         return docs
+
+    def read_alike_by_go(self, path: Path) -> bool:
+        """Whether Go's YAML (kustomize's) reads every plain scalar of the file, parsed already, as we did
+        (yaml_objects.load_all): `yes` is a string to it, a boolean to PyYAML."""
+        with self._lock:
+            return self._go_alike.get(path, False)
 
     def yaml_files(self, top: Path | None = None) -> Iterator[Path]:
         """Every .yaml/.yml file under `top` (default: the root) in lexical walk order, leaving out hidden

@@ -9,7 +9,9 @@ objects of those files as written: their documents, already parsed for discovery
 
 Anything else, or any doubt, answers None and the caller runs kustomize: a transformer, generator or
 component anywhere, a file that does not parse, an object without apiVersion, kind or name, a `List`,
-two objects with the same identity (kustomize refuses them), more unparsed text than a build costs.
+two objects with the same identity (kustomize refuses them), more unparsed text than a build costs, a plain
+scalar Go's YAML reads differently from PyYAML (`yes`, `1:30`, a timestamp, a float: kustomize writes them
+back as strings or other numbers, yaml_objects.load_all tells).
 Objects come out in the files' order, not kustomize's kind order: listing does not depend on the order.
 Render, check and diff always run kustomize: their output is the build's own text and objects.
 """
@@ -51,6 +53,8 @@ def gathered_documents(
         documents = [doc for path in paths for doc in files.documents(path)]
     except (GitopsError, ValueError, OSError):
         return None  # kustomize says what is wrong, in its own words
+    if not all(files.read_alike_by_go(path) for path in paths):
+        return None  # kustomize would write `yes` back as the string "yes", which we read as a boolean
     if not _as_kustomize_outputs(documents):
         return None
     return [_own_metadata(doc) for doc in documents]
@@ -66,16 +70,16 @@ def _own_metadata(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "metadata": metadata}
 
 
-def _gathered_files(tree: Tree, directory: Path) -> list[Path] | None:
+def _gathered_files(tree: Tree, directory: Path, within: tuple[Path, ...] = ()) -> list[Path] | None:
     """The files the kustomization at `directory` gathers, through gathering kustomizations; None when one
-    of them transforms anything (or the walk refuses a path)."""
+    of them transforms anything, the walk refuses a path or comes back to a kustomization it is in."""
     node = tree.load(directory)
-    if node.gathered is None:
+    if node.gathered is None or directory in within:
         return None
     found: list[Path] = []
     for path in node.gathered:
         if path.is_dir():
-            below = _gathered_files(tree, path)
+            below = _gathered_files(tree, path, (*within, directory))
             if below is None:
                 return None
             found.extend(below)
