@@ -172,7 +172,7 @@ def _rebuild(
     the sides, the caller's next step (loaded earlier, they would delay the builds' start)."""
     if not names:
         return {}
-    tree = Tree(root)
+    tree = Tree(root, scan_symlinks=False)  # a few leaves' references, each resolved alone: no scan of every directory
     files.apply_spec_ignore(record.spec_ignore)  # as the ordinary path's graph applies it (flux.clusters)
     leaf_test = LeafTest(files, tree)
     sync_source = record.sync_source
