@@ -90,7 +90,8 @@ def recorded_diff(
 
 
 def _load_comparison() -> None:
-    import gitops.diff.engine  # noqa: F401  (the import is the point: in the pool's thread)
+    """The modules comparing the sides (the caller's next step), loaded in the pool's thread during the builds."""
+    import gitops.diff.engine  # noqa: F401  (the import is the point)
 
 
 def _affected(record: FluxRecord, repo: git.Repository, root: Path, base: str, changed: set[str]) -> list[str] | None:
