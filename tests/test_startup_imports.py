@@ -57,7 +57,13 @@ def test_a_named_target_loads_no_workspace(tmp_path: Path) -> None:
     code, modules = _imports(tmp_path / "cache", "render", "overlays/x", "--out", "-", cwd=root)
     assert code == 0
     assert "gitops.named_target" in modules  # its preflight finds duplicate keys as check does (check.sourcemap)
-    general = {"gitops.workspace", "gitops.flux.graph", "gitops.flux.discovery", "gitops.render_record"}
+    general = {
+        "gitops.workspace",
+        "gitops.flux.graph",
+        "gitops.flux.discovery",
+        "gitops.render_record",
+        "gitops.shards",
+    }
     assert loaded(modules, NEVER | general | {"gitops.flux.record", "gitops.diff"}) == set()
 
 

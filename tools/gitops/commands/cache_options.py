@@ -36,9 +36,11 @@ def no_cache_option(function: F) -> F:
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard | None:
     del ctx, param
-    from gitops.shards import parse_shard  # only a run given --shard pays for it
+    if value is None:
+        return None
+    from gitops.shards import parse_shard  # only a run given --shard pays for it (click calls this for every run)
 
-    return parse_shard(value) if value is not None else None
+    return parse_shard(value)
 
 
 def shard_option(function: F) -> F:
