@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,41 @@ def run_gitops(
         input=input,
         check=False,
     )
+
+
+_RUN_AND_LIST_MODULES = """
+import json, sys
+from gitops.cli import main
+sys.argv = ["gitops", *sys.argv[1:]]
+code = 0
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def modules_imported_by(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> tuple[int, set[str]]:
+    """Run `gitops ARGS` in a fresh interpreter: its exit code and every module it imported."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("GITOPS_DEBUG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_LIST_MODULES, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stderr.splitlines()[-1])
+    return report["code"], set(report["modules"])
+
+
+def loaded(modules: set[str], names: Iterable[str]) -> set[str]:
+    """Which of `names` (modules or packages) are among `modules`."""
+    return {name for name in names if any(m == name or m.startswith(f"{name}.") for m in modules)}
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -68,3 +68,12 @@ def test_without_the_cache_nothing_is_remembered(tmp_path: Path) -> None:
     finally:
         cache_location.set_enabled(True)
     assert _memo(tmp_path) == {}
+
+
+@pytest.mark.parametrize("blank", ["", "\n", "  \n\r\n  "])
+def test_a_blank_gitops_yaml_reads_as_the_parsed_empty_document(blank: str, tmp_path: Path) -> None:
+    """Blank text skips the YAML parser and the validator; it must read as an empty YAML document does
+    through them (a comment-only file is one and takes the parser)."""
+    parsed = parse_config("# only marks the repository root\n", "gitops.yaml")
+    assert parse_config(blank, "gitops.yaml") == parsed
+    assert _memo(tmp_path) == {}  # neither is remembered: nothing was validated

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitops import git, targets
+from gitops.commit_files import commit_files
 from gitops.diff.formatters.json_format import as_data
 from gitops.diff.refs import diff_refs
 from gitops.kustomize import Kustomize
@@ -41,7 +42,7 @@ def test_commit_files_answer_like_a_checkout(tmp_path: Path) -> None:
     head = git.resolve(repo, "HEAD")
     listing = git.list_files(repo, head)
     assert not listing.has_links
-    with git.commit_files(repo, head, listing) as files:
+    with commit_files(repo, head, listing) as files:
         virtual = Tree(files.root, files)
         assert discover(files.root, virtual) == discover(repo_root) == ["overlays/one", "overlays/two"]
         assert files.is_dir(files.root / "base/app") and not files.is_file(files.root / "base/app")

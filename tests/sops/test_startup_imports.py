@@ -3,12 +3,9 @@ starts in a fraction of it), so modules the secrets path does not use must stay 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, loaded, modules_imported_by
 from tests.sops_helpers import TEST_RECIPIENT, key_env
 
 # PyYAML (only for files over fastyaml.LIBYAML_MIN_CHARS or with aliases), child processes, temp files, the
@@ -27,37 +24,23 @@ NOT_ON_THE_SECRETS_PATH = (
     "gitops.flux",
 )
 
-RUN_AND_LIST = """
-import sys
-from gitops.cli import main
-sys.argv = ["gitops", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as exit:
-    assert not exit.code, exit.code
-print("\\n".join(sorted(sys.modules)), file=sys.stderr)
-"""
-
 
 def _imported(args: list[str], tmp_path: Path) -> set[str]:
-    env = {**os.environ, **key_env(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_AND_LIST, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return set(done.stderr.split())
+    code, modules = modules_imported_by(*args, cwd=tmp_path, env=key_env(tmp_path))
+    assert code == 0
+    return modules
 
 
-def _unwanted(modules: set[str]) -> set[str]:
-    return {m for m in modules if any(m == name or m.startswith(name + ".") for name in NOT_ON_THE_SECRETS_PATH)}
+def _unwanted(args: list[str], tmp_path: Path) -> set[str]:
+    return loaded(_imported(args, tmp_path), NOT_ON_THE_SECRETS_PATH)
 
 
 def test_decrypt_and_encrypt_of_a_small_file_import_only_what_they_use(tmp_path: Path) -> None:
     shipped = REPO_ROOT / "overlays" / "staging" / "shared" / "mastodon-secrets.sops.yaml"  # comments, `_*` in one
-    assert _unwanted(_imported(["secrets", "decrypt", str(shipped)], tmp_path)) == set()
+    assert _unwanted(["secrets", "decrypt", str(shipped)], tmp_path) == set()
     plain = tmp_path / "app.yaml"
     plain.write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  password: hunter2\n")
-    assert _unwanted(_imported(["secrets", "encrypt", "-i", "--age", TEST_RECIPIENT, str(plain)], tmp_path)) == set()
+    assert _unwanted(["secrets", "encrypt", "-i", "--age", TEST_RECIPIENT, str(plain)], tmp_path) == set()
     assert "hunter2" not in plain.read_text() and "mac: ENC[AES256_GCM" in plain.read_text()  # it did run
 
 

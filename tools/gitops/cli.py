@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 import signal
@@ -68,6 +70,10 @@ def cli(ctx: click.Context, repo: Path | None) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # CI cancels with SIGTERM: clean up as for Ctrl-C
+    # Registered first, so it runs last of the exit handlers (after temporary directories and the source memo):
+    # the interpreter's final garbage collection then skips the objects the run made, memory the process returns
+    # whole on exit (~18 ms of a 0.3 s diff, measured). Python promises no finalizer for what is alive at exit.
+    atexit.register(gc.freeze)
     try:
         code = cli.main(prog_name="gitops", standalone_mode=False)
     except GitopsError as exc:

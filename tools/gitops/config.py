@@ -15,8 +15,7 @@ from gitops.bounded_yaml import decode_source, refuse_alias_bombs, yaml_error
 from gitops.cache_location import caching_enabled, memo_directory
 from gitops.errors import GitopsError
 from gitops.limits import DEFAULT_LIMITS, Limits, limits_from
-from gitops.paths import CONFIG_FILE, SCHEMAS_DIR
-from gitops.targets import TARGET_ROOTS
+from gitops.paths import CONFIG_FILE, SCHEMAS_DIR, TARGET_ROOTS
 
 CONFIG_SCHEMA = "gitops-config.schema.json"
 DEFAULT_KUBERNETES_VERSION = "1.33"
@@ -47,6 +46,8 @@ class RepoConfig:
 
 def parse_config(text: str, source: str, schemas_dir: Path | None = None) -> RepoConfig:
     """Parse and validate gitops.yaml content; any problem is a GitopsError naming `source`."""
+    if not text.strip(" \r\n"):  # an empty YAML stream, as most gitops.yaml files that only mark the root:
+        return RepoConfig(limits=limits_from({}))  # no parser and no validator to load (nothing is remembered)
     schema_file = (schemas_dir or SCHEMAS_DIR) / CONFIG_SCHEMA
     memo_key = _memo_key(text, schema_file)
     data = _remembered(memo_key) if memo_key is not None else None

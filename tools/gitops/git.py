@@ -4,8 +4,8 @@ A ref is checked out with `git worktree add --detach` into a fresh temporary dir
 repository. That writes only under .git/worktrees/<name> (its own HEAD and index), never the user's
 working tree, index, HEAD or stash; the worktree is removed and pruned afterwards, whatever happens.
 Hooks are switched off for these commands so a post-checkout hook cannot run against the temporary tree.
-A commit's files can also be read without any checkout (CommitFiles: `git ls-tree` + `git cat-file --batch`),
-which is how a diff reads its base side.
+A commit's files can also be read without any checkout (`git ls-tree` + `git cat-file --batch`; the diff's
+base side reads them so, through gitops.commit_files).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.errors import GitopsError
-from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, Files
 
 # --no-optional-locks: even `git status` must not refresh (rewrite) the user's index.
 _WORKTREE_LOCK = threading.Lock()
@@ -243,87 +242,6 @@ def read_files(repo: Repository, commit: str, paths: Sequence[str]) -> dict[str,
             contents[path] = out[pos : pos + size]
             pos += size + 1
     return contents
-
-
-class CommitFiles(Files):
-    """A commit's files as a Tree reads them, straight from git's objects, written to `root` only on demand.
-
-    A diff needs every kustomization of the base side but the other inputs of only the targets a change
-    touches; a full worktree writes (and deletes) every file of the repository for that.
-    """
-
-    virtual = True
-
-    def __init__(self, repo: Repository, commit: str, listing: Listing, root: Path) -> None:
-        self.repo, self.commit, self.root = repo, commit, root
-        self._files = set(listing.files)
-        self._dirs = {"/".join(f.split("/")[:i]) for f in self._files for i in range(f.count("/") + 1)}
-        self._by_folder: dict[str, list[str]] = {}
-        for rel in sorted(self._files):
-            self._by_folder.setdefault(rel.rpartition("/")[0], []).append(rel)
-        self._cache: dict[str, bytes] = {}
-        self._written: set[str] = set()
-
-    def _rel(self, path: Path) -> str | None:
-        text = str(path)
-        root = str(self.root)
-        if text == root:
-            return ""
-        return text[len(root) + 1 :] if text.startswith(root + "/") else None
-
-    def is_file(self, path: Path) -> bool:
-        return self._rel(path) in self._files
-
-    def is_dir(self, path: Path) -> bool:
-        return self._rel(path) in self._dirs
-
-    def files_in(self, directory: Path) -> list[Path]:
-        return [self.root / f for f in self._by_folder.get(self._rel(directory) or "", ())]
-
-    def read(self, path: Path) -> bytes:
-        rel = self._rel(path)
-        if rel is None or rel not in self._files:
-            raise FileNotFoundError(str(path))
-        if rel not in self._cache:
-            folder = rel.rpartition("/")[0]
-            self.fetch_relative(self._by_folder.get(folder, ()))
-        return self._cache[rel]
-
-    def prefetch(self, paths: Iterable[Path]) -> None:
-        self.fetch_relative(rel for rel in map(self._rel, paths) if rel is not None)
-
-    def fetch_relative(self, rels: Iterable[str]) -> None:
-        wanted = sorted({r for r in rels if r in self._files and r not in self._cache})
-        self._cache.update(read_files(self.repo, self.commit, wanted))
-
-    def kustomization_dirs(self, root: Path, roots: Sequence[str] = TARGET_ROOTS) -> Iterator[Path]:
-        # a walk of every kustomization follows: one `git cat-file --batch` for all of them, not one per folder
-        self.fetch_relative(f for f in self._files if f.rpartition("/")[2] in KUSTOMIZATION_FILES)
-        for rel in sorted(self._files):
-            folder, _, name = rel.rpartition("/")
-            parts = folder.split("/")
-            if name in KUSTOMIZATION_FILES and parts[0] in roots and not any(p.startswith(".") for p in parts):
-                yield root / folder
-
-    def materialize(self, rels: Iterable[str]) -> None:
-        """Write these files under `root`, so that kustomize can build from there."""
-        wanted = [r for r in dict.fromkeys(rels) if r in self._files and r not in self._written]  # each once
-        self.fetch_relative(wanted)
-        for rel in wanted:
-            target = self.root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self._cache[rel])
-            self._written.add(rel)
-
-
-@contextmanager
-def commit_files(repo: Repository, commit: str, listing: Listing) -> Iterator[CommitFiles]:
-    """CommitFiles over a fresh temporary root; everything written there is removed afterwards."""
-    scratch = Path(tempfile.mkdtemp(prefix="gitops-base-"))
-    try:
-        yield CommitFiles(repo, commit, listing, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def mentions(repo: Repository, commit: str, words: Sequence[str], paths: Iterable[str] | None = None) -> bool:

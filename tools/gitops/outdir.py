@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from gitops.errors import GitopsError
-from gitops.targets import KUSTOMIZATION_FILES, TARGET_ROOTS, kustomization_file
+from gitops.paths import TARGET_ROOTS
+from gitops.targets import KUSTOMIZATION_FILES, kustomization_file
 
 MARKER = ".gitops-rendered"
 MARKER_TEXT = "Written by `gitops render`; this directory is replaced as a whole on every render.\n"

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from gitops.errors import GitopsError
-from gitops.targets import TARGET_ROOTS, Tree, kustomization_file
+from gitops.paths import TARGET_ROOTS
+from gitops.targets import Tree, kustomization_file
 
 
 def discover(repo_root: Path, tree: Tree | None = None, roots: Sequence[str] = TARGET_ROOTS) -> list[str]:

@@ -25,8 +25,8 @@ from gitops.bounded_yaml import decode_source, refuse_alias_bombs, refuse_oversi
 from gitops.errors import GitopsError, MissingInputError
 from gitops.limits import DEFAULT_LIMITS, Limits
 from gitops.manifests import source_loader
+from gitops.paths import TARGET_ROOTS
 
-TARGET_ROOTS = ("overlays", "clusters")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 # Fields whose entries are paths (files or directories) relative to the kustomization directory.

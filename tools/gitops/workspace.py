@@ -28,6 +28,7 @@ from gitops.flux.files import RepoFiles
 from gitops.flux.graph import FluxGraph, find_tool_soon, open_flux, render_flux
 from gitops.flux.model import FluxRender, FluxTarget, select_targets
 from gitops.flux.rendering import listing_line, notices, parse_source_options
+from gitops.identities import LazyIdentities
 from gitops.manifests import Manifest, dump_documents, identity_of
 from gitops.render import Progress, RenderedTarget, render_targets
 from gitops.shards import Shard, flux_shard
@@ -174,27 +175,6 @@ def flux_rendered(target: FluxTarget, root: Path) -> RenderedTarget:
         if target.keep_text is not None:
             target.keep_text(target.documents, text)
     return RenderedTarget(target.name, text, root, _manifests=manifests)
-
-
-class LazyIdentities(Sequence[Any]):
-    """The age identities for encrypted substituteFrom Secrets, loaded (with the sops package) on first use:
-    most runs never open one. Without a key, such Secrets warn and their variables stay unsubstituted."""
-
-    def __init__(self) -> None:
-        self._loaded: list[Any] | None = None
-
-    def _all(self) -> list[Any]:
-        if self._loaded is None:
-            from gitops.sops import identities_if_any
-
-            self._loaded = list(identities_if_any())
-        return self._loaded
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._all()[index]
 
 
 def open_workspace(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gitops import cache
-from gitops.shards import Shard, parse_shard
+from gitops.cache_location import set_enabled
+
+if TYPE_CHECKING:
+    from gitops.shards import Shard
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,8 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _no_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     del param
     if value:
-        cache.set_enabled(False)
-        ctx.call_on_close(lambda: cache.set_enabled(True))  # in-process callers (tests) get it back
+        set_enabled(False)
+        ctx.call_on_close(lambda: set_enabled(True))  # in-process callers (tests) get it back
 
 
 def no_cache_option(function: F) -> F:
@@ -34,7 +36,11 @@ def no_cache_option(function: F) -> F:
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard | None:
     del ctx, param
-    return parse_shard(value) if value is not None else None
+    if value is None:
+        return None
+    from gitops.shards import parse_shard  # only a run given --shard pays for it (click calls this for every run)
+
+    return parse_shard(value)
 
 
 def shard_option(function: F) -> F:

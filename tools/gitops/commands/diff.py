@@ -9,13 +9,11 @@ import click
 
 from gitops.atomic import write_text_atomically
 from gitops.commands.cache_options import no_cache_option, write_merged
-from gitops.diff.flux import FluxOptions
+from gitops.diff.flux_options import FluxOptions
 from gitops.diff.formatters import DIFF_FORMATS, format_diff, use_colour
 from gitops.diff.refs import diff_refs
-from gitops.flux.rendering import parse_source_options
+from gitops.identities import LazyIdentities
 from gitops.repo import config_from_context, root_from_context
-from gitops.shards import merge_diff_reports
-from gitops.workspace import LazyIdentities
 
 
 @click.command("diff")
@@ -68,14 +66,21 @@ def command(
     In a Flux repository (or with --cluster/--source) a target is a Flux Kustomization,
     <cluster path>/<namespace>/<name>; targets whose source is not mapped are named as skipped."""
     if merge:
+        from gitops.shards import merge_diff_reports
+
         write_merged(*merge_diff_reports(reports))
     if base is None or reports:
         raise click.UsageError("Missing option '--base'." if base is None else "report files go with --merge")
     root = root_from_context(ctx)
     config = config_from_context(ctx)  # the head's gitops.yaml names the clusters and sources of both sides
+    given: dict[str, str] = {}
+    if sources:
+        from gitops.flux.rendering import parse_source_options  # only a run given --source pays for it
+
+        given = parse_source_options(sources)
     flux = FluxOptions(
         clusters or config.clusters,
-        {**config.sources, **parse_source_options(sources)},
+        {**config.sources, **given},
         sync_source=config.sync_source,
         identities=LazyIdentities(),  # no key: encrypted substituteFrom Secrets stay unsubstituted
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,7 +12,9 @@ from gitops.commands.cache_options import no_cache_option, shard_option
 from gitops.commands.target_options import target_options
 from gitops.errors import GitopsError
 from gitops.repo import config_from_context, root_from_context
-from gitops.shards import Shard
+
+if TYPE_CHECKING:
+    from gitops.shards import Shard
 
 
 def _refuse_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -62,7 +65,6 @@ def command(
         if text is not None:
             sys.stdout.write(text)
             return
-    from gitops.full_render import render_all
     from gitops.outdir import check_output_dir
     from gitops.render import tty_progress, write_rendered
     from gitops.shards import shard_targets
@@ -70,6 +72,8 @@ def command(
 
     options = TargetOptions(clusters, sources, jobs, shard)
     if not (targets or list_only or shard is not None or out == "-"):
+        from gitops.full_render import render_all  # it keeps the records a listing neither reads nor writes
+
         out_dir = check_output_dir(Path(out) if Path(out).is_absolute() else root / out, root, out)
         for empty in render_all(root, config_from_context(ctx), options, out_dir).empty:
             click.echo(f"warning: {empty}: builds to zero documents", err=True)

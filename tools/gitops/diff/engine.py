@@ -128,9 +128,11 @@ def _mark_rolling(change: ResourceChange, renames: Mapping[str, str]) -> None:
 def compare(
     base: Mapping[str, Sequence[Manifest]],
     head: Mapping[str, Sequence[Manifest]],
-    decrypt: Decrypt = sops_plaintext_digests,
+    decrypt: Decrypt | None = None,
 ) -> list[TargetDiff]:
-    """Compare rendered targets. A target missing from one mapping was added or removed as a whole."""
+    """Compare rendered targets. A target missing from one mapping was added or removed as a whole.
+    `decrypt`: how Secrets' encrypted values compare (None: sops_plaintext_digests)."""
+    decrypt = decrypt or sops_plaintext_digests
     names = sorted({*base, *head})
     diffs: dict[str, TargetDiff] = {}
     leftovers_removed: dict[str, dict[tuple[str, str, str, str], Manifest]] = {}

@@ -14,21 +14,25 @@ rendered whole, as before.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gitops import git
+from gitops.commit_files import commit_files
+from gitops.diff.flux_options import FluxOptions, flux_options_given
 from gitops.errors import GitopsError
 from gitops.flux.clusters import FLUX_MARKERS, find_clusters
 from gitops.flux.discovery import LeavesNeeded
-from gitops.flux.graph import FluxGraph, open_flux
-from gitops.flux.model import FluxRender, FluxTarget
-from gitops.kustomize import Kustomize
 from gitops.manifests import Manifest, identity_of
+
+if TYPE_CHECKING:
+    from gitops.flux.graph import FluxGraph
+    from gitops.flux.model import FluxRender, FluxTarget
+    from gitops.kustomize import Kustomize
 
 __all__ = [
     "FLUX_MARKERS",
@@ -43,16 +47,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class FluxOptions:
-    """What selects and maps Flux targets: cluster entry paths (empty: found on each side), source mappings."""
-
-    clusters: tuple[str, ...] = ()
-    sources: Mapping[str, str] = field(default_factory=dict)
-    sync_source: str | None = None
-    identities: Sequence[Any] = ()
-
-
 @dataclass
 class FluxSide:
     """One side's targets as the diff engine reads them, and the targets it could not build (with why)."""
@@ -64,10 +58,6 @@ class FluxSide:
     warnings: list[str] = field(default_factory=list)
     unchanged: set[str] = field(default_factory=set)
     """Targets on both sides that cannot differ, so neither side rendered them."""
-
-
-def flux_options_given(options: FluxOptions) -> bool:
-    return bool(options.clusters or options.sources)
 
 
 def cluster_entries(root: Path, options: FluxOptions) -> list[str] | None:
@@ -104,6 +94,8 @@ def _open_graph(
     root: Path, entries: list[str], options: FluxOptions, jobs: int, tool: Kustomize, *, defer_leaves: bool
 ) -> AbstractContextManager[FluxGraph | None]:
     """A side's Flux graph as a diff builds it: without origin annotations (the diff does not show them)."""
+    from gitops.flux.graph import open_flux  # the recorded diff (diff.flux_recorded) opens no graph
+
     return open_flux(
         root,
         entries,
@@ -142,7 +134,7 @@ def commit_tree(repo: git.Repository, commit: str) -> Iterator[Path]:
         with git.checkout(repo, commit) as root:
             yield root
         return
-    with git.commit_files(repo, commit, listing) as files:
+    with commit_files(repo, commit, listing) as files:
         files.materialize(sorted(listing.files))
         yield files.root
 

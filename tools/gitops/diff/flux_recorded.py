@@ -27,7 +27,8 @@ from typing import Any
 
 from gitops import cache, git, source_memo
 from gitops.cache_location import memo_directory
-from gitops.diff.flux import FluxOptions, FluxSide
+from gitops.diff.flux import FluxSide
+from gitops.diff.flux_options import FluxOptions
 from gitops.errors import GitopsError
 from gitops.flux.build import scratch_space
 from gitops.flux.discovery import DiscoveryRun, TargetState, object_key
@@ -65,15 +66,20 @@ def recorded_diff(
     `found` (flux.record.find); None when it does not fit or the change is not one it can bound."""
     identity = cache.tool_identity(tool, memo_directory())
     context = context_of(identity, options.clusters, options.sources, options.sync_source)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # git lists ignored files while the leaves build
+    files = RepoFiles(root)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the repository walk a leaf's artifact check reads (flux.build), while the record is read and the
+        # change bounded; then git lists ignored files
+        walked = pool.submit(files.walked)
         ignored = pool.submit(_discovery_sees_ignored, repo, root)
         record = load(found, context)
         try:
             affected = _affected(record, repo, root, base, changed) if record is not None else None
             if record is None or affected is None:
                 return None
+            walked.result()
             with source_memo.paused():
-                built = _rebuild(record, root, affected, options, tool, jobs)
+                built = _rebuild(record, root, files, affected, options, tool, jobs, pool)
             if ignored.result():
                 return None  # what was built stays in the render cache, where the ordinary path finds it
         except (GitopsError, OSError, ValueError):
@@ -81,6 +87,11 @@ def recorded_diff(
     if built is None:
         return None
     return _sides(record, built)
+
+
+def _load_comparison() -> None:
+    """The modules comparing the sides (the caller's next step), loaded in the pool's thread during the builds."""
+    import gitops.diff.engine  # noqa: F401  (the import is the point)
 
 
 def _affected(record: FluxRecord, repo: git.Repository, root: Path, base: str, changed: set[str]) -> list[str] | None:
@@ -93,6 +104,9 @@ def _affected(record: FluxRecord, repo: git.Repository, root: Path, base: str, c
     for rel in sorted(changed):
         if is_structural(rel, record.structural):
             return None
+        if rel not in readers and _out_of_discovery(rel):
+            elsewhere.append(rel)  # what the head holds there does not matter (render output: no stat each)
+            continue
         path = root / rel
         on_head = path.is_file() and not path.is_symlink()
         if on_head and not _out_of_discovery(rel) and mentions_structure(path.read_bytes()):
@@ -101,23 +115,24 @@ def _affected(record: FluxRecord, repo: git.Repository, root: Path, base: str, c
             elsewhere.append(rel)
         elif not on_head:
             return None  # a leaf's input removed
-    in_base = git.existing(repo, base, elsewhere) if elsewhere else set()
-    for rel in elsewhere:
-        if rel in in_base and (root / rel).is_file() and not (root / rel).is_symlink():
-            continue  # modified, read by no target
-        if not _unseen(rel, record):
-            return None
+    # An unseen path needs no answer from git: added, removed or modified, no walk and no target reads it.
+    # (A render leaves hundreds of untracked files under rendered/, and a leaf's change is one path.)
+    target_paths = {target.path for target in record.targets.values() if target.path is not None}
+    seen = [rel for rel in elsewhere if not _unseen(rel, target_paths)]
+    in_base = git.existing(repo, base, seen) if seen else set()
+    for rel in seen:
+        if rel not in in_base or not (root / rel).is_file() or (root / rel).is_symlink():
+            return None  # added or removed where discovery or a generated kustomization may look
     return sorted({name for rel in changed for name in readers.get(rel, ())})
 
 
-def _unseen(rel: str, record: FluxRecord) -> bool:
-    """Whether an added or removed path is one no discovery walk and no generated kustomization lists."""
-    if not _out_of_discovery(rel):
+def _unseen(rel: str, target_paths: set[str]) -> bool:
+    """Whether an added or removed path is one no discovery walk and no generated kustomization lists:
+    out of discovery's walk, and no target's path (`target_paths`) is "." or a directory above it."""
+    if not _out_of_discovery(rel) or "." in target_paths:
         return False
-    for target in record.targets.values():
-        if target.path is not None and (target.path == "." or rel.startswith(f"{target.path}/")):
-            return False
-    return True
+    parts = rel.split("/")
+    return not any("/".join(parts[:depth]) in target_paths for depth in range(1, len(parts)))
 
 
 def _out_of_discovery(rel: str) -> bool:
@@ -144,12 +159,21 @@ def _discovery_sees_ignored(repo: git.Repository, root: Path) -> bool:
 
 
 def _rebuild(
-    record: FluxRecord, root: Path, names: list[str], options: FluxOptions, tool: Kustomize, jobs: int | None
+    record: FluxRecord,
+    root: Path,
+    files: RepoFiles,
+    names: list[str],
+    options: FluxOptions,
+    tool: Kustomize,
+    jobs: int | None,
+    pool: ThreadPoolExecutor,
 ) -> dict[str, FluxTarget] | None:
-    """The affected leaves built from the working tree as the ordinary path's head side builds them."""
+    """The affected leaves built from the working tree as the ordinary path's head side builds them
+    (`files`: the run's, its walk done or not). While they build, `pool` loads the modules that compare
+    the sides, the caller's next step (loaded earlier, they would delay the builds' start)."""
     if not names:
         return {}
-    files, tree = RepoFiles(root), Tree(root)
+    tree = Tree(root, scan_symlinks=False)  # a few leaves' references, each resolved alone: no scan of every directory
     files.apply_spec_ignore(record.spec_ignore)  # as the ordinary path's graph applies it (flux.clusters)
     leaf_test = LeafTest(files, tree)
     sync_source = record.sync_source
@@ -179,6 +203,7 @@ def _rebuild(
             run.states[(recorded.cluster, ks.key)] = state
             run.to_build.append(state)
         count = len(run.states)
+        pool.submit(_load_comparison)
         run.run()
         if len(run.states) != count:
             return None  # it yielded a Kustomization after all

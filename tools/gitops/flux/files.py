@@ -64,17 +64,16 @@ class RepoFiles:
         return self._ignore
 
     def _scan(self) -> None:
-        """One walk of the repository: its YAML files and its `.sourceignore` files, whose patterns then
-        decide which of those files the artifact holds."""
+        """One walk of the repository: its YAML files and its `.sourceignore` files, whose patterns decide
+        what the artifact holds (which YAML files: yaml_files, on first use; a build's check of its own
+        inputs needs only the patterns)."""
         if self._walked is None:
             candidates: list[Path] = []
             ignore_files: list[Path] = []
             for path in self._walk(self.root):
                 (ignore_files if path.name == IGNORE_FILE else candidates).append(path)
             self._walked = (candidates, ignore_files)
-        candidates, ignore_files = self._walked
-        self._ignore = from_files(self.root, ignore_files, self._spec_ignore)
-        self._all_yaml = [p for p in candidates if not self._ignore.excludes(self.rel(p))]
+        self._ignore = from_files(self.root, self._walked[1], self._spec_ignore)
 
     @property
     def spec_ignore(self) -> str | None:
@@ -159,8 +158,9 @@ class RepoFiles:
             )
             return
         if self._all_yaml is None:  # the repository is walked once per run, however many callers ask
-            self._scan()
-        assert self._all_yaml is not None
+            ignore = self.ignore
+            assert self._walked is not None
+            self._all_yaml = [p for p in self._walked[0] if not ignore.excludes(self.rel(p))]
         yield from self._all_yaml
 
     def data(self, path: Path) -> bytes:

@@ -26,7 +26,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops import git
 from gitops.atomic import write_text_atomically
@@ -34,11 +34,13 @@ from gitops.cache_location import FLUX_RECORDS, cache_directory
 from gitops.errors import GitopsError
 from gitops.flux.build import build_inputs
 from gitops.flux.discovery import object_key
-from gitops.flux.graph import FluxGraph
 from gitops.flux.inputs import LeafTest
 from gitops.flux.model import FluxTarget
 from gitops.flux.objects import FluxKustomization, is_flux_kustomization, parse_kustomization
 from gitops.targets import Tree
+
+if TYPE_CHECKING:
+    from gitops.flux.graph import FluxGraph  # `save` is given one; a diff reading a record opens none
 
 FORMAT = "gitops-flux-record-2"
 MAX_RECORDS = 32

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from gitops.diff.model import DiffResult
+if TYPE_CHECKING:
+    from gitops.diff.model import DiffResult
 
 # format -> module under gitops.diff.formatters and its function; imported only when that format is asked for.
 DIFF_FORMATS: dict[str, tuple[str, str]] = {
