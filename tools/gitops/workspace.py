@@ -199,7 +199,7 @@ def open_workspace(
     root = root.resolve()
     sources: Mapping[str, str] = {**config.sources, **parse_source_options(options.sources)}
     files = RepoFiles(root)  # one read of the repository's YAML for finding clusters and building them
-    tool_job = find_tool_soon()
+    tool_job = find_tool_soon() if not listing else None  # a listing finds kustomize if a build needs it
     clusters = list(options.clusters) or list(config.clusters) or _found_clusters(root, config, files)
     flux = None
     in_shard: set[str] | None = None

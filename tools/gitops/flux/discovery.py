@@ -15,7 +15,7 @@ leaves unbuilt (flux.inputs) for listing and the diff; flux.graph opens runs and
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,10 +84,10 @@ class DiscoveryRun:
         self.origins = True
         self.gather = False
         """Listing: builds that only gather files are read without kustomize (flux.gather)."""
-        self.tool_job: Future[Kustomize] | None = None
-        """When set, kustomize is still being found: the first build that needs it waits for it."""
+        self.find_tool: Callable[[], Kustomize] | None = None
+        """When set, kustomize is not found yet: the first build that needs it finds it (a listing)."""
         self.cache_for: Any = None
-        """With tool_job: makes the run's cache for the tool found."""
+        """With find_tool: makes the run's cache for the tool found."""
         self._tool_lock = threading.Lock()
         self.deferred: list[TargetState] = []
         self.ahead: list[tuple[FluxKustomization, str]] = []
@@ -222,10 +222,10 @@ class DiscoveryRun:
 
     def _tool_found(self) -> None:
         with self._tool_lock:
-            if self.tool_job is not None:
-                self.kustomize = self.tool_job.result()
+            if self.find_tool is not None:
+                self.kustomize = self.find_tool()
                 self.cache = self.cache_for(self.kustomize)
-                self.tool_job = None
+                self.find_tool = None
 
     def _build(self, batch: list[TargetState]) -> None:
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:

@@ -4,7 +4,7 @@ leaves unbuilt (flux.inputs) while it is open and build some of them later (list
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,7 +85,10 @@ def open_flux(
     `tool_job`: find_tool_soon's answer, when the caller started it before reading the repository."""
     root = root.resolve()
     files = files if files is not None and files.root == root else RepoFiles(root)
-    tool_job = tool_job or find_tool_soon(kustomize)
+    # A listing may need no build kustomize makes (flux.gather): it finds kustomize when one does, since finding
+    # it (its version, a digest of the binary) in the background slows the listing's own work.
+    if not gather:
+        tool_job = tool_job or find_tool_soon(kustomize)
     sync_source = sync_source or infer_sync_source(files)
     apply_sync_ignore(files, sync_source)
     resolved = resolve_entries(root, files, clusters, sources or {}, sync_source)
@@ -93,8 +96,8 @@ def open_flux(
         yield None
         return
     entries, source_dirs = resolved
-    # A listing may need no build that kustomize makes (flux.gather): it waits for kustomize only when one does.
-    tool = tool_job.result() if not gather else None
+    tool = tool_job.result() if tool_job is not None and not gather else None
+    find_tool = _once(tool_job.result if tool_job is not None else lambda: _tool_with_identity(kustomize))
     tree = Tree(root)
     with scratch_space() as scratch:
 
@@ -103,7 +106,7 @@ def open_flux(
             if tool is not None:
                 run.cache = cache.for_run(tool, tree)
             else:
-                run.tool_job, run.cache_for = tool_job, lambda found: cache.for_run(found, tree)
+                run.find_tool, run.cache_for = find_tool, lambda found: cache.for_run(found, tree)
             run.tree = tree
             run.keep_going = keep_going
             # One build more than CPUs: each build's own Python part (cache key, parsing the output, storing
@@ -128,6 +131,18 @@ def open_flux(
         finally:
             if run.cache is not None:
                 run.cache.store.trim()
+
+
+def _once(find: Callable[[], Kustomize]) -> Callable[[], Kustomize]:
+    """`find`, called at most once (a listing opens its graph again when leaves are needed)."""
+    found: list[Kustomize] = []
+
+    def call() -> Kustomize:
+        if not found:
+            found.append(find())
+        return found[0]
+
+    return call
 
 
 def find_tool_soon(kustomize: Kustomize | None = None) -> Future[Kustomize]:
