@@ -73,14 +73,33 @@ def parsed(key: str) -> Any | None:
 def remember_parsed(key: str, data: Any) -> None:
     """Only data JSON keeps as it is (a YAML integer key would come back a string: not remembered)."""
     memo = _memo()
-    if memo is None:
-        return
-    try:
-        same = json.loads(json.dumps(data)) == data
-    except (TypeError, ValueError):
-        return
-    if same:
+    if memo is not None and _json_keeps(data):
         _put("parsed", key, data)
+
+
+def _json_keeps(data: Any) -> bool:
+    """Whether JSON gives `data` back as it is: str-keyed dicts, lists, strings, numbers but NaN, booleans,
+    None (no dates, no other keys, no NaN). A list or dict met twice (a YAML alias, maybe a cycle): no."""
+    stack, seen = [data], set()
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict or kind is list:
+            if id(value) in seen:
+                return False
+            seen.add(id(value))
+        if kind is dict:
+            if not all(type(key) is str for key in value):
+                return False
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is float:
+            if value != value:  # NaN: JSON gives a NaN back, which equals nothing
+                return False
+        elif kind not in (str, int, bool) and value is not None:
+            return False
+    return True
 
 
 def is_sound(key: str, limits_tag: str) -> bool:
