@@ -43,6 +43,22 @@ def flux_kustomization(name: str, path: str, extra: str = "") -> str:
 {textwrap.indent(textwrap.dedent(extra), "      ")}"""
 
 
+def patching_apps(op: str, path: str, value: str) -> str:
+    """The kustomization of cluster `clusters/c` (its gotk-sync.yaml and `apps.yaml`) with one JSON patch of the
+    Flux Kustomization `apps`, indented to be dedented by the test that writes it."""
+    return f"""
+    apiVersion: kustomize.config.k8s.io/v1beta1
+    kind: Kustomization
+    resources: [flux-system/gotk-sync.yaml, apps.yaml]
+    patches:
+    - target: {{kind: Kustomization, name: apps}}
+      patch: |
+        - op: {op}
+          path: {path}
+          value: {value}
+"""
+
+
 def substituting_from_vars(name: str, path: str, data: str) -> dict[str, str]:
     """Files of a cluster `clusters/c` whose Kustomization `name` (at `path`) substitutes from the ConfigMap
     `vars` that the leaf `vars` renders with `data` (a flow mapping)."""

@@ -19,7 +19,7 @@ from gitops.flux.graph import open_flux
 from gitops.flux.objects import FluxKustomization, SourceRef
 from gitops.kustomize import Kustomize
 from gitops.targets import Tree
-from tests.flux.helpers import SYNC, flux_kustomization, substituting_from_vars
+from tests.flux.helpers import SYNC, flux_kustomization, patching_apps, substituting_from_vars
 from tests.helpers import run_gitops
 
 KUSTOMIZATION = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
@@ -230,18 +230,7 @@ def test_listing_shows_what_the_entry_kustomization_patches(tmp_path: Path) -> N
         {
             "gitops.yaml": "",
             "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/kustomization.yaml": KUSTOMIZATION
-            + textwrap.dedent(
-                """
-                resources: [flux-system/gotk-sync.yaml, apps.yaml]
-                patches:
-                - target: {kind: Kustomization, name: apps}
-                  patch: |
-                    - op: replace
-                      path: /spec/path
-                      value: ./apps/real
-                """
-            ),
+            "clusters/c/kustomization.yaml": patching_apps("replace", "/spec/path", "./apps/real"),
             "clusters/c/apps.yaml": flux_kustomization("apps", "./apps/as-written"),
             "apps/real/cm.yaml": _config_map("real"),
             "apps/as-written/cm.yaml": _config_map("as-written"),

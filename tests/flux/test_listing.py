@@ -15,7 +15,7 @@ from gitops.flux.inputs import cannot_yield_kustomization
 from gitops.flux.model import FluxRender
 from gitops.flux.rendering import listing_line
 from gitops.kustomize import Kustomize
-from tests.flux.helpers import SYNC, fixture, flux_kustomization, substituting_from_vars
+from tests.flux.helpers import SYNC, fixture, flux_kustomization, patching_apps, substituting_from_vars
 from tests.helpers import run_gitops
 
 
@@ -151,17 +151,7 @@ def _patched_components_repo(root: Path) -> Path:
         root,
         {
             "clusters/c/flux-system/gotk-sync.yaml": SYNC,
-            "clusters/c/kustomization.yaml": """
-                apiVersion: kustomize.config.k8s.io/v1beta1
-                kind: Kustomization
-                resources: [flux-system/gotk-sync.yaml, apps.yaml]
-                patches:
-                - target: {kind: Kustomization, name: apps}
-                  patch: |
-                    - op: add
-                      path: /spec/components
-                      value: [../extra]
-            """,
+            "clusters/c/kustomization.yaml": patching_apps("add", "/spec/components", "[../extra]"),
             "clusters/c/apps.yaml": flux_kustomization("apps", "./apps/main"),
             "apps/main/cm.yaml": """
                 apiVersion: v1
