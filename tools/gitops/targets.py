@@ -230,12 +230,15 @@ class Tree:
                 f"{self.rel(node.file)}: helmCharts needs --enable-helm, which Flux's kustomize-controller refuses;"
                 " use a HelmRelease instead"
             )
+        resources: list[Path] = []
         for key in _PATH_LISTS:
             for ref in _as_list(data.get(key)):
                 if isinstance(ref, str) and "\n" not in ref:  # multi-line entries are inline YAML
-                    self._add(node, key, ref)
+                    added = self._add(node, key, ref)
+                    if key == "resources":
+                        resources.append(added)
         if _only_gathers(data):
-            node.gathered = tuple(Path(self._real(os.path.join(node.directory, ref))) for ref in data["resources"])
+            node.gathered = tuple(resources)
         for key in _PATCH_LISTS:
             for entry in _as_list(data.get(key)):
                 if isinstance(entry, dict) and isinstance(entry.get("path"), str):
@@ -257,7 +260,7 @@ class Tree:
         if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
             self._add(node, "openapi", openapi["path"])
 
-    def _add(self, node: Kustomization, field_name: str, ref: str) -> None:
+    def _add(self, node: Kustomization, field_name: str, ref: str) -> Path:
         if _is_remote(ref):
             raise GitopsError(
                 f"{self.rel(node.file)}: {field_name} entry '{ref}' is a remote reference;"
@@ -276,6 +279,7 @@ class Tree:
             node.references.append(Reference(field_name, ref, target))
             if field_name in _PLUGIN_LISTS:
                 node.plugin_configs.append(target)
+        return target
 
     def _text(self, file: Path) -> str:
         """A source file's text, bounded in size and UTF-8; unreadable files are named with the cause."""

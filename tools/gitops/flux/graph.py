@@ -4,7 +4,8 @@ leaves unbuilt (flux.inputs) while it is open and build some of them later (list
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,7 +98,8 @@ def open_flux(
         return
     entries, source_dirs = resolved
     tool = tool_job.result() if tool_job is not None and not gather else None
-    find_tool = _once(tool_job.result if tool_job is not None else lambda: _tool_with_identity(kustomize))
+    # Found at most once: a listing opens its graph again when leaves are needed.
+    find_tool = functools.cache(tool_job.result if tool_job is not None else lambda: _tool_with_identity(kustomize))
     tree = Tree(root)
     with scratch_space() as scratch:
 
@@ -131,18 +133,6 @@ def open_flux(
         finally:
             if run.cache is not None:
                 run.cache.store.trim()
-
-
-def _once(find: Callable[[], Kustomize]) -> Callable[[], Kustomize]:
-    """`find`, called at most once (a listing opens its graph again when leaves are needed)."""
-    found: list[Kustomize] = []
-
-    def call() -> Kustomize:
-        if not found:
-            found.append(find())
-        return found[0]
-
-    return call
 
 
 def find_tool_soon(kustomize: Kustomize | None = None) -> Future[Kustomize]:
