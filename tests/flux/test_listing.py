@@ -125,14 +125,17 @@ def test_parent_substituting_from_a_leaf_is_listed_as_rendered(
         ("apiVersion:\n  v1\n", False),
     ],
 )
-def test_leaf_rule_per_file(text: str, leaf: bool, tmp_path: Path) -> None:
-    path = tmp_path / "file.yaml"
-    path.write_text(text, encoding="utf-8")
-    assert cannot_yield_kustomization(path) is leaf
+def test_leaf_rule_per_file(text: str, leaf: bool) -> None:
+    assert cannot_yield_kustomization(text.encode()) is leaf
 
 
 def test_unreadable_input_is_not_a_leaf(tmp_path: Path) -> None:
-    assert cannot_yield_kustomization(tmp_path / "missing.yaml") is False
+    """A file the leaf test cannot read is left to the build to report: not a leaf."""
+    from gitops.flux.files import RepoFiles
+    from gitops.flux.inputs import LeafTest
+    from gitops.targets import Tree
+
+    assert LeafTest(RepoFiles(tmp_path), Tree(tmp_path))._cannot_yield(tmp_path / "missing.yaml") is False
 
 
 def test_render_list_cli_equals_full_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

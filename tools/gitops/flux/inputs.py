@@ -74,25 +74,16 @@ class LeafTest:
             known = self._plain.get(path)
         if known is None:
             try:
-                known = text_cannot_yield_kustomization(self.files.data(path))
+                known = cannot_yield_kustomization(self.files.data(path))
             except OSError:
-                known = False
+                known = False  # unreadable: the build decides
             with self._lock:
                 self._plain[path] = known
         return known
 
 
-def cannot_yield_kustomization(path: Path) -> bool:
-    """The text rule for one file (unreadable: False, the build decides)."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return False
-    return text_cannot_yield_kustomization(data)
-
-
-def text_cannot_yield_kustomization(data: bytes) -> bool:
-    """The text rule (module docstring) on a file's bytes."""
+def cannot_yield_kustomization(data: bytes) -> bool:
+    """The text rule (module docstring) on one file's bytes."""
     if any(group in data for group in _GROUPS):
         return False
     for match in _API_VERSION.finditer(data):
