@@ -24,6 +24,7 @@ from typing import Any
 from gitops.errors import GitopsError
 from gitops.flux.files import RepoFiles, generated_resources
 from gitops.flux.objects import FluxKustomization
+from gitops.manifests import identity_of
 from gitops.targets import Tree, kustomization_file
 
 # Parsing YAML in Python costs more than kustomize's whole build beyond about this much text not parsed yet
@@ -105,7 +106,7 @@ def _as_kustomize_outputs(documents: list[Any]) -> bool:
             return False
         if not api_version or kind.endswith("List") or api_version.startswith("kustomize.config.k8s.io/"):
             return False
-        identity = (api_version.rpartition("/")[0], kind, namespace or "", name)
+        identity = identity_of(doc).group_kind_key
         if identity in seen:
             return False
         seen.add(identity)
