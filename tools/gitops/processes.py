@@ -62,6 +62,11 @@ def run_bounded(
     )
     with _lock:
         _live.add(proc)
+        # stop_all may have taken its list of live children between the check above and this add: it then
+        # set _stopping first, so this child is killed here instead of running on (and exit waiting for it).
+        stopped = _stopping.is_set()
+    if stopped:
+        _kill_group(proc)
     try:
         if address_space is not None:
             # fails when the child already exited, or without prlimit: the timeout still bounds it
