@@ -158,8 +158,28 @@ def test_a_hanging_build_is_killed_with_its_process_group(repo: Path, tmp_path: 
     assert _alive(tmp_path / "pids") == []
 
 
+def _flux_repo(root: Path) -> Path:
+    """A Flux repository whose one cluster entry is built by kustomize (Flux's discovery builds it in a pool)."""
+    sync = root / "clusters/c/flux-system/gotk-sync.yaml"
+    sync.parent.mkdir(parents=True)
+    sync.write_text(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: flux-system, namespace: flux-system}\n"
+        "spec: {path: ./clusters/c, sourceRef: {kind: GitRepository, name: flux-system}}\n"
+    )
+    (root / "gitops.yaml").write_text("")
+    return root
+
+
+@pytest.mark.parametrize("layout", ["directories", "flux"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_kills_running_builds_and_starts_no_more(repo: Path, tmp_path: Path, sig: signal.Signals) -> None:
+def test_interrupt_kills_running_builds_and_starts_no_more(
+    repo: Path, tmp_path: Path, sig: signal.Signals, layout: str
+) -> None:
+    """Directory targets build in render's pool, Flux targets in discovery's: either way an interrupt kills the
+    running build's process group and the run ends, not waiting for the pool's workers."""
+    if layout == "flux":
+        repo = _flux_repo(tmp_path / "flux-repo")
     binary = _hanging_kustomize(tmp_path)
     env = {**os.environ, "KUSTOMIZE": str(binary), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("GITOPS_DEBUG", None)
@@ -187,5 +207,5 @@ def test_interrupt_kills_running_builds_and_starts_no_more(repo: Path, tmp_path:
     while _alive(tmp_path / "pids") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(tmp_path / "pids") == []
-    assert len((tmp_path / "pids").read_text().split()) == 2  # the queued target never started
+    assert len((tmp_path / "pids").read_text().split()) == 2  # the queued target (if any) never started
     assert not (repo / "rendered").exists()

@@ -69,7 +69,8 @@ def cli(ctx: click.Context, repo: Path | None) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate_as_interrupt)  # CI cancels with SIGTERM: clean up as for Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupt)  # CI cancels with SIGTERM: clean up as for Ctrl-C
+    signal.signal(signal.SIGINT, _interrupt)
     # Registered first, so it runs last of the exit handlers (after temporary directories and the source memo):
     # the interpreter's final garbage collection then skips the objects the run made, memory the process returns
     # whole on exit (~18 ms of a 0.3 s diff, measured). Python promises no finalizer for what is alive at exit.
@@ -99,9 +100,12 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _terminate_as_interrupt(signum: int, frame: object) -> None:
-    """SIGTERM handler: treated like Ctrl-C, so the same clean-up runs."""
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGINT and SIGTERM: running children (in process groups of their own, which the terminal's Ctrl-C does
+    not reach) are killed and no new one starts, wherever the main thread waits: leaving a thread pool waits
+    for its workers, whose builds would otherwise run on. Then the clean-up of a KeyboardInterrupt."""
     del signum, frame
+    _stop_children()
     raise KeyboardInterrupt
 
 
